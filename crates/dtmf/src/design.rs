@@ -1,0 +1,167 @@
+//! Design of the per-block analysis filters.
+//!
+//! A plain DFT over a 5 ms block has 200 Hz wide bins whose sidelobes let the row tone leak
+//! into the column bins and the other way round (-13.5 dB from 941 Hz into 1209 Hz). With 8 dB
+//! of twist that leakage is as strong as the weaker tone itself. Each bin's filter is
+//! therefore the DFT vector bent, by regularised least squares, to null the other group's band
+//! and the negative-frequency images of both groups, at the price of about 1 dB of noise
+//! bandwidth:
+//!
+//! `minimise |g - g_dft|^2 + MU * mean over the stop band of |G(f)|^2`
+//!
+//! whose solution is `(I + MU * L * R) g = g_dft`, with `R` the Toeplitz matrix of the stop
+//! band's mean steering products. Leakage across groups falls to -38 dB or better, images to
+//! -51 dB, while the passband keeps the DFT's shape to within about 2 dB at 3.5 % offset.
+//! The filters cost nothing at run time: they only change the kernel's coefficients.
+
+use crate::complex::Complex;
+use crate::key::{COL_HZ, ROW_HZ};
+
+/// Weight of the stop band against staying close to the plain DFT.
+const MU: f64 = 10.0;
+/// Stop bands reach this far (relative) beyond the outermost DTMF frequency of a group.
+const BAND_MARGIN: f64 = 0.05;
+/// Grid points per stop band.
+const GRID: usize = 256;
+
+/// The filter for the bin at `freq_hz`: `X = sum_n x[n] * g[n]`.
+pub(crate) fn filter(freq_hz: f64, rate: f64, len: usize) -> Vec<Complex> {
+    let other = if ROW_HZ.contains(&freq_hz) {
+        &COL_HZ
+    } else {
+        &ROW_HZ
+    };
+    let band = |group: &[f64; 4]| {
+        (
+            group[0] * (1.0 - BAND_MARGIN),
+            group[3] * (1.0 + BAND_MARGIN),
+        )
+    };
+    let (lo, hi) = band(other);
+    let (all_lo, all_hi) = (band(&ROW_HZ).0, band(&COL_HZ).1);
+    let stop = [(lo, hi), (-all_hi, -all_lo)];
+
+    // R[d] = mean over the stop band of e^(i w d), for lags d = n - m
+    let mut toeplitz = vec![Complex::default(); len];
+    for (a, b) in stop {
+        for i in 0..GRID {
+            let f = a + (b - a) * i as f64 / (GRID - 1) as f64;
+            let w = std::f64::consts::TAU * f / rate;
+            for (d, t) in toeplitz.iter_mut().enumerate() {
+                *t = *t + Complex::unit(w * d as f64);
+            }
+        }
+    }
+    let scale = MU * len as f64 / (stop.len() * GRID) as f64;
+    let mut matrix = vec![vec![Complex::default(); len]; len];
+    for (m, row) in matrix.iter_mut().enumerate() {
+        for (n, cell) in row.iter_mut().enumerate() {
+            let r = if n >= m {
+                toeplitz[n - m]
+            } else {
+                toeplitz[m - n].conj()
+            };
+            *cell = r.scale(scale);
+            if n == m {
+                cell.re += 1.0;
+            }
+        }
+    }
+    let w0 = std::f64::consts::TAU * freq_hz / rate;
+    let dft: Vec<Complex> = (0..len).map(|n| Complex::unit(-w0 * n as f64)).collect();
+    solve(matrix, dft)
+}
+
+/// `G(f) = sum_n g[n] e^(i 2π f n / rate)`: the filter's response to a complex tone at `f`.
+pub(crate) fn response(filter: &[Complex], freq_hz: f64, rate: f64) -> Complex {
+    let step = Complex::unit(std::f64::consts::TAU * freq_hz / rate);
+    let mut phasor = Complex::new(1.0, 0.0);
+    let mut sum = Complex::default();
+    for &g in filter {
+        sum = sum + g * phasor;
+        phasor = phasor * step;
+    }
+    sum
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting. `a` is Hermitian positive
+/// definite here (identity plus a Gram matrix), so it is never singular.
+fn solve(mut a: Vec<Vec<Complex>>, mut b: Vec<Complex>) -> Vec<Complex> {
+    let n = b.len();
+    for col in 0..n {
+        let pivot = (col..n)
+            .max_by(|&i, &j| a[i][col].norm_sqr().total_cmp(&a[j][col].norm_sqr()))
+            .expect("the range col..n is not empty");
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let p = a[col][col];
+        for row in col + 1..n {
+            let factor = a[row][col] / p;
+            if factor.norm_sqr() == 0.0 {
+                continue;
+            }
+            for k in col..n {
+                let v = a[col][k];
+                a[row][k] = a[row][k] - factor * v;
+            }
+            let v = b[col];
+            b[row] = b[row] - factor * v;
+        }
+    }
+    let mut x = vec![Complex::default(); n];
+    for row in (0..n).rev() {
+        let mut sum = b[row];
+        for k in row + 1..n {
+            sum = sum - a[row][k] * x[k];
+        }
+        x[row] = sum / a[row][row];
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(x: f64) -> f64 {
+        20.0 * x.log10()
+    }
+
+    #[test]
+    fn other_group_and_images_are_nulled() {
+        for &f in ROW_HZ.iter().chain(&COL_HZ) {
+            let g = filter(f, 8000.0, 40);
+            let peak = response(&g, f, 8000.0).abs();
+            let other: &[f64; 4] = if ROW_HZ.contains(&f) { &COL_HZ } else { &ROW_HZ };
+            for &o in other {
+                for dev in [-0.035, 0.0, 0.035] {
+                    let leak = response(&g, o * (1.0 + dev), 8000.0).abs() / peak;
+                    assert!(db(leak) < -37.0, "{f} Hz bin leaks {:.1} dB from {o}", db(leak));
+                }
+            }
+            for &o in ROW_HZ.iter().chain(&COL_HZ) {
+                let image = response(&g, -o, 8000.0).abs() / peak;
+                assert!(db(image) < -50.0, "{f} Hz bin image from {o}: {:.1} dB", db(image));
+            }
+            // the passband keeps its shape: at 3.5 % off, within a few dB of the peak
+            for dev in [-0.035, 0.035] {
+                let edge = response(&g, f * (1.0 + dev), 8000.0).abs() / peak;
+                assert!(db(edge).abs() < 3.0, "{f} Hz passband edge {:.2} dB", db(edge));
+            }
+        }
+    }
+
+    #[test]
+    fn solve_inverts_a_small_system() {
+        let a = vec![
+            vec![Complex::new(2.0, 0.0), Complex::new(0.0, 1.0)],
+            vec![Complex::new(0.0, -1.0), Complex::new(3.0, 0.0)],
+        ];
+        let x = vec![Complex::new(1.0, -2.0), Complex::new(0.5, 0.25)];
+        let b: Vec<Complex> = (0..2).map(|i| a[i][0] * x[0] + a[i][1] * x[1]).collect();
+        let got = solve(a, b);
+        for (g, w) in got.iter().zip(&x) {
+            assert!((*g - *w).abs() < 1e-12);
+        }
+    }
+}
