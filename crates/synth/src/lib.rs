@@ -18,6 +18,7 @@
 //! assert_eq!(signal.len(), 8000);
 //! ```
 
+pub mod g711;
 pub mod music;
 pub mod noise;
 pub mod progress;
@@ -26,6 +27,7 @@ use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Level of a full-scale sine in dBm0 (ITU-T G.711 convention, as spandsp uses it).
+#[allow(clippy::approx_constant)] // the G.711 figure, not an approximation of pi
 pub const FULL_SCALE_SINE_DBM0: f64 = 3.14;
 
 /// DTMF row (low group) frequencies in Hz, ITU-T Q.23.
@@ -70,7 +72,11 @@ pub fn mean_square(signal: &[f32]) -> f64 {
     if signal.is_empty() {
         return 0.0;
     }
-    signal.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / signal.len() as f64
+    signal
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / signal.len() as f64
 }
 
 /// Scales a signal so that its mean square corresponds to `dbm0`; silence stays silent.
@@ -82,6 +88,78 @@ pub fn set_level(signal: &mut [f32], dbm0: f64) {
     let target = 0.5 * 10f64.powf((dbm0 - FULL_SCALE_SINE_DBM0) / 10.0);
     let gain = (target / current).sqrt() as f32;
     signal.iter_mut().for_each(|x| *x *= gain);
+}
+
+/// Active speech level in dBm0 after ITU-T P.56 method B: the level over the samples where
+/// the speech envelope (30 ms time constant, 200 ms hangover) is above a threshold set 15.9 dB
+/// below that level. Pauses do not pull it down, so it is how speech levels are stated.
+/// `None` for a signal with no activity.
+pub fn active_level(signal: &[f32], sample_rate: u32) -> Option<f64> {
+    const MARGIN_DB: f64 = 15.9;
+    let rate = f64::from(sample_rate);
+    let g = (-1.0 / (0.03 * rate)).exp();
+    let hangover = (0.2 * rate) as usize;
+    // two-stage exponential envelope of the magnitude
+    let (mut p, mut q) = (0.0f64, 0.0f64);
+    let envelope: Vec<f64> = signal
+        .iter()
+        .map(|&x| {
+            p = g * p + (1.0 - g) * f64::from(x).abs();
+            q = g * q + (1.0 - g) * p;
+            q
+        })
+        .collect();
+    let energy: f64 = signal.iter().map(|&x| f64::from(x).powi(2)).sum();
+    if energy <= 0.0 {
+        return None;
+    }
+    // thresholds a factor of two apart, from full scale down
+    let mut previous: Option<(f64, f64)> = None;
+    for j in 0..16 {
+        let threshold = 2f64.powi(-j);
+        let mut active = 0usize;
+        let mut hold = 0usize;
+        for &e in &envelope {
+            if e >= threshold {
+                hold = hangover;
+                active += 1;
+            } else if hold > 0 {
+                hold -= 1;
+                active += 1;
+            }
+        }
+        if active == 0 {
+            continue;
+        }
+        let level = 10.0 * (energy / active as f64).log10();
+        let difference = level - 20.0 * threshold.log10();
+        // the difference grows as the threshold falls: stop where it crosses the margin
+        if difference >= MARGIN_DB {
+            let level = match previous {
+                Some((prev_level, prev_diff)) if difference > prev_diff => {
+                    let t = (MARGIN_DB - prev_diff) / (difference - prev_diff);
+                    prev_level + t * (level - prev_level)
+                }
+                _ => level,
+            };
+            // mean square in dB over full scale, to dBm0 (a full-scale sine is 0.5)
+            return Some(level - 10.0 * 0.5f64.log10() + FULL_SCALE_SINE_DBM0);
+        }
+        previous = Some((level, difference));
+    }
+    None
+}
+
+/// Scales speech so that its active level (see [`active_level`]) is `dbm0`. The thresholds
+/// are fixed, so the measure is not exactly proportional to gain: a second pass corrects the
+/// rest.
+pub fn set_active_level(signal: &mut [f32], sample_rate: u32, dbm0: f64) {
+    for _ in 0..2 {
+        if let Some(level) = active_level(signal, sample_rate) {
+            let gain = 10f64.powf((dbm0 - level) / 20.0) as f32;
+            signal.iter_mut().for_each(|x| *x *= gain);
+        }
+    }
 }
 
 /// Adds `source * gain` into `target`, starting at `offset` and cut off at the end of `target`.
@@ -297,6 +375,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::approx_constant)] // the G.711 figure
     fn full_scale_sine_is_3_14_dbm0() {
         let mut s = vec![0.0f32; 8000];
         add_sine(&mut s, 8000, 0, 8000, 1000.0, amplitude(3.14), 0.3);
@@ -322,6 +401,32 @@ mod tests {
         noise::white(&mut s, -20.0, &mut rng);
         set_level(&mut s, -18.0);
         assert!((dbm0_from_mean_square(mean_square(&s)) + 18.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn active_level_ignores_pauses() {
+        // two 0.5 s noise bursts in 2 s: the long-term level is 3 dB below the bursts, the
+        // active level (bursts plus hangover) within about 2 dB of them
+        let mut rng = Rng::new(8);
+        let mut s = vec![0.0f32; 16000];
+        for start in [0, 8000] {
+            let mut burst = vec![0.0f32; 4000];
+            noise::pink(&mut burst, -20.0, &mut rng);
+            mix(&mut s, start, &burst, 1.0);
+        }
+        assert!((dbm0_from_mean_square(mean_square(&s)) + 23.0).abs() < 0.1);
+        let active = active_level(&s, 8000).expect("there is sound");
+        assert!((-22.5..=-19.5).contains(&active), "{active}");
+        for gain in [0.3f32, 2.0, 5.0] {
+            let louder: Vec<f32> = s.iter().map(|x| x * gain).collect();
+            let level = active_level(&louder, 8000).expect("there is sound");
+            let want = active + 20.0 * f64::from(gain).log10();
+            assert!((level - want).abs() < 0.5, "gain {gain}: {level} vs {want}");
+        }
+        set_active_level(&mut s, 8000, -18.0);
+        let level = active_level(&s, 8000).expect("there is sound");
+        assert!((level + 18.0).abs() < 0.3, "{level}");
+        assert_eq!(active_level(&[0.0; 100], 8000), None);
     }
 
     #[test]

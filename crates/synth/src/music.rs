@@ -55,7 +55,13 @@ impl Instrument {
             Instrument::Organ => harmonic(10, &|k| 1.0 / k, &|_| 0.0),
             Instrument::Clarinet => harmonic(
                 11,
-                &|k| if k as usize % 2 == 1 { 1.0 / k } else { 0.05 / k },
+                &|k| {
+                    if k as usize % 2 == 1 {
+                        1.0 / k
+                    } else {
+                        0.05 / k
+                    }
+                },
                 &|_| 0.0,
             ),
             Instrument::Flute => vec![(1.0, 1.0, 0.0), (2.0, 0.4, 0.0), (3.0, 0.12, 0.0)],
@@ -111,7 +117,8 @@ fn render(out: &mut [f32], instrument: Instrument, note: Note, rng: &mut Rng) {
         let mut phase = rng.phase();
         for (i, x) in buf.iter_mut().enumerate() {
             let t = i as f64 / RATE;
-            let inst = f * (1.0 + vibrato * (std::f64::consts::TAU * vib_rate * t + vib_phase).sin());
+            let inst =
+                f * (1.0 + vibrato * (std::f64::consts::TAU * vib_rate * t + vib_phase).sin());
             phase += std::f64::consts::TAU * inst / RATE;
             *x += (amp * (-decay * t).exp() * phase.sin()) as f32;
         }
