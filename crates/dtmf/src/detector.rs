@@ -1,6 +1,7 @@
 //! The streaming detector: block assembly, screening and segment tracking.
 
 use std::f64::consts::PI;
+use std::sync::Arc;
 
 use crate::complex::{Complex, wrap};
 use crate::design;
@@ -9,12 +10,20 @@ use crate::key::{COL_HZ, Key, ROW_HZ};
 use crate::limits::{
     BLOCK_SECONDS, FULL_SCALE_SINE_DBM0, MAX_BRIDGE_SECONDS, SCREEN_BLOCKS, SCREEN_MAX_DEVIATION,
     SCREEN_MIN_COHERENCE, SCREEN_MIN_LEVEL_DBM0, SCREEN_MIN_SHARE_OF_LOUDEST,
+    SCREEN_MIN_TONAL_SHARE,
 };
-use crate::segment::{Rejection, Segment};
-use crate::{ConfigError, KeyEvent};
+use crate::limits::{Rejection, judge};
+use crate::segment::Segment;
+use crate::{Candidate, ConfigError, KeyEvent};
 
 /// Blocks kept for looking back when a key is first screened (160 ms at 5 ms blocks).
 const RING: usize = 32;
+
+/// How much stronger a new key's tones must be to take over a segment that is still present.
+const DOMINANCE: f64 = 2.0;
+
+/// Blocks before a key's leading edge kept for comparison with the key itself.
+const CONTEXT_BLOCKS: u64 = 3;
 
 /// A different key may take over a segment once its tones have been absent this many blocks:
 /// longer than the break of up to 10 ms that Q.24 bridges within one key.
@@ -29,6 +38,8 @@ pub struct DetectorConfig {
     /// Report the fourth-column keys `A`-`D`. When false they are recognised (so that they
     /// are never mistaken for another key) but not reported.
     pub extended_keys: bool,
+    /// Keep every measured candidate, reported or not, for [`Detector::take_candidates`].
+    pub record_candidates: bool,
 }
 
 impl Default for DetectorConfig {
@@ -36,6 +47,7 @@ impl Default for DetectorConfig {
         DetectorConfig {
             sample_rate: 8000,
             extended_keys: true,
+            record_candidates: false,
         }
     }
 }
@@ -47,6 +59,8 @@ pub struct DetectorStats {
     pub samples: u64,
     /// Blocks analysed.
     pub blocks: u64,
+    /// Blocks loud and tonal enough in both groups to be screened in detail.
+    pub examined: u64,
     /// Blocks where screening found a key-like pair of tones.
     pub screened: u64,
     /// Candidate key presses measured as a whole.
@@ -60,7 +74,7 @@ pub struct DetectorStats {
 /// Candidate key presses rejected, by the first check they failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rejections {
-    /// Shorter than a key press may be.
+    /// Shorter than a key press may be (including segments too short to measure).
     pub too_short: u64,
     /// A tone below the minimum level.
     pub level: u64,
@@ -68,14 +82,14 @@ pub struct Rejections {
     pub twist: u64,
     /// A tone too far from its DTMF frequency.
     pub frequency: u64,
-    /// Tones not steady enough.
+    /// Not one steady tone per group.
     pub purity: u64,
     /// The tones carried too little of the power.
     pub tone_share: u64,
-    /// Strong second harmonics (a voice or an instrument).
-    pub harmonics: u64,
+    /// More like a voice or an instrument than a key press.
+    pub talk_off: u64,
     /// An `A`-`D` key while those are disabled.
-    pub extended_key: u64,
+    pub disabled: u64,
 }
 
 impl Rejections {
@@ -87,7 +101,8 @@ impl Rejections {
             Rejection::Frequency => &mut self.frequency,
             Rejection::Purity => &mut self.purity,
             Rejection::ToneShare => &mut self.tone_share,
-            Rejection::Harmonics => &mut self.harmonics,
+            Rejection::TalkOff => &mut self.talk_off,
+            Rejection::Disabled => &mut self.disabled,
         };
         *counter += 1;
     }
@@ -100,9 +115,31 @@ impl Rejections {
             + self.frequency
             + self.purity
             + self.tone_share
-            + self.harmonics
-            + self.extended_key
+            + self.talk_off
+            + self.disabled
     }
+}
+
+/// Whether the angle of `z` is within the angle whose cosine is `cos` of zero, without a
+/// square root: `re >= |z| cos`.
+fn within(z: Complex, cos: f64) -> bool {
+    let bound = z.norm_sqr() * cos * cos;
+    if cos >= 0.0 {
+        z.re >= 0.0 && z.re * z.re >= bound
+    } else {
+        z.re >= 0.0 || z.re * z.re <= bound
+    }
+}
+
+/// Whether the tones of key `new` are much stronger in this block than those of key `old`,
+/// in each group where the two keys differ.
+fn dominates(spectrum: &Spectrum, new: Key, old: Key) -> bool {
+    let (new_row, new_col) = new.position();
+    let (old_row, old_col) = old.position();
+    [(new_row, old_row), (4 + new_col, 4 + old_col)]
+        .iter()
+        .filter(|(n, o)| n != o)
+        .all(|&(n, o)| spectrum.bins[n].abs() >= DOMINANCE * spectrum.bins[o].abs())
 }
 
 /// Block geometry, analysis filters and the constants derived from them, shared with the
@@ -112,7 +149,7 @@ pub(crate) struct Geometry {
     pub(crate) rate: f64,
     pub(crate) len: usize,
     pub(crate) freqs: [f64; BINS],
-    filters: [Vec<Complex>; BINS],
+    design: Arc<design::Design>,
     /// Phase advance per block of a tone exactly at each bin's frequency, in `(-π, π]`.
     pub(crate) advance: [f64; BINS],
     /// `e^(-i advance)`: turns a lag-1 product of a tone at the bin's frequency to angle 0.
@@ -136,7 +173,7 @@ impl Geometry {
         let advance = freqs.map(|f| wrap(block_phase(f)));
         let derotate = advance.map(|a| Complex::unit(-a));
         let screen_cos = freqs.map(|f| block_phase(SCREEN_MAX_DEVIATION * f).min(PI).cos());
-        let filters = freqs.map(|f| design::filter(f, rate, len));
+        let design = design::design(&freqs, rate, len);
         // a tone at the screening floor, 30 % off its bin's peak response
         let amp = 10f64.powf((SCREEN_MIN_LEVEL_DBM0 - FULL_SCALE_SINE_DBM0) / 20.0);
         let screen_floor = (0.7 * amp * len as f64 / 2.0).powi(2);
@@ -145,19 +182,13 @@ impl Geometry {
             rate,
             len,
             freqs,
-            filters,
+            design,
             advance,
             derotate,
             screen_cos,
             bridge_blocks,
             screen_floor,
         }
-    }
-
-    /// Offset in Hz from bin `k`'s frequency of a tone whose block-to-block phase product
-    /// in that bin is `lag1`.
-    pub(crate) fn offset_hz(&self, k: usize, lag1: Complex) -> f64 {
-        wrap(lag1.arg() - self.advance[k]) * self.rate / (std::f64::consts::TAU * self.len as f64)
     }
 
     /// Blocks per second: a bin's phase tells frequencies apart only modulo this.
@@ -172,7 +203,7 @@ impl Geometry {
 
     /// Response of bin `k` to a complex tone at `freq_hz` (negative for an image).
     pub(crate) fn response(&self, k: usize, freq_hz: f64) -> Complex {
-        design::response(&self.filters[k], freq_hz, self.rate)
+        self.design.response(k, freq_hz)
     }
 
     /// Response of a plain block DFT to a complex tone `delta_hz` away from its frequency:
@@ -190,12 +221,20 @@ impl Geometry {
     }
 }
 
+/// An accepted key press held back in case it continues.
+#[derive(Debug, Clone)]
+struct Pending {
+    event: KeyEvent,
+    /// Where the same key was last seen, accepted or not.
+    reach: u64,
+}
+
 /// A key found by screening one window.
 #[derive(Debug, Clone, Copy)]
-struct Candidate {
+struct Screened {
     key: Key,
-    /// Estimated (row, column) frequencies in Hz.
-    freqs: [f64; 2],
+    /// Block-to-block product of the two newest blocks in the bins of the key's two tones.
+    advance: [Complex; 2],
 }
 
 /// A streaming DTMF detector. See the crate documentation.
@@ -210,8 +249,12 @@ pub struct Detector {
     next_block: u64,
     /// Blocks before this one belong to a closed segment and may not be looked back into.
     floor_block: u64,
-    segment: Option<Segment>,
+    segment: Option<Box<Segment>>,
     extended_keys: bool,
+    record_candidates: bool,
+    candidates: Vec<Candidate>,
+    /// The last accepted key press, held until no continuation can follow.
+    pending: Option<Pending>,
     stats: DetectorStats,
 }
 
@@ -227,7 +270,7 @@ impl Detector {
             return Err(ConfigError::SampleRate(config.sample_rate));
         }
         let geometry = Geometry::new(config.sample_rate);
-        let kernel = Kernel::new(&geometry.filters);
+        let kernel = Kernel::new(&geometry.design.filters);
         Ok(Detector {
             raw: vec![0.0; RING * geometry.len],
             fill: 0,
@@ -236,6 +279,9 @@ impl Detector {
             floor_block: 0,
             segment: None,
             extended_keys: config.extended_keys,
+            record_candidates: config.record_candidates,
+            candidates: Vec::new(),
+            pending: None,
             stats: DetectorStats::default(),
             geometry,
             kernel,
@@ -252,6 +298,12 @@ impl Detector {
         &self.stats
     }
 
+    /// Every candidate measured since the last call, reported or not, when the detector was
+    /// configured with `record_candidates`.
+    pub fn take_candidates(&mut self) -> Vec<Candidate> {
+        std::mem::take(&mut self.candidates)
+    }
+
     /// Analyses `samples` (full scale 1.0) and appends every key press that has ended.
     ///
     /// A key is reported once it is over: about 25 ms after its end, when no break of a
@@ -261,11 +313,43 @@ impl Detector {
         let mut rest = samples;
         while !rest.is_empty() {
             let slot = self.slot(self.next_block) * len;
+            let slot_index = slot / len;
+            if self.fill == 0 && rest.len() >= 4 * len && slot_index + 4 <= RING {
+                // four whole blocks: analysed together (one load of each basis row serves
+                // all four), then processed in order
+                let (blocks, tail) = rest.split_at(4 * len);
+                self.kernel.run4(
+                    blocks,
+                    &mut self.raw[slot..slot + 4 * len],
+                    &mut self.spectra[slot_index..slot_index + 4],
+                );
+                for _ in 0..4 {
+                    self.process_block(events);
+                }
+                rest = tail;
+                continue;
+            }
+            if self.fill == 0 && rest.len() >= len {
+                // a whole block in the caller's samples: the kernel reads it there and keeps
+                // a copy in the ring as it goes
+                let (block, tail) = rest.split_at(len);
+                let ring = &mut self.raw[slot..slot + len];
+                self.kernel
+                    .run(block, Some(ring), &mut self.spectra[slot / len]);
+                self.process_block(events);
+                rest = tail;
+                continue;
+            }
             let take = (len - self.fill).min(rest.len());
             self.raw[slot + self.fill..slot + self.fill + take].copy_from_slice(&rest[..take]);
             self.fill += take;
             rest = &rest[take..];
             if self.fill == len {
+                self.kernel.run(
+                    &self.raw[slot..slot + len],
+                    None,
+                    &mut self.spectra[slot / len],
+                );
                 self.process_block(events);
                 self.fill = 0;
             }
@@ -291,11 +375,17 @@ impl Detector {
             let len = self.geometry.len;
             let slot = self.slot(self.next_block) * len;
             self.raw[slot + self.fill..slot + len].fill(0.0);
+            self.kernel.run(
+                &self.raw[slot..slot + len],
+                None,
+                &mut self.spectra[slot / len],
+            );
             self.process_block(events);
         }
         if let Some(segment) = self.segment.take() {
-            self.close(segment, events);
+            self.close(&segment, events);
         }
+        self.release(events, true);
         self.raw.fill(0.0);
         self.spectra.fill(Spectrum::default());
         self.fill = 0;
@@ -307,44 +397,66 @@ impl Detector {
         (block % RING as u64) as usize
     }
 
-    fn block_samples(&self, block: u64) -> &[f32] {
-        let len = self.geometry.len;
-        let slot = self.slot(block) * len;
-        &self.raw[slot..slot + len]
-    }
-
+    /// Everything after the kernel: the block's spectrum is in place in the ring.
     fn process_block(&mut self, events: &mut Vec<KeyEvent>) {
         let block = self.next_block;
-        let spectrum = self.kernel.run(self.block_samples(block));
         let slot = self.slot(block);
-        self.spectra[slot] = spectrum;
         self.next_block += 1;
         self.stats.blocks += 1;
 
-        let candidate = self.screen(block);
-        if candidate.is_some() {
-            self.stats.screened += 1;
-        }
+        let mut candidate = None;
         if let Some(mut segment) = self.segment.take() {
-            let slot = slot * self.geometry.len..(slot + 1) * self.geometry.len;
-            let (present, open) =
-                segment.observe(&self.geometry, block, &spectrum, &self.raw[slot]);
-            // another key takes over only once this one's tones have stopped for longer than a
-            // break within one key press lasts
-            let replaced = !present
-                && segment.absent_blocks() >= REPLACE_AFTER_BLOCKS
-                && candidate.is_some_and(|c| c.key != segment.key());
-            if open && !replaced {
+            let samples = slot * self.geometry.len..(slot + 1) * self.geometry.len;
+            let (present, open) = segment.observe(
+                &self.geometry,
+                block,
+                &self.spectra[slot],
+                &self.raw[samples],
+            );
+            // while a key is held, screening would only find it again: it is needed when the
+            // key has stopped, or when another bin of a group is strong enough to take over
+            let takeover = segment
+                .bins()
+                .iter()
+                .zip(self.spectra[slot].peaks)
+                .any(|(&k, peak)| {
+                    peak >= DOMINANCE * DOMINANCE * self.spectra[slot].bins[k].norm_sqr()
+                });
+            if !present || !open || takeover {
+                candidate = self.screen(block);
+            }
+            // another key takes over once this one's tones have stopped for longer than a
+            // break within one key press lasts, or at once if its tones are much stronger
+            // (this segment may only have been following their leakage); the blocks of the new
+            // key's window go to the new key
+            let replaced = candidate.filter(|c| {
+                c.key != segment.key()
+                    && ((!present && segment.absent_blocks() >= REPLACE_AFTER_BLOCKS)
+                        || dominates(&self.spectra[slot], c.key, segment.key()))
+            });
+            if let Some(c) = replaced {
+                let window_start = block + 1 - SCREEN_BLOCKS as u64;
+                segment.truncate_from(window_start);
+                self.close(&segment, events);
+                self.floor_block = self.floor_block.max(window_start);
+                self.open(block, c);
+                self.release(events, false);
+                return;
+            }
+            if open {
                 self.segment = Some(segment);
             } else {
-                self.close(segment, events);
+                self.close(&segment, events);
             }
+        } else {
+            candidate = self.screen(block);
         }
         if self.segment.is_none()
             && let Some(candidate) = candidate
         {
             self.open(block, candidate);
         }
+        self.release(events, false);
     }
 
     /// Screens the window of blocks ending at `block` for a key.
@@ -353,61 +465,83 @@ impl Detector {
     /// within screening distance of its own frequency, is a contender; the strongest wins.
     /// Testing each bin against its own frequency matters: a block is only 5 ms long, so a
     /// bin's phase cannot tell a tone 150 Hz away from one 50 Hz away on the other side.
-    fn screen(&self, block: u64) -> Option<Candidate> {
+    fn screen(&mut self, block: u64) -> Option<Screened> {
         if block + 1 < SCREEN_BLOCKS as u64 {
             return None;
         }
         let newest = &self.spectra[self.slot(block)];
-        for group in 0..2 {
-            let strongest = (group * 4..group * 4 + 4)
-                .map(|k| newest.bins[k].norm_sqr())
-                .fold(0.0, f64::max);
-            if strongest < self.geometry.screen_floor {
-                return None;
-            }
+        let [row, col] = newest.peaks;
+        if row < self.geometry.screen_floor || col < self.geometry.screen_floor {
+            return None;
         }
+        let tonal = row + col;
+        // a pure tone's bin power is its block energy times half the block length: where the
+        // two strongest bins hold little of the block, there is no key to screen for
+        if tonal < SCREEN_MIN_TONAL_SHARE * newest.energy * self.geometry.len as f64 / 2.0 {
+            return None;
+        }
+        self.stats.examined += 1;
         let mut winners = [(0usize, Complex::default()); 2];
         for (group, winner) in winners.iter_mut().enumerate() {
-            let mut stats = [(Complex::default(), 0.0, 0.0); 4];
-            for (j, (lag1, early, late)) in stats.iter_mut().enumerate() {
+            // powers first: the phase progression only of bins loud enough to matter
+            let mut powers = [(0.0, 0.0); 4];
+            for (j, (early, late)) in powers.iter_mut().enumerate() {
                 let k = group * 4 + j;
-                for i in 1..SCREEN_BLOCKS as u64 {
-                    let x = self.spectra[self.slot(block - i + 1)].bins[k];
-                    let prev = self.spectra[self.slot(block - i)].bins[k];
-                    *lag1 = *lag1 + x * prev.conj();
-                    *late += x.norm_sqr();
-                    *early += prev.norm_sqr();
+                for i in 0..SCREEN_BLOCKS as u64 - 1 {
+                    *late += self.spectra[self.slot(block - i)].bins[k].norm_sqr();
+                    *early += self.spectra[self.slot(block - i - 1)].bins[k].norm_sqr();
                 }
             }
-            let loudest = stats.iter().map(|s| s.2).fold(0.0, f64::max);
+            let loudest = powers.iter().map(|p| p.1).fold(0.0, f64::max);
             let mut best: Option<(usize, Complex, f64)> = None;
-            for (j, &(lag1, early, late)) in stats.iter().enumerate() {
-                let k = group * 4 + j;
-                // written so that an empty window (all products zero) fails too
-                let steady = lag1.abs() > SCREEN_MIN_COHERENCE * (early * late).sqrt();
-                let z = lag1 * self.geometry.derotate[k];
-                let near = z.re >= z.abs() * self.geometry.screen_cos[k];
+            for (j, &(early, late)) in powers.iter().enumerate() {
                 // a bin far below its group's loudest only sees leakage
-                let loud = late >= SCREEN_MIN_SHARE_OF_LOUDEST * loudest;
-                if steady && near && loud && best.is_none_or(|b| late > b.2) {
+                if late < SCREEN_MIN_SHARE_OF_LOUDEST * loudest || best.is_some_and(|b| late <= b.2)
+                {
+                    continue;
+                }
+                let k = group * 4 + j;
+                let lag1 = (0..SCREEN_BLOCKS as u64 - 1).fold(Complex::default(), |acc, i| {
+                    acc + self.spectra[self.slot(block - i)].bins[k]
+                        * self.spectra[self.slot(block - i - 1)].bins[k].conj()
+                });
+                // written so that an empty window (all products zero) fails too
+                let steady = lag1.norm_sqr() > SCREEN_MIN_COHERENCE.powi(2) * early * late;
+                if steady
+                    && within(
+                        lag1 * self.geometry.derotate[k],
+                        self.geometry.screen_cos[k],
+                    )
+                {
                     best = Some((k, lag1, late));
                 }
             }
             let (k, lag1, _) = best?;
+            // the two newest blocks must both be filled: a window whose only product pairs a
+            // full block with the one the tone began in is trivially coherent
+            let (newest, previous) = (
+                self.spectra[self.slot(block)].bins[k].norm_sqr(),
+                self.spectra[self.slot(block - 1)].bins[k].norm_sqr(),
+            );
+            if previous < 0.25 * newest || newest < 0.25 * previous {
+                return None;
+            }
             *winner = (k, lag1);
         }
-        let freqs = winners.map(|(k, lag1)| self.geometry.freqs[k] + self.geometry.offset_hz(k, lag1));
-        if std::env::var_os("DTMF_DEBUG").is_some() {
-            eprintln!("screen {block}: {winners:?} freqs {freqs:?}");
-        }
-        Some(Candidate {
-            key: Key::at(winners[0].0, winners[1].0 - 4),
-            freqs,
-        })
+        let key = Key::at(winners[0].0, winners[1].0 - 4);
+        let (row, col) = key.position();
+        // the two newest blocks are the ones a tone starting in the window fills completely;
+        // a partly filled block's phase is shifted and would bias the estimate
+        let advance = [row, 4 + col].map(|k| {
+            self.spectra[self.slot(block)].bins[k]
+                * self.spectra[self.slot(block - 1)].bins[k].conj()
+        });
+        self.stats.screened += 1;
+        Some(Screened { key, advance })
     }
 
     /// Opens a segment for a screened key, looking back for where its tones began.
-    fn open(&mut self, block: u64, candidate: Candidate) {
+    fn open(&mut self, block: u64, candidate: Screened) {
         let (row, col) = candidate.key.position();
         let bins = [row, 4 + col];
         let window_start = block + 1 - SCREEN_BLOCKS as u64;
@@ -424,37 +558,108 @@ impl Detector {
                 .zip(reference)
                 .all(|(&k, r)| s.bins[k].abs() >= 0.5 * r)
         };
+        // up to three blocks ahead may already sit in the ring (analysed in a batch of four):
+        // their slots held the oldest blocks
         let oldest = self
             .floor_block
-            .max((block + 1).saturating_sub(RING as u64 - 1));
+            .max((block + 1).saturating_sub((RING - 4) as u64));
         let mut first = window_start.max(oldest);
         while first > oldest && present(first - 1) {
             first -= 1;
         }
-        // one block before the first present block, to time the leading edge
-        let from = if first > oldest { first - 1 } else { first };
-        let mut segment = Segment::new(&self.geometry, candidate.key, candidate.freqs, reference);
+        // one block before the first present block to time the leading edge, and a few more
+        // to compare the key with what came before it
+        let from = first.saturating_sub(1 + CONTEXT_BLOCKS).max(oldest);
+        let mut segment = Segment::new(&self.geometry, candidate.key, reference, candidate.advance);
         for b in from..=block {
             let slot = self.slot(b);
             let samples = &self.raw[slot * self.geometry.len..(slot + 1) * self.geometry.len];
             segment.add(b, &self.spectra[slot], samples, present(b));
         }
-        self.segment = Some(segment);
+        self.segment = Some(Box::new(segment));
     }
 
-    fn close(&mut self, segment: Segment, events: &mut Vec<KeyEvent>) {
+    /// Holds an accepted key press until no bridgeable continuation can follow, merging a
+    /// same-key press that starts within a bridgeable break of it: one key press that
+    /// interference split in two is still one key press. Rejected stretches of the same key
+    /// carry the bridge too (`reach`): the tones were there, only poorly measured.
+    fn accept(&mut self, event: KeyEvent, events: &mut Vec<KeyEvent>) {
+        let bridge = (MAX_BRIDGE_SECONDS * self.geometry.rate) as u64;
+        match self.pending.take() {
+            Some(mut held) if held.event.key == event.key && event.start <= held.reach + bridge => {
+                held.event.end = held.event.end.max(event.end);
+                held.event.quality = held.event.quality.min(event.quality);
+                held.reach = held.reach.max(event.end);
+                self.pending = Some(held);
+            }
+            Some(held) => {
+                self.emit(held.event, events);
+                self.pending = Some(Pending {
+                    reach: event.end,
+                    event,
+                });
+            }
+            None => {
+                self.pending = Some(Pending {
+                    reach: event.end,
+                    event,
+                });
+            }
+        }
+    }
+
+    /// Lets a rejected stretch of the held key carry the bridge on.
+    fn extend(&mut self, candidate: &Candidate) {
+        let bridge = (MAX_BRIDGE_SECONDS * self.geometry.rate) as u64;
+        if let Some(held) = self.pending.as_mut()
+            && held.event.key == candidate.key
+            && candidate.start <= held.reach + bridge
+        {
+            held.reach = held.reach.max(candidate.end);
+        }
+    }
+
+    /// Reports the held key press once the stream is past any bridgeable continuation.
+    fn release(&mut self, events: &mut Vec<KeyEvent>, force: bool) {
+        let bridge = (MAX_BRIDGE_SECONDS * self.geometry.rate) as u64;
+        let now = self.next_block * self.geometry.len as u64;
+        if let Some(held) = self.pending.take() {
+            if force || (self.segment.is_none() && now > held.reach + bridge) {
+                self.emit(held.event, events);
+            } else {
+                self.pending = Some(held);
+            }
+        }
+    }
+
+    fn emit(&mut self, event: KeyEvent, events: &mut Vec<KeyEvent>) {
+        self.stats.keys += 1;
+        events.push(event);
+    }
+
+    fn close(&mut self, segment: &Segment, events: &mut Vec<KeyEvent>) {
         // the blocks after the last present one may start the next key
         self.floor_block = segment.last_present_block() + 1;
         self.stats.segments += 1;
-        match segment.finish(&self.geometry) {
-            Ok(event) if event.key.is_extended() && !self.extended_keys => {
-                self.stats.rejected.extended_key += 1;
+        let mut candidate = match segment.measure(&self.geometry) {
+            Ok(candidate) => candidate,
+            Err(rejection) => {
+                self.stats.rejected.count(rejection);
+                return;
             }
-            Ok(event) => {
-                self.stats.keys += 1;
-                events.push(event);
+        };
+        candidate.rejection = judge(&candidate).or_else(|| {
+            (candidate.key.is_extended() && !self.extended_keys).then_some(Rejection::Disabled)
+        });
+        match candidate.rejection {
+            None => self.accept(candidate.event(), events),
+            Some(rejection) => {
+                self.stats.rejected.count(rejection);
+                self.extend(&candidate);
             }
-            Err(rejection) => self.stats.rejected.count(rejection),
+        }
+        if self.record_candidates {
+            self.candidates.push(candidate);
         }
     }
 }

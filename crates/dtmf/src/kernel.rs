@@ -16,15 +16,53 @@ const OUT: usize = 2 * BINS;
 pub(crate) struct Spectrum {
     pub(crate) bins: [Complex; BINS],
     pub(crate) energy: f64,
+    /// Power of the strongest bin of the row group and of the column group: what screening
+    /// looks at first, worked out while the kernel still holds the sums.
+    pub(crate) peaks: [f64; 2],
+}
+
+impl Spectrum {
+    fn set_peaks(&mut self) {
+        for (group, peak) in self.peaks.iter_mut().enumerate() {
+            *peak = self.bins[group * 4..group * 4 + 4]
+                .iter()
+                .fold(0.0, |m: f64, b| m.max(b.norm_sqr()));
+        }
+    }
 }
 
 /// Precomputed basis for one block length and sample rate.
 #[derive(Debug, Clone)]
 pub(crate) struct Kernel {
-    /// `basis[n] = [re g_0[n] .. re g_7[n], im g_0[n] .. im g_7[n]]`
+    /// `basis[n] = [re g_0[n], im g_0[n], re g_1[n], im g_1[n], ..]`: the outputs come out in
+    /// the memory order of `[Complex; BINS]`.
     basis: Vec<[f32; OUT]>,
     #[cfg(target_arch = "x86_64")]
-    fma: bool,
+    simd: Simd,
+}
+
+/// The widest multiply-add the processor offers, found once at construction.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Simd {
+    Avx512,
+    Avx2Fma,
+    Baseline,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Simd {
+    fn detect() -> Simd {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            Simd::Avx512
+        } else if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            Simd::Avx2Fma
+        } else {
+            Simd::Baseline
+        }
+    }
 }
 
 impl Kernel {
@@ -35,8 +73,8 @@ impl Kernel {
             .map(|n| {
                 let mut row = [0.0f32; OUT];
                 for (k, g) in filters.iter().enumerate() {
-                    row[k] = g[n].re as f32;
-                    row[BINS + k] = g[n].im as f32;
+                    row[2 * k] = g[n].re as f32;
+                    row[2 * k + 1] = g[n].im as f32;
                 }
                 row
             })
@@ -44,34 +82,256 @@ impl Kernel {
         Kernel {
             basis,
             #[cfg(target_arch = "x86_64")]
-            fma: std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma"),
+            simd: Simd::detect(),
         }
     }
 
-    /// Analyses one block; `block.len()` must equal the kernel's block length.
-    pub(crate) fn run(&self, block: &[f32]) -> Spectrum {
-        debug_assert_eq!(block.len(), self.basis.len());
+    /// Analyses four consecutive blocks (`samples` is four block lengths) into `spectra`, and
+    /// copies the samples into `keep`: one load of each basis row serves all four, which is
+    /// most of what the kernel costs. Falls back to one block at a time without AVX-512.
+    pub(crate) fn run4(&self, samples: &[f32], keep: &mut [f32], spectra: &mut [Spectrum]) {
+        let len = self.basis.len();
+        assert!(
+            samples.len() == 4 * len && keep.len() == 4 * len && spectra.len() == 4,
+            "four blocks of one kernel length"
+        );
         #[cfg(target_arch = "x86_64")]
-        let (out, energy) = if self.fma {
-            // SAFETY: `fma` is true only when the CPU reported AVX2 and FMA at construction.
+        if self.simd == Simd::Avx512 {
+            // SAFETY: `simd` is Avx512 only when the CPU reported AVX-512F at construction,
+            // and the lengths match (asserted above).
             #[allow(unsafe_code)]
             unsafe {
-                dft_avx2_fma(block, &self.basis)
+                dft4_avx512(samples, &self.basis, keep, spectra);
             }
-        } else {
-            dft::<false>(block, &self.basis)
+            return;
+        }
+        for ((block, keep), spectrum) in samples
+            .chunks_exact(len)
+            .zip(keep.chunks_exact_mut(len))
+            .zip(spectra.iter_mut())
+        {
+            self.run(block, Some(keep), spectrum);
+        }
+    }
+
+    /// Analyses one block into `spectrum`, and copies its samples into `keep` if given (the
+    /// detector's ring of recent samples). Lengths must equal the kernel's block length.
+    pub(crate) fn run(&self, block: &[f32], keep: Option<&mut [f32]>, spectrum: &mut Spectrum) {
+        assert_eq!(
+            block.len(),
+            self.basis.len(),
+            "a block is one kernel length"
+        );
+        assert!(
+            keep.as_ref().is_none_or(|k| k.len() == block.len()),
+            "the copy is one kernel length"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if self.simd == Simd::Avx512 {
+            // SAFETY: `simd` is Avx512 only when the CPU reported AVX-512F at construction,
+            // and the lengths match (asserted above).
+            #[allow(unsafe_code)]
+            unsafe {
+                dft_avx512(block, &self.basis, keep, spectrum);
+            }
+            return;
+        }
+        if let Some(keep) = keep {
+            keep.copy_from_slice(block);
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        let (out, energy) = match self.simd {
+            // SAFETY: `simd` names only features the CPU reported at construction.
+            Simd::Avx2Fma => unsafe { dft_avx2_fma(block, &self.basis) },
+            _ => dft::<false>(block, &self.basis),
         };
         #[cfg(not(target_arch = "x86_64"))]
         let (out, energy) = dft::<false>(block, &self.basis);
-        let mut spectrum = Spectrum {
-            energy: f64::from(energy),
-            ..Spectrum::default()
-        };
+        spectrum.energy = f64::from(energy);
         for (k, bin) in spectrum.bins.iter_mut().enumerate() {
-            *bin = Complex::new(f64::from(out[k]), f64::from(out[BINS + k]));
+            *bin = Complex::new(f64::from(out[2 * k]), f64::from(out[2 * k + 1]));
         }
-        spectrum
+        spectrum.set_peaks();
+    }
+}
+
+/// The kernel in AVX-512: each of four accumulators holds all sixteen outputs and takes every
+/// fourth sample (one broadcast-multiply-add per sample), the energy is a masked vector sum of
+/// squares (whose loads also store the samples into `keep`), and the outputs widen to `f64`
+/// straight into the spectrum.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and `basis.len() == block.len() == keep.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(unsafe_code)]
+unsafe fn dft_avx512(
+    block: &[f32],
+    basis: &[[f32; OUT]],
+    keep: Option<&mut [f32]>,
+    spectrum: &mut Spectrum,
+) {
+    use std::arch::x86_64::{
+        _mm256_castpd_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256, _mm512_cvtps_pd,
+        _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_loadu_ps,
+        _mm512_mask_storeu_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_pd, _mm512_storeu_ps,
+    };
+    let keep = keep.map(|k| k.as_mut_ptr());
+    let n = block.len();
+    let x = block.as_ptr();
+    let b = basis.as_ptr().cast::<f32>();
+    // SAFETY (whole body): every pointer offset stays below `n` samples and `n` basis rows of
+    // `OUT` floats, which the caller guarantees exist; `Complex` is `repr(C)` of two `f64`, so
+    // `[Complex; BINS]` is sixteen contiguous `f64`.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 4 <= n {
+            for (s, a) in acc.iter_mut().enumerate() {
+                let sample = _mm512_set1_ps(*x.add(i + s));
+                *a = _mm512_fmadd_ps(sample, _mm512_loadu_ps(b.add((i + s) * OUT)), *a);
+            }
+            i += 4;
+        }
+        while i < n {
+            let sample = _mm512_set1_ps(*x.add(i));
+            acc[0] = _mm512_fmadd_ps(sample, _mm512_loadu_ps(b.add(i * OUT)), acc[0]);
+            i += 1;
+        }
+        let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+
+        let mut squares = _mm512_setzero_ps();
+        let mut j = 0;
+        while j + 16 <= n {
+            let v = _mm512_loadu_ps(x.add(j));
+            squares = _mm512_fmadd_ps(v, v, squares);
+            if let Some(k) = keep {
+                _mm512_storeu_ps(k.add(j), v);
+            }
+            j += 16;
+        }
+        if j < n {
+            let mask = (1u16 << (n - j)) - 1;
+            let v = _mm512_mask_loadu_ps(_mm512_setzero_ps(), mask, x.add(j));
+            squares = _mm512_fmadd_ps(v, v, squares);
+            if let Some(k) = keep {
+                _mm512_mask_storeu_ps(k.add(j), mask, v);
+            }
+        }
+        spectrum.energy = f64::from(_mm512_reduce_add_ps(squares));
+
+        let low = _mm512_cvtps_pd(_mm512_castps512_ps256(sum));
+        let high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+            _mm512_castps_pd(sum),
+            1,
+        )));
+        let out = spectrum.bins.as_mut_ptr().cast::<f64>();
+        _mm512_storeu_pd(out, low);
+        _mm512_storeu_pd(out.add(8), high);
+        spectrum.peaks = peaks(low, high);
+    }
+}
+
+/// The strongest bin power of each group from the widened sums (rows in `low`, columns in
+/// `high`, each four (re, im) pairs), in registers.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(unsafe_code)]
+unsafe fn peaks(low: std::arch::x86_64::__m512d, high: std::arch::x86_64::__m512d) -> [f64; 2] {
+    use std::arch::x86_64::{
+        _mm512_add_pd, _mm512_mul_pd, _mm512_permute_pd, _mm512_reduce_max_pd,
+    };
+    // squares, plus the squares with each (re, im) pair swapped: every lane holds its bin's
+    // power
+    let sq_low = _mm512_mul_pd(low, low);
+    let sq_high = _mm512_mul_pd(high, high);
+    let pow_low = _mm512_add_pd(sq_low, _mm512_permute_pd(sq_low, 0b0101_0101));
+    let pow_high = _mm512_add_pd(sq_high, _mm512_permute_pd(sq_high, 0b0101_0101));
+    [
+        _mm512_reduce_max_pd(pow_low),
+        _mm512_reduce_max_pd(pow_high),
+    ]
+}
+
+/// Four blocks at once in AVX-512: each basis row is loaded once for four multiply-adds, and
+/// two accumulators per block (even and odd samples) keep the chains short.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `samples` and `keep` hold four blocks of `basis.len()`
+/// samples and `spectra` four spectra.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(unsafe_code)]
+unsafe fn dft4_avx512(
+    samples: &[f32],
+    basis: &[[f32; OUT]],
+    keep: &mut [f32],
+    spectra: &mut [Spectrum],
+) {
+    use std::arch::x86_64::{
+        _mm256_castpd_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256, _mm512_cvtps_pd,
+        _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_loadu_ps,
+        _mm512_mask_storeu_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_pd, _mm512_storeu_ps,
+    };
+    let n = basis.len();
+    let x = samples.as_ptr();
+    let b = basis.as_ptr().cast::<f32>();
+    let k = keep.as_mut_ptr();
+    // SAFETY (whole body): offsets stay below four blocks of `n` samples and `n` basis rows of
+    // `OUT` floats, which the caller guarantees; `Complex` is `repr(C)` of two `f64`.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); 2]; 4];
+        let mut i = 0;
+        while i + 2 <= n {
+            let row0 = _mm512_loadu_ps(b.add(i * OUT));
+            let row1 = _mm512_loadu_ps(b.add((i + 1) * OUT));
+            for (blk, a) in acc.iter_mut().enumerate() {
+                let base = blk * n + i;
+                a[0] = _mm512_fmadd_ps(_mm512_set1_ps(*x.add(base)), row0, a[0]);
+                a[1] = _mm512_fmadd_ps(_mm512_set1_ps(*x.add(base + 1)), row1, a[1]);
+            }
+            i += 2;
+        }
+        if i < n {
+            let row = _mm512_loadu_ps(b.add(i * OUT));
+            for (blk, a) in acc.iter_mut().enumerate() {
+                a[0] = _mm512_fmadd_ps(_mm512_set1_ps(*x.add(blk * n + i)), row, a[0]);
+            }
+        }
+        for (blk, (a, spectrum)) in acc.iter().zip(spectra.iter_mut()).enumerate() {
+            let sum = _mm512_add_ps(a[0], a[1]);
+            let start = blk * n;
+            let mut squares = _mm512_setzero_ps();
+            let mut j = 0;
+            while j + 16 <= n {
+                let v = _mm512_loadu_ps(x.add(start + j));
+                squares = _mm512_fmadd_ps(v, v, squares);
+                _mm512_storeu_ps(k.add(start + j), v);
+                j += 16;
+            }
+            if j < n {
+                let mask = (1u16 << (n - j)) - 1;
+                let v = _mm512_mask_loadu_ps(_mm512_setzero_ps(), mask, x.add(start + j));
+                squares = _mm512_fmadd_ps(v, v, squares);
+                _mm512_mask_storeu_ps(k.add(start + j), mask, v);
+            }
+            spectrum.energy = f64::from(_mm512_reduce_add_ps(squares));
+            let low = _mm512_cvtps_pd(_mm512_castps512_ps256(sum));
+            let high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+                _mm512_castps_pd(sum),
+                1,
+            )));
+            let out = spectrum.bins.as_mut_ptr().cast::<f64>();
+            _mm512_storeu_pd(out, low);
+            _mm512_storeu_pd(out.add(8), high);
+            spectrum.peaks = peaks(low, high);
+        }
     }
 }
 
@@ -94,20 +354,17 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 #[inline(always)]
 fn dft<const FMA: bool>(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
     let mut acc = [[0.0f32; OUT]; 4];
-    let mut energy = [0.0f32; 4];
     let mut samples = block.chunks_exact(4);
     let mut rows = basis.chunks_exact(4);
     for (x4, b4) in (&mut samples).zip(&mut rows) {
         for s in 0..4 {
             let x = x4[s];
-            energy[s] = madd::<FMA>(x, x, energy[s]);
             for j in 0..OUT {
                 acc[s][j] = madd::<FMA>(x, b4[s][j], acc[s][j]);
             }
         }
     }
     for (&x, b) in samples.remainder().iter().zip(rows.remainder()) {
-        energy[0] = madd::<FMA>(x, x, energy[0]);
         for j in 0..OUT {
             acc[0][j] = madd::<FMA>(x, b[j], acc[0][j]);
         }
@@ -116,7 +373,24 @@ fn dft<const FMA: bool>(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32
     for (j, o) in out.iter_mut().enumerate() {
         *o = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
     }
-    (out, (energy[0] + energy[1]) + (energy[2] + energy[3]))
+    (out, energy::<FMA>(block))
+}
+
+/// Sum of squares, in 16 independent lanes: one serial chain of multiply-adds would take
+/// the processor's full latency per sample.
+#[inline(always)]
+fn energy<const FMA: bool>(block: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = block.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l = madd::<FMA>(x, x, *l);
+        }
+    }
+    for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *l = madd::<FMA>(x, x, *l);
+    }
+    lanes.iter().sum()
 }
 
 #[cfg(test)]
@@ -130,7 +404,32 @@ mod tests {
         block
             .iter()
             .zip(g)
-            .fold(Complex::default(), |acc, (&x, &g)| acc + g.scale(f64::from(x)))
+            .fold(Complex::default(), |acc, (&x, &g)| {
+                acc + g.scale(f64::from(x))
+            })
+    }
+
+    #[test]
+    fn four_blocks_at_once_match_one_at_a_time() {
+        let freqs = [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0];
+        for len in [40usize, 41, 221] {
+            let kernel = Kernel::new(&freqs.map(|f| filter(f, 8000.0, len)));
+            let samples: Vec<f32> = (0..4 * len)
+                .map(|n| ((n * 6151 % 997) as f32 / 498.0 - 1.0) * 0.6)
+                .collect();
+            let mut kept = vec![0.0f32; 4 * len];
+            let mut spectra = [Spectrum::default(); 4];
+            kernel.run4(&samples, &mut kept, &mut spectra);
+            assert_eq!(kept, samples);
+            for (b, spectrum) in spectra.iter().enumerate() {
+                let mut one = Spectrum::default();
+                kernel.run(&samples[b * len..(b + 1) * len], None, &mut one);
+                assert!((spectrum.energy - one.energy).abs() < 1e-4 * one.energy.max(1.0));
+                for (x, y) in spectrum.bins.iter().zip(&one.bins) {
+                    assert!((*x - *y).abs() < 1e-3, "len {len} block {b}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -142,14 +441,26 @@ mod tests {
             let block: Vec<f32> = (0..len)
                 .map(|n| ((n * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.7)
                 .collect();
-            let fast = kernel.run(&block);
+            let mut fast = Spectrum::default();
+            let mut kept = vec![0.0f32; len];
+            kernel.run(&block, Some(&mut kept), &mut fast);
+            assert_eq!(kept, block);
             let portable = dft::<false>(&block, &kernel.basis);
             let energy: f64 = block.iter().map(|&x| f64::from(x).powi(2)).sum();
             assert!((fast.energy - energy).abs() < 1e-4 * energy.max(1.0));
+            for group in 0..2 {
+                let want = (group * 4..group * 4 + 4)
+                    .map(|k| fast.bins[k].norm_sqr())
+                    .fold(0.0, f64::max);
+                assert!((fast.peaks[group] - want).abs() <= 1e-9 * want.max(1.0));
+            }
             for (k, g) in filters.iter().enumerate() {
                 let want = naive(&block, g);
                 assert!((fast.bins[k] - want).abs() < 1e-4, "len {len} bin {k}");
-                let slow = Complex::new(f64::from(portable.0[k]), f64::from(portable.0[BINS + k]));
+                let slow = Complex::new(
+                    f64::from(portable.0[2 * k]),
+                    f64::from(portable.0[2 * k + 1]),
+                );
                 assert!((slow - want).abs() < 1e-4, "len {len} bin {k} portable");
             }
         }

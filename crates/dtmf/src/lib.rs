@@ -58,6 +58,8 @@ mod limits;
 mod segment;
 
 pub use detector::{Detector, DetectorConfig, DetectorStats, Rejections};
+pub use limits::Rejection;
+
 pub use key::{COL_HZ, Key, ROW_HZ};
 pub use limits::FULL_SCALE_SINE_DBM0;
 
@@ -103,6 +105,105 @@ impl KeyEvent {
     pub fn duration_seconds(&self) -> f64 {
         self.end.saturating_sub(self.start) as f64 / f64::from(self.sample_rate)
     }
+}
+
+/// A candidate key press as measured, reported or not: what the detector saw and why it
+/// decided as it did. Kept only when [`DetectorConfig::record_candidates`] is set; for
+/// explaining a missed or an unexpected key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The key the two tones make.
+    pub key: Key,
+    /// First sample of the key press.
+    pub start: u64,
+    /// One past its last sample.
+    pub end: u64,
+    /// Sample rate the positions count in.
+    pub sample_rate: u32,
+    /// Measured row tone frequency in Hz.
+    pub low_hz: f32,
+    /// Measured column tone frequency in Hz.
+    pub high_hz: f32,
+    /// Row tone level in dBm0.
+    pub low_dbm0: f32,
+    /// Column tone level in dBm0.
+    pub high_dbm0: f32,
+    /// The signal touched full scale during the key press.
+    pub clipped: bool,
+    /// What tells a key press from a voice or an instrument; measured only for candidates
+    /// that meet the Q.24 limits (duration, level, twist, frequency).
+    pub shape: Option<Shape>,
+    /// Why it was not reported, or `None` if it was.
+    pub rejection: Option<Rejection>,
+}
+
+impl Candidate {
+    /// Row level minus column level in dB.
+    pub fn twist_db(&self) -> f32 {
+        self.low_dbm0 - self.high_dbm0
+    }
+
+    /// Duration in seconds.
+    pub fn duration_seconds(&self) -> f64 {
+        self.end.saturating_sub(self.start) as f64 / f64::from(self.sample_rate)
+    }
+
+    fn event(&self) -> KeyEvent {
+        let quality = self.shape.as_ref().map_or(0.0, |s| {
+            s.whole.tone_share * s.whole.purity.min(s.whole.fit)
+        });
+        KeyEvent {
+            key: self.key,
+            start: self.start,
+            end: self.end,
+            sample_rate: self.sample_rate,
+            low_hz: self.low_hz,
+            high_hz: self.high_hz,
+            low_dbm0: self.low_dbm0,
+            high_dbm0: self.high_dbm0,
+            twist_db: self.twist_db(),
+            quality,
+        }
+    }
+}
+
+/// The measures that tell a key press from a voice or an instrument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    /// Features over the whole key press.
+    pub whole: Features,
+    /// Features over its clearest 20 ms: the stretch with the least sound around the tones.
+    pub cleanest: Features,
+    /// Largest change of a tone's level from the first third of the key press to the last, in
+    /// dB.
+    pub drift_db: f32,
+    /// Largest change of a tone's frequency from the first third to the last, in Hz: voices
+    /// glide, keys do not.
+    pub chirp_hz: f32,
+    /// Power at each tone's frequency in the 15 ms before and after the key press, relative to
+    /// the tone, in dB (the worse tone): keys start and stop abruptly.
+    pub edge_db: f32,
+    /// Blocks around the start and the end (the worse of the two, and of the two tones) in
+    /// which a tone is only partly there: 1 for a key, more for a voice that swells and fades.
+    pub ramp_blocks: u32,
+    /// How far a tone's level falls along a straight line (in dB) over the measured part of
+    /// the key press, where a line explains the level well; 0 otherwise. Struck and plucked
+    /// instruments decay, keys do not.
+    pub decay_db: f32,
+}
+
+/// How much a stretch of a candidate looks like DTMF rather than a voice or an instrument.
+/// Every ratio is of the weaker-looking tone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    /// How well the four bins of each group match one pure tone (1 is perfect).
+    pub fit: f32,
+    /// How steadily each tone's phase advances from block to block (1 is perfect).
+    pub purity: f32,
+    /// Share of the signal power the two tones carry.
+    pub tone_share: f32,
+    /// Power within 200 Hz either side of a tone, tone excluded, relative to the tone, in dB.
+    pub neighbours_db: f32,
 }
 
 /// A detector configuration that cannot be used.

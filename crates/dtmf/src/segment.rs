@@ -1,15 +1,12 @@
 //! One candidate key press, from the block where screening found it to the pause after it,
 //! and its measurement as a whole.
 
-use crate::KeyEvent;
 use crate::complex::{Complex, wrap};
 use crate::detector::Geometry;
 use crate::kernel::{BINS, Spectrum};
-use crate::key::{COL_HZ, Key, ROW_HZ};
-use crate::limits::{
-    FULL_SCALE_SINE_DBM0, MAX_NORMAL_TWIST_DB, MAX_REVERSE_TWIST_DB, MAX_SECOND_HARMONIC,
-    MIN_DURATION_SECONDS, MIN_LEVEL_DBM0, MIN_PURITY, MIN_TONE_SHARE, max_deviation_hz,
-};
+use crate::key::Key;
+use crate::limits::{FULL_SCALE_SINE_DBM0, max_deviation_hz, q24_rejection};
+use crate::{Candidate, Features, Rejection, Shape};
 
 /// Blocks kept from the start of a segment for its measurement (400 ms); a longer press is
 /// measured on its first 400 ms and timed with its last blocks.
@@ -20,19 +17,40 @@ const TAIL_MARGIN_BLOCKS: usize = 3;
 /// A block whose tone bins are this many times louder than the segment's reference belongs to
 /// a new, louder sound: the segment ends before it.
 const MAX_SWELL: f64 = 2.5;
+/// Largest deviation, in radians per block, of a bin's phase advance from the segment's tone
+/// while the key is held: about 32 Hz at 5 ms blocks, far more than noise or speech under a
+/// key causes and less than a neighbouring DTMF tone (73 Hz or more away) does.
+const MAX_PHASE_ERROR: f64 = 1.0;
 /// Lag, in blocks, of the fine frequency estimate.
 const FINE_LAG: usize = 4;
+/// Blocks either side of a key compared with the key (see `Candidate::edge_db`).
+const CONTEXT_BLOCKS: u64 = 3;
+/// Share of the level's variance a straight line must explain for a decay to count.
+const DECAY_MIN_FIT: f64 = 0.6;
+/// Relative amplitudes between which a block counts as part of a ramp.
+const RAMP_LOW: f64 = 0.3;
+const RAMP_HIGH: f64 = 0.7;
+/// Interior blocks the neighbour probes look at (the first 200 ms of a key press): enough to
+/// find its clearest stretch, and a long press costs no more.
+const PROBED_BLOCKS: usize = 40;
+/// Length in blocks of the stretch a key pressed over other sound is also judged on (20 ms).
+const CLEAN_BLOCKS: usize = 4;
+/// A sample this close to full scale means the signal was clipped.
+const CLIP_LEVEL: f32 = 0.98;
 
-/// Why a candidate was not reported, by the first check it failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    TooShort,
-    Level,
-    Twist,
-    Frequency,
-    Purity,
-    ToneShare,
-    Harmonics,
+/// Spectral probes around each tone, below and above it. They sit one block rate (200 Hz at
+/// 8 kHz) from the tone, where a block DFT has its first null, so they see what surrounds the
+/// tone (a voice's neighbouring harmonics) and not the tone itself.
+const PROBES: usize = 4;
+
+/// Probe frequencies for tones at `freqs`: below and above the row tone, then the column's.
+fn probe_frequencies(freqs: [f64; 2], block_rate: f64) -> [f64; PROBES] {
+    [
+        freqs[0] - block_rate,
+        freqs[0] + block_rate,
+        freqs[1] - block_rate,
+        freqs[1] + block_rate,
+    ]
 }
 
 /// What a segment keeps of each block.
@@ -41,8 +59,7 @@ struct Stored {
     index: u64,
     bins: [Complex; BINS],
     energy: f64,
-    /// DFT at twice each tone's screened frequency.
-    harmonics: [Complex; 2],
+    peak: f32,
     present: bool,
 }
 
@@ -53,10 +70,13 @@ pub(crate) struct Segment {
     bins: [usize; 2],
     /// Expected per-block magnitude of each tone's bin, for the presence test.
     reference: [f64; 2],
-    /// Frequencies of the harmonic probes (twice the screened tone frequencies).
-    harmonic_hz: [f64; 2],
-    /// `e^(-i w n)` for each harmonic probe, per sample of a block.
-    twiddles: Vec<[Complex; 2]>,
+    /// Sum of block-to-block products of each tone's bin over the blocks judged present: its
+    /// angle is the tone's phase advance per block.
+    advance: [Complex; 2],
+    /// The samples of each stored block, `len` per block in the order of `blocks`: the
+    /// probes are computed from them, and only for candidates that need them.
+    raw: Vec<f32>,
+    len: usize,
     /// Blocks kept from the end: enough to hold the closing pause and the last present block.
     tail_blocks: usize,
     blocks: Vec<Stored>,
@@ -65,27 +85,22 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
+    /// A segment for `key`, with the reference magnitude of each tone's bin and a first
+    /// block-to-block product of each (`advance`).
     pub(crate) fn new(
         geometry: &Geometry,
         key: Key,
-        screened_hz: [f64; 2],
         reference: [f64; 2],
+        advance: [Complex; 2],
     ) -> Segment {
         let (row, col) = key.position();
-        let harmonic_hz = screened_hz.map(|f| 2.0 * f);
-        let twiddles = (0..geometry.len)
-            .map(|n| {
-                harmonic_hz.map(|f| {
-                    Complex::unit(-std::f64::consts::TAU * f / geometry.rate * n as f64)
-                })
-            })
-            .collect();
         Segment {
             key,
             bins: [row, 4 + col],
             reference,
-            harmonic_hz,
-            twiddles,
+            advance,
+            raw: Vec::new(),
+            len: geometry.len,
             tail_blocks: geometry.bridge_blocks as usize + TAIL_MARGIN_BLOCKS,
             blocks: Vec::new(),
             gap: 0,
@@ -94,6 +109,11 @@ impl Segment {
 
     pub(crate) fn key(&self) -> Key {
         self.key
+    }
+
+    /// The bins of the row tone and of the column tone.
+    pub(crate) fn bins(&self) -> [usize; 2] {
+        self.bins
     }
 
     /// Index of the last block in which the tones were present.
@@ -105,6 +125,13 @@ impl Segment {
             .map_or(0, |b| b.index)
     }
 
+    /// Forgets the blocks from `index` on: they belong to another key.
+    pub(crate) fn truncate_from(&mut self, index: u64) {
+        let keep = self.blocks.iter().take_while(|b| b.index < index).count();
+        self.blocks.truncate(keep);
+        self.raw.truncate(keep * self.len);
+    }
+
     /// Blocks since the tones were last present.
     pub(crate) fn absent_blocks(&self) -> u32 {
         self.gap
@@ -112,21 +139,19 @@ impl Segment {
 
     /// Adds a block with a presence decision already made.
     pub(crate) fn add(&mut self, index: u64, spectrum: &Spectrum, samples: &[f32], present: bool) {
-        let mut harmonics = [Complex::default(); 2];
-        for (&x, tw) in samples.iter().zip(&self.twiddles) {
-            for (h, t) in harmonics.iter_mut().zip(tw) {
-                *h = *h + t.scale(f64::from(x));
-            }
-        }
+        let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         self.blocks.push(Stored {
             index,
             bins: spectrum.bins,
             energy: spectrum.energy,
-            harmonics,
+            peak,
             present,
         });
+        self.raw.extend_from_slice(samples);
         if self.blocks.len() > HEAD_BLOCKS + self.tail_blocks {
             self.blocks.remove(HEAD_BLOCKS);
+            self.raw
+                .drain(HEAD_BLOCKS * self.len..(HEAD_BLOCKS + 1) * self.len);
         }
         if present {
             self.gap = 0;
@@ -146,10 +171,20 @@ impl Segment {
         samples: &[f32],
     ) -> (bool, bool) {
         let magnitudes = self.bins.map(|k| spectrum.bins[k].abs());
-        let present = magnitudes
-            .iter()
-            .zip(self.reference)
-            .all(|(&m, r)| m >= 0.5 * r);
+        let products = match self.blocks.last() {
+            Some(prev) if prev.present && prev.index + 1 == index => {
+                Some(self.bins.map(|k| spectrum.bins[k] * prev.bins[k].conj()))
+            }
+            _ => None,
+        };
+        // each bin's phase advances at this segment's frequencies, not at those of another
+        // tone that leaks into it
+        let steady = products.is_none_or(|p| {
+            (0..2).all(|g| {
+                let z = p[g] * self.advance[g].conj();
+                z.re >= z.abs() * MAX_PHASE_ERROR.cos()
+            })
+        });
         // something much louder started: whatever this segment followed is over
         if magnitudes
             .iter()
@@ -157,6 +192,16 @@ impl Segment {
             .any(|(&m, r)| m > MAX_SWELL * r)
         {
             return (false, false);
+        }
+        let loud = magnitudes
+            .iter()
+            .zip(self.reference)
+            .all(|(&m, r)| m >= 0.5 * r);
+        let present = loud && steady;
+        if present && let Some(p) = products {
+            for (a, p) in self.advance.iter_mut().zip(p) {
+                *a = *a + p;
+            }
         }
         if present {
             // follow slow level changes, ignoring bursts of other sound
@@ -170,8 +215,10 @@ impl Segment {
         (present, self.gap < geometry.bridge_blocks)
     }
 
-    /// Measures the whole segment and decides whether it was a key press.
-    pub(crate) fn finish(self, geometry: &Geometry) -> Result<KeyEvent, Rejection> {
+    /// Measures the whole segment, or says why it cannot be a key press without measuring
+    /// further: too short (fewer than three present blocks), or a group with no tone near a
+    /// DTMF frequency.
+    pub(crate) fn measure(&self, geometry: &Geometry) -> Result<Candidate, Rejection> {
         let blocks = &self.blocks;
         let present: Vec<usize> = (0..blocks.len()).filter(|&i| blocks[i].present).collect();
         if present.len() < 3 {
@@ -180,15 +227,33 @@ impl Segment {
         let (first, last) = (present[0], present[present.len() - 1]);
         // blocks the tones fill completely: all present ones but the two edges
         let interior = &present[1..present.len() - 1];
+        // run[i]: present blocks in a row ending at block i
+        let mut run = vec![0usize; blocks.len()];
+        for i in 0..blocks.len() {
+            if blocks[i].present {
+                let continues = i > 0 && blocks[i].index == blocks[i - 1].index + 1;
+                run[i] = if continues { run[i - 1] + 1 } else { 1 };
+            }
+        }
 
-        // 1. each tone's frequency, from its phase progression, with the alias resolved
+        // 1. each tone's frequency, from its phase progression. Every bin of a group whose own
+        // phase progression puts a tone within the acceptance window of its frequency is a
+        // contender, and the one with the steadiest power wins: a key's tone holds still, a
+        // voice's harmonic near another DTMF frequency wanders. A group without a contender
+        // has no tone Q.24 would accept.
+        let estimates = self.phase_frequencies(geometry, &run);
         let mut bins = self.bins;
         let mut freqs = [0.0; 2];
         let mut fit = 1.0f64;
         for g in 0..2 {
-            let aliased = self
-                .phase_frequency(geometry, self.bins[g])
-                .ok_or(Rejection::TooShort)?;
+            let (screened, aliased, _) = (g * 4..g * 4 + 4)
+                .filter_map(|k| {
+                    let (f, steady) = estimates[k]?;
+                    let nominal = geometry.freqs[k];
+                    ((f - nominal).abs() <= max_deviation_hz(nominal)).then_some((k, f, steady))
+                })
+                .max_by(|a, b| a.2.total_cmp(&b.2))
+                .ok_or(Rejection::Frequency)?;
             let (freq, group_fit) = self.resolve_alias(geometry, g, aliased, interior);
             fit = fit.min(group_fit);
             let nearest = (g * 4..g * 4 + 4)
@@ -200,15 +265,12 @@ impl Segment {
                 .expect("a group has four bins");
             bins[g] = nearest;
             // the bin nearest the tone gives the most precise estimate
-            freqs[g] = match self.phase_frequency(geometry, nearest) {
-                Some(f) if nearest != self.bins[g] => geometry.unalias(f, freq),
+            freqs[g] = match estimates[nearest] {
+                Some((f, _)) if nearest != screened => geometry.unalias(f, freq),
                 _ => freq,
             };
         }
         let key = Key::at(bins[0], bins[1] - 4);
-        if std::env::var_os("DTMF_DEBUG").is_some() {
-            eprintln!("fit {fit:.4} freqs {freqs:?} bins {bins:?}");
-        }
 
         // 2. per-block complex amplitude of each tone, with the other tone's leakage removed
         let m = bins.map(|k| freqs.map(|f| geometry.response(k, f)));
@@ -216,22 +278,29 @@ impl Segment {
         if det.abs() < 1e-6 * m[0][0].abs() * m[1][1].abs() {
             return Err(Rejection::Frequency);
         }
+        // the inverse of the 2x2 response matrix, once
+        let inverse = [
+            [m[1][1], Complex::default() - m[0][1]],
+            [Complex::default() - m[1][0], m[0][0]],
+        ]
+        .map(|row| row.map(|x| x / det));
         let amps: Vec<[Complex; 2]> = blocks
             .iter()
             .map(|b| {
                 let (xr, xc) = (b.bins[bins[0]], b.bins[bins[1]]);
                 [
-                    (m[1][1] * xr - m[0][1] * xc) / det,
-                    (m[0][0] * xc - m[1][0] * xr) / det,
+                    inverse[0][0] * xr + inverse[0][1] * xc,
+                    inverse[1][0] * xr + inverse[1][1] * xc,
                 ]
             })
             .collect();
 
         // 3. steady amplitude: the median over the interior blocks
+        let mut magnitudes = Vec::with_capacity(interior.len());
         let reference = [0, 1].map(|g| {
-            let mut m: Vec<f64> = interior.iter().map(|&i| amps[i][g].abs()).collect();
-            m.sort_by(f64::total_cmp);
-            (m[m.len() / 2] + m[(m.len() - 1) / 2]) / 2.0
+            magnitudes.clear();
+            magnitudes.extend(interior.iter().map(|&i| amps[i][g].abs()));
+            median(&mut magnitudes)
         });
         if reference.iter().any(|&r| r <= 0.0) {
             return Err(Rejection::Level);
@@ -242,9 +311,8 @@ impl Segment {
             let c = (amps[i][0].abs() / reference[0] + amps[i][1].abs() / reference[1]) / 2.0;
             c.clamp(0.0, 1.0)
         };
-        let adjacent = |i: usize, j: usize| {
-            j < blocks.len() && blocks[j].index.abs_diff(blocks[i].index) == 1
-        };
+        let adjacent =
+            |i: usize, j: usize| j < blocks.len() && blocks[j].index.abs_diff(blocks[i].index) == 1;
         let len = geometry.len as f64;
         let before = if first > 0 && adjacent(first, first - 1) {
             coverage(first - 1)
@@ -258,90 +326,12 @@ impl Segment {
         };
         let start = (blocks[first].index + 1) as f64 * len - (coverage(first) + before) * len;
         let end = blocks[last].index as f64 * len + (coverage(last) + after) * len;
-        if end - start < MIN_DURATION_SECONDS * geometry.rate {
-            return Err(Rejection::TooShort);
-        }
 
         // 5. level and twist
         let levels = reference.map(|r| 20.0 * (2.0 * r).log10() + FULL_SCALE_SINE_DBM0);
-        if levels.iter().any(|&l| l < MIN_LEVEL_DBM0) {
-            return Err(Rejection::Level);
-        }
-        let twist = levels[0] - levels[1];
-        if twist > MAX_NORMAL_TWIST_DB || -twist > MAX_REVERSE_TWIST_DB {
-            return Err(Rejection::Twist);
-        }
 
-        // 6. frequency
-        let (row, col) = key.position();
-        let nominal = [ROW_HZ[row], COL_HZ[col]];
-        if freqs
-            .iter()
-            .zip(nominal)
-            .any(|(&f, n)| (f - n).abs() > max_deviation_hz(n))
-        {
-            return Err(Rejection::Frequency);
-        }
-
-        // 7. purity: one tone per group, with a steady phase advance between full blocks. A
-        // break inside one key press may hold one phase jump (Q.24 bridges it), so the pair
-        // that agrees least is left out when there are enough others.
-        let mut purity = fit;
-        for g in 0..2 {
-            let pairs: Vec<Complex> = interior
-                .windows(2)
-                .filter(|w| blocks[w[1]].index == blocks[w[0]].index + 1)
-                .map(|w| amps[w[1]][g] * amps[w[0]][g].conj())
-                .collect();
-            let sum = pairs.iter().fold(Complex::default(), |a, &p| a + p);
-            let norm: f64 = pairs.iter().map(|p| p.abs()).sum();
-            if norm <= 0.0 {
-                continue;
-            }
-            let agreement = |p: &Complex| (p.re * sum.re + p.im * sum.im) / (p.abs() * sum.abs());
-            let (mut sum, mut norm) = (sum, norm);
-            if pairs.len() >= 4
-                && let Some(worst) = pairs.iter().min_by(|a, b| agreement(a).total_cmp(&agreement(b)))
-            {
-                sum = sum - *worst;
-                norm -= worst.abs();
-            }
-            purity = purity.min(sum.abs() / norm);
-        }
-        if std::env::var_os("DTMF_DEBUG").is_some() {
-            eprintln!("purity {purity} fit {fit}");
-            for &i in interior { eprintln!("  blk {} cov {:.3} a {:?}", blocks[i].index, coverage(i), amps[i]); }
-        }
-        if purity < MIN_PURITY {
-            return Err(Rejection::Purity);
-        }
-
-        // 8. share of the power carried by the tones
-        let (tones, total) = interior.iter().fold((0.0, 0.0), |(t, e), &i| {
-            let a = amps[i];
-            (t + 2.0 * len * (a[0].norm_sqr() + a[1].norm_sqr()), e + blocks[i].energy)
-        });
-        let share = if total > 0.0 { (tones / total).min(1.0) } else { 0.0 };
-        if share < MIN_TONE_SHARE {
-            return Err(Rejection::ToneShare);
-        }
-
-        // 9. second harmonics, after removing what the tones themselves leak into the probes
-        for g in 0..2 {
-            let leak = freqs.map(|f| geometry.dft_response(f - self.harmonic_hz[g]));
-            let (mut harmonic, mut tone) = (0.0, 0.0);
-            for &i in interior {
-                let a = amps[i];
-                let clean = blocks[i].harmonics[g] - a[0] * leak[0] - a[1] * leak[1];
-                harmonic += clean.norm_sqr();
-                tone += a[g].norm_sqr() * len * len;
-            }
-            if harmonic > MAX_SECOND_HARMONIC * tone {
-                return Err(Rejection::Harmonics);
-            }
-        }
-
-        Ok(KeyEvent {
+        let clipped = interior.iter().any(|&i| blocks[i].peak >= CLIP_LEVEL);
+        let mut candidate = Candidate {
             key,
             start: start.max(0.0).round() as u64,
             end: end.max(0.0).round() as u64,
@@ -350,39 +340,289 @@ impl Segment {
             high_hz: freqs[1] as f32,
             low_dbm0: levels[0] as f32,
             high_dbm0: levels[1] as f32,
-            twist_db: twist as f32,
-            quality: (share * purity) as f32,
-        })
+            clipped,
+            shape: None,
+            rejection: None,
+        };
+        // what tells a key from a voice or an instrument costs more to measure: only for
+        // candidates that meet Q.24
+        if q24_rejection(&candidate).is_some() {
+            return Ok(candidate);
+        }
+
+        // 6. per interior block: each tone's energy, and what each probe holds once the
+        // tones' own leakage into it is removed. The probes sit around the measured tones.
+        let probe_hz = probe_frequencies(freqs, geometry.block_rate());
+        // e^(-i w n) of each probe for every sample of a block, made once per candidate, laid
+        // out (re, im) per probe in f32 so that each sample is one vector multiply-add
+        let steps = probe_hz.map(|f| Complex::unit(-std::f64::consts::TAU * f / geometry.rate));
+        let mut phasors = [Complex::new(1.0, 0.0); PROBES];
+        let twiddles: Vec<[f32; 2 * PROBES]> = (0..self.len)
+            .map(|_| {
+                let mut row = [0.0f32; 2 * PROBES];
+                for (p, (phasor, step)) in phasors.iter_mut().zip(steps).enumerate() {
+                    row[2 * p] = phasor.re as f32;
+                    row[2 * p + 1] = phasor.im as f32;
+                    *phasor = *phasor * step;
+                }
+                row
+            })
+            .collect();
+        let probes_of = |i: usize| {
+            let mut sums = [0.0f32; 2 * PROBES];
+            for (&x, row) in self.raw[i * self.len..(i + 1) * self.len]
+                .iter()
+                .zip(&twiddles)
+            {
+                for (sum, t) in sums.iter_mut().zip(row) {
+                    *sum += t * x;
+                }
+            }
+            std::array::from_fn::<Complex, PROBES, _>(|p| {
+                Complex::new(f64::from(sums[2 * p]), f64::from(sums[2 * p + 1]))
+            })
+        };
+        // each probe's response to each tone's positive and negative frequency does not
+        // change from block to block
+        let leaks: Vec<[Complex; 4]> = probe_hz
+            .iter()
+            .map(|&probe| {
+                [
+                    geometry.dft_response(freqs[0] - probe),
+                    geometry.dft_response(-freqs[0] - probe),
+                    geometry.dft_response(freqs[1] - probe),
+                    geometry.dft_response(-freqs[1] - probe),
+                ]
+            })
+            .collect();
+        let per_block: Vec<BlockMeasure> = interior
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| {
+                let a = amps[i];
+                let mut residual = [0.0; PROBES];
+                // the probes look at the first stretch of a long key press only
+                let probed = if n < PROBED_BLOCKS { PROBES } else { 0 };
+                let probes = if probed > 0 {
+                    probes_of(i)
+                } else {
+                    [Complex::default(); PROBES]
+                };
+                for p in 0..probed {
+                    // the tones are real: each leaks through its positive and its negative
+                    // frequency, and `a` is the amplitude of the positive one
+                    let l = leaks[p];
+                    let clean = probes[p]
+                        - a[0] * l[0]
+                        - a[0].conj() * l[1]
+                        - a[1] * l[2]
+                        - a[1].conj() * l[3];
+                    residual[p] = clean.norm_sqr();
+                }
+                BlockMeasure {
+                    index: blocks[i].index,
+                    amps: a,
+                    tone: a.map(|a| a.norm_sqr() * len * len),
+                    energy: blocks[i].energy,
+                    residual,
+                    position: i,
+                }
+            })
+            .collect();
+        let steer = [0, 1].map(|g| steering(geometry, g, freqs[g]));
+        let probed = &per_block[..per_block.len().min(PROBED_BLOCKS)];
+        let whole = self.features(probed, &steer, geometry.len);
+        // the stretch least disturbed by other sound: a key pressed over a prompt is judged
+        // on its clearest 20 ms
+        let cleanest = probed
+            .windows(CLEAN_BLOCKS)
+            .filter(|w| w[CLEAN_BLOCKS - 1].index == w[0].index + CLEAN_BLOCKS as u64 - 1)
+            .map(|w| (neighbour_ratio(w), w))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, w)| w)
+            .map_or_else(|| whole, |w| self.features(w, &steer, geometry.len));
+
+        // 7. drift: how much each tone's level and frequency change from the first third of
+        // the key press to the last
+        let third = per_block.len() / 3;
+        let (mut drift_db, mut chirp_hz) = (0.0f64, 0.0f64);
+        if third >= 2 {
+            let (head, tail) = (&per_block[..third], &per_block[per_block.len() - third..]);
+            for g in 0..2 {
+                let level = |part: &[BlockMeasure]| {
+                    part.iter().map(|b| b.amps[g].abs()).sum::<f64>() / part.len() as f64
+                };
+                if level(head) > 0.0 && level(tail) > 0.0 {
+                    drift_db = drift_db.max((20.0 * (level(tail) / level(head)).log10()).abs());
+                }
+                let advance = |part: &[BlockMeasure]| {
+                    part.windows(2)
+                        .filter(|w| w[1].index == w[0].index + 1)
+                        .fold(Complex::default(), |acc, w| {
+                            acc + w[1].amps[g] * w[0].amps[g].conj()
+                        })
+                };
+                let (h, t) = (advance(head), advance(tail));
+                if h.norm_sqr() > 0.0 && t.norm_sqr() > 0.0 {
+                    let delta = wrap(t.arg() - h.arg());
+                    chirp_hz =
+                        chirp_hz.max((delta * geometry.block_rate() / std::f64::consts::TAU).abs());
+                }
+            }
+        }
+        // 8. edges: a key's tones start and stop abruptly, a voice's harmonic was already
+        // there before (at about the same frequency) and lingers after
+        let outside: Vec<usize> = (0..blocks.len())
+            .filter(|&i| {
+                (i + 1 < first && blocks[first].index - blocks[i].index <= 1 + CONTEXT_BLOCKS)
+                    || (i > last + 1 && blocks[i].index - blocks[last].index <= 1 + CONTEXT_BLOCKS)
+            })
+            .collect();
+        let mut edge_db = -60.0f64;
+        if !outside.is_empty() {
+            for g in 0..2 {
+                let around = outside.iter().map(|&i| amps[i][g].norm_sqr()).sum::<f64>()
+                    / outside.len() as f64;
+                let ratio = around / (reference[g] * reference[g]);
+                edge_db = edge_db.max(10.0 * ratio.max(1e-6).log10());
+            }
+        }
+        // ramps: blocks around each edge in which a tone is partly there. A key's tones step
+        // within one block; a voice's harmonic swells and fades over several.
+        let partial = |i: usize, g: usize| {
+            let c = amps[i][g].abs() / reference[g];
+            (RAMP_LOW..RAMP_HIGH).contains(&c)
+        };
+        let mut ramp = 0usize;
+        for g in 0..2 {
+            let near = |edge: usize| {
+                (0..blocks.len())
+                    .filter(|&i| blocks[i].index.abs_diff(blocks[edge].index) <= 1 + CONTEXT_BLOCKS)
+                    .filter(|&i| (i <= edge) == (edge == first) || i == edge)
+                    .filter(|&i| partial(i, g))
+                    .count()
+            };
+            ramp = ramp.max(near(first)).max(near(last));
+        }
+        // decay: instruments' partials die away along a straight line in dB, a key holds its
+        // level; counted only where a line explains the level well
+        let mut decay_db = 0.0f64;
+        if per_block.len() >= 6 {
+            let n = per_block.len() as f64;
+            let t: Vec<f64> = (0..per_block.len()).map(|i| i as f64).collect();
+            let t_mean = t.iter().sum::<f64>() / n;
+            let t_var: f64 = t.iter().map(|x| (x - t_mean).powi(2)).sum();
+            for g in 0..2 {
+                let db: Vec<f64> = per_block
+                    .iter()
+                    .map(|b| 20.0 * b.amps[g].abs().max(1e-9).log10())
+                    .collect();
+                let mean = db.iter().sum::<f64>() / n;
+                let cov: f64 = t
+                    .iter()
+                    .zip(&db)
+                    .map(|(x, y)| (x - t_mean) * (y - mean))
+                    .sum();
+                let slope = cov / t_var;
+                let total: f64 = db.iter().map(|y| (y - mean).powi(2)).sum();
+                let explained = if total > 0.0 {
+                    slope * cov / total
+                } else {
+                    0.0
+                };
+                if explained >= DECAY_MIN_FIT {
+                    decay_db = decay_db.max(-slope * (n - 1.0));
+                }
+            }
+        }
+        candidate.shape = Some(Shape {
+            whole,
+            cleanest,
+            drift_db: drift_db as f32,
+            edge_db: edge_db as f32,
+            ramp_blocks: ramp as u32,
+            decay_db: decay_db.max(0.0) as f32,
+            chirp_hz: chirp_hz as f32,
+        });
+        Ok(candidate)
     }
 
-    /// The frequency of the tone seen in bin `k`, from the phase advance between adjacent
-    /// present blocks, refined over a longer lag. Only known up to multiples of the block
-    /// rate: the result is the alias nearest the bin's frequency.
-    fn phase_frequency(&self, geometry: &Geometry, k: usize) -> Option<f64> {
+    /// The features of a stretch of interior blocks, for tones whose responses across their
+    /// groups' bins are `steering`.
+    fn features(
+        &self,
+        part: &[BlockMeasure],
+        steering: &[[Complex; 4]; 2],
+        len: usize,
+    ) -> Features {
+        let mut fit = 1.0f64;
+        let mut purity = 1.0f64;
+        let (mut tones, mut total) = (0.0, 0.0);
+        for b in part {
+            tones += 2.0 / len as f64 * (b.tone[0] + b.tone[1]);
+            total += b.energy;
+        }
+        for (g, steer) in steering.iter().enumerate() {
+            let bins = part.iter().map(|b| &self.blocks[b.position].bins);
+            fit = fit.min(group_fit(g, steer, bins));
+            let pairs: Vec<Complex> = part
+                .windows(2)
+                .filter(|w| w[1].index == w[0].index + 1)
+                .map(|w| w[1].amps[g] * w[0].amps[g].conj())
+                .collect();
+            purity = purity.min(steadiness(&pairs));
+        }
+        Features {
+            fit: fit as f32,
+            purity: purity as f32,
+            tone_share: if total > 0.0 {
+                (tones / total).min(1.0) as f32
+            } else {
+                0.0
+            },
+            neighbours_db: (10.0 * neighbour_ratio(part).max(1e-12).log10()) as f32,
+        }
+    }
+
+    /// The frequency of the tone seen in each bin, from the phase advance between adjacent
+    /// present blocks, refined over a longer lag, and how much steady power backs it (the
+    /// magnitude of the summed block-to-block products). Only known up to multiples of the
+    /// block rate: each frequency is the alias nearest its bin's. All bins in one pass over the
+    /// blocks; `None` for a bin without two adjacent present blocks.
+    fn phase_frequencies(&self, geometry: &Geometry, run: &[usize]) -> [Option<(f64, f64)>; BINS] {
         let blocks = &self.blocks;
-        let follows = |i: usize, lag: usize| {
-            i >= lag
-                && blocks[i].index == blocks[i - lag].index + lag as u64
-                && blocks[i - lag..=i].iter().all(|b| b.present)
-        };
-        let lag_sum = |lag: usize| {
-            (lag..blocks.len())
-                .filter(|&i| follows(i, lag))
-                .fold(Complex::default(), |acc, i| {
-                    acc + blocks[i].bins[k] * blocks[i - lag].bins[k].conj()
-                })
-        };
-        let lag1 = lag_sum(1);
-        if lag1.norm_sqr() == 0.0 {
-            return None;
+        let mut lag1 = [Complex::default(); BINS];
+        let mut long = [Complex::default(); BINS];
+        for i in 1..blocks.len() {
+            if run[i] > 1 {
+                for (sum, (x, y)) in lag1
+                    .iter_mut()
+                    .zip(blocks[i].bins.iter().zip(&blocks[i - 1].bins))
+                {
+                    *sum = *sum + *x * y.conj();
+                }
+            }
+            if run[i] > FINE_LAG {
+                let back = &blocks[i - FINE_LAG].bins;
+                for (sum, (x, y)) in long.iter_mut().zip(blocks[i].bins.iter().zip(back)) {
+                    *sum = *sum + *x * y.conj();
+                }
+            }
         }
-        let mut offset = wrap(lag1.arg() - geometry.advance[k]);
-        let long = lag_sum(FINE_LAG);
-        if long.norm_sqr() > 0.0 {
-            let n = FINE_LAG as f64;
-            offset += wrap(long.arg() - n * (geometry.advance[k] + offset)) / n;
-        }
-        Some(geometry.freqs[k] + offset * geometry.block_rate() / std::f64::consts::TAU)
+        std::array::from_fn(|k| {
+            if lag1[k].norm_sqr() == 0.0 {
+                return None;
+            }
+            let mut offset = wrap(lag1[k].arg() - geometry.advance[k]);
+            if long[k].norm_sqr() > 0.0 {
+                let n = FINE_LAG as f64;
+                offset += wrap(long[k].arg() - n * (geometry.advance[k] + offset)) / n;
+            }
+            Some((
+                geometry.freqs[k] + offset * geometry.block_rate() / std::f64::consts::TAU,
+                lag1[k].abs(),
+            ))
+        })
     }
 
     /// Picks, among `aliased` and its neighbours one block rate away, the frequency whose
@@ -395,27 +635,137 @@ impl Segment {
         aliased: f64,
         interior: &[usize],
     ) -> (f64, f64) {
-        let bins = group * 4..group * 4 + 4;
-        let mut best = (aliased, f64::MIN);
-        for m in -1..=1 {
-            let freq = aliased + f64::from(m) * geometry.block_rate();
-            let steering: Vec<Complex> = bins.clone().map(|k| geometry.response(k, freq)).collect();
-            let norm: f64 = steering.iter().map(|g| g.norm_sqr()).sum();
-            let (mut matched, mut total) = (0.0, 0.0);
-            for &i in interior {
-                let x = &self.blocks[i].bins[bins.clone()];
-                let dot = x
-                    .iter()
-                    .zip(&steering)
-                    .fold(Complex::default(), |acc, (&x, g)| acc + x * g.conj());
-                matched += dot.norm_sqr() / norm;
-                total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
-            }
-            let fit = if total > 0.0 { matched / total } else { 0.0 };
-            if fit > best.1 {
-                best = (freq, fit);
-            }
-        }
-        best
+        (-1..=1)
+            .map(|m| {
+                let freq = aliased + f64::from(m) * geometry.block_rate();
+                let blocks = interior.iter().map(|&i| &self.blocks[i].bins);
+                (
+                    freq,
+                    group_fit(group, &steering(geometry, group, freq), blocks),
+                )
+            })
+            .fold(
+                (aliased, f64::MIN),
+                |best, c| if c.1 > best.1 { c } else { best },
+            )
+    }
+}
+
+/// What the measurement keeps of one interior block.
+#[derive(Debug, Clone, Copy, Default)]
+struct BlockMeasure {
+    index: u64,
+    /// Complex amplitude of each tone.
+    amps: [Complex; 2],
+    /// Energy of each tone in the block's DFT.
+    tone: [f64; 2],
+    /// The block's energy.
+    energy: f64,
+    /// Each probe's energy, tones removed.
+    residual: [f64; PROBES],
+    /// Where the block is among the segment's stored blocks.
+    position: usize,
+}
+
+/// Power around the tones relative to the tones (the worse tone): what picks a stretch.
+fn neighbour_ratio(part: &[BlockMeasure]) -> f64 {
+    (0..2)
+        .map(|g| {
+            let tone: f64 = part.iter().map(|b| b.tone[g]).sum();
+            let n: f64 = part
+                .iter()
+                .map(|b| b.residual[2 * g] + b.residual[2 * g + 1])
+                .sum();
+            if tone > 0.0 { n / tone } else { f64::INFINITY }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The response of each of `group`'s four bins to a tone at `freq`.
+fn steering(geometry: &Geometry, group: usize, freq: f64) -> [Complex; 4] {
+    [0, 1, 2, 3].map(|j| geometry.response(group * 4 + j, freq))
+}
+
+/// How well one tone whose responses across `group`'s bins are `steering` explains what the
+/// bins saw in `blocks`: the share of their energy along that pattern (1 is a single pure
+/// tone).
+fn group_fit<'a>(
+    group: usize,
+    steering: &[Complex; 4],
+    blocks: impl Iterator<Item = &'a [Complex; BINS]>,
+) -> f64 {
+    let norm: f64 = steering.iter().map(|g| g.norm_sqr()).sum();
+    let (mut matched, mut total) = (0.0, 0.0);
+    for bins in blocks {
+        let x = &bins[group * 4..group * 4 + 4];
+        let dot = x
+            .iter()
+            .zip(steering)
+            .fold(Complex::default(), |acc, (&x, g)| acc + x * g.conj());
+        matched += dot.norm_sqr() / norm;
+        total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
+    }
+    if total > 0.0 { matched / total } else { 0.0 }
+}
+
+/// The median of a non-empty list (the mean of the two middle values of an even one), by
+/// selection rather than sorting.
+fn median(values: &mut [f64]) -> f64 {
+    let n = values.len();
+    let (_, upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        return upper;
+    }
+    let lower = values[..n / 2].iter().copied().fold(f64::MIN, f64::max);
+    (lower + upper) / 2.0
+}
+
+/// How steadily the phase advances over a list of block-to-block products: 1 when every
+/// product points the same way. With four or more, the one that agrees least is left out.
+fn steadiness(pairs: &[Complex]) -> f64 {
+    let sum = pairs.iter().fold(Complex::default(), |a, &p| a + p);
+    let norm: f64 = pairs.iter().map(|p| p.abs()).sum();
+    if norm <= 0.0 || sum.norm_sqr() == 0.0 {
+        return if pairs.is_empty() { 1.0 } else { 0.0 };
+    }
+    let agreement = |p: &Complex| (p.re * sum.re + p.im * sum.im) / (p.abs() * sum.abs());
+    let (mut sum, mut norm) = (sum, norm);
+    if pairs.len() >= 4
+        && let Some(worst) = pairs
+            .iter()
+            .filter(|p| p.norm_sqr() > 0.0)
+            .min_by(|a, b| agreement(a).total_cmp(&agreement(b)))
+    {
+        sum = sum - *worst;
+        norm -= worst.abs();
+    }
+    if norm > 0.0 { sum.abs() / norm } else { 1.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_lists() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut [7.0]), 7.0);
+    }
+
+    #[test]
+    fn steadiness_forgives_one_phase_jump() {
+        let step = Complex::unit(0.7);
+        let steady = vec![step; 6];
+        assert!((steadiness(&steady) - 1.0).abs() < 1e-12);
+        // one product pointing the other way (a break with a new phase) is left out
+        let mut jumped = steady;
+        jumped[3] = Complex::unit(0.7 + std::f64::consts::PI);
+        assert!((steadiness(&jumped) - 1.0).abs() < 1e-12);
+        // products spread all round are not steady
+        let spread: Vec<Complex> = (0..6).map(|i| Complex::unit(f64::from(i) * 1.1)).collect();
+        assert!(steadiness(&spread) < 0.5);
+        assert_eq!(steadiness(&[]), 1.0);
     }
 }

@@ -24,7 +24,9 @@ fn keys_with_tone(freq: f64) -> Vec<char> {
 /// A digit with one tone off by `deviation` (relative) plus `offset_hz`.
 fn off_frequency(key: char, tone: f64, deviation: f64, offset_hz: f64, rng: &mut Rng) -> Digit {
     let (row, _) = key_frequencies(key).expect("a DTMF key");
-    let mut d = Digit::new(key, 0, ms(60.0)).levels(-10.0, -10.0).random_phases(rng);
+    let mut d = Digit::new(key, 0, ms(60.0))
+        .levels(-10.0, -10.0)
+        .random_phases(rng);
     let shift = tone * deviation + offset_hz;
     if row == tone {
         d.low_deviation = shift / tone;
@@ -72,7 +74,11 @@ fn every_tone_is_accepted_within_1_5_percent_plus_2_hz() {
 fn every_tone_is_rejected_from_3_5_percent() {
     let mut rng = Rng::new(102);
     for &tone in ROW_HZ.iter().chain(&COL_HZ) {
-        let group: &[f64] = if ROW_HZ.contains(&tone) { &ROW_HZ } else { &COL_HZ };
+        let group: &[f64] = if ROW_HZ.contains(&tone) {
+            &ROW_HZ
+        } else {
+            &COL_HZ
+        };
         // from 3.5 % outwards, on both sides, until the tone nears another DTMF frequency
         for step in 0..=40 {
             for sign in [-1.0, 1.0] {
@@ -133,7 +139,9 @@ fn twist_is_accepted_up_to_8_db_normal_and_4_db_reverse() {
 fn every_tone_of_40_ms_or_longer_is_detected() {
     let mut rng = Rng::new(104);
     let mut total = Score::default();
-    for len in [40.0, 40.5, 41.0, 42.0, 45.0, 50.0, 70.0, 100.0, 250.0, 1000.0] {
+    for len in [
+        40.0, 40.5, 41.0, 42.0, 45.0, 50.0, 70.0, 100.0, 250.0, 1000.0,
+    ] {
         for key in KEYS {
             for level in [0.0, -10.0, -25.0] {
                 for _ in 0..3 {
@@ -162,7 +170,10 @@ fn no_tone_of_23_ms_or_shorter_is_ever_detected() {
                     let (mut signal, _) = sequence(vec![d], 60.0, &mut rng);
                     clip(&mut signal);
                     let events = detect(&signal);
-                    assert!(events.is_empty(), "{len} ms {key} at {level} dBm0: {events:?}");
+                    assert!(
+                        events.is_empty(),
+                        "{len} ms {key} at {level} dBm0: {events:?}"
+                    );
                 }
             }
         }
@@ -284,4 +295,3 @@ fn at_15_db_snr_in_white_noise_99_percent_are_found_with_no_insertions() {
     );
     assert!(total.inserted.is_empty(), "inserted {:#?}", total.inserted);
 }
-

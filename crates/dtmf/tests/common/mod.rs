@@ -64,12 +64,12 @@ pub fn score(truth: &[Digit], events: &[KeyEvent]) -> Score {
         ..Score::default()
     };
     for d in truth {
-        let (t0, t1) = (d.start as f64 / f64::from(RATE), (d.start + d.len) as f64 / f64::from(RATE));
+        let (t0, t1) = (
+            d.start as f64 / f64::from(RATE),
+            (d.start + d.len) as f64 / f64::from(RATE),
+        );
         let hit = events.iter().enumerate().position(|(i, e)| {
-            !used[i]
-                && e.key.as_char() == d.key
-                && e.start_seconds() < t1
-                && e.end_seconds() > t0
+            !used[i] && e.key.as_char() == d.key && e.start_seconds() < t1 && e.end_seconds() > t0
         });
         match hit {
             Some(i) => {
@@ -86,7 +86,13 @@ pub fn score(truth: &[Digit], events: &[KeyEvent]) -> Score {
     }
     for (i, e) in events.iter().enumerate() {
         if !used[i] {
-            s.inserted.push(format!("{} at {:.3}-{:.3}s {:?}", e.key, e.start_seconds(), e.end_seconds(), e));
+            s.inserted.push(format!(
+                "{} at {:.3}-{:.3}s {:?}",
+                e.key,
+                e.start_seconds(),
+                e.end_seconds(),
+                e
+            ));
         }
     }
     s
