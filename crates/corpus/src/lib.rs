@@ -1,0 +1,430 @@
+//! Talk-off and barge-in corpora for callscore's DTMF detector.
+//!
+//! Both corpora are generated from a seed with espeak-ng (speech), sox (resampling) and
+//! `callscore-synth` (music, noise, tones, DTMF), then run through one or more detectors:
+//!
+//! - [`talk_off`]: audio with no DTMF in it (speech in eleven languages, babble, music, noise,
+//!   call-progress and fax tones); every key detected is a false digit, reported per hour per
+//!   category;
+//! - [`barge_in`]: survey-like calls in which callers key answers, often over the prompt;
+//!   every key must be found and nothing inserted.
+//!
+//! The `callscore-corpus` binary runs them from the command line; the crate's tests run a
+//! 10-minute talk-off slice and a barge-in set in CI.
+
+pub mod bargein;
+pub mod score;
+pub mod speech;
+pub mod talkoff;
+pub mod texts;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use callscore_synth::Rng;
+
+use crate::score::{KeyDetector, Outcome, Press, compare};
+use crate::talkoff::Category;
+
+/// Sample rate of every generated signal.
+pub const RATE: u32 = 8000;
+
+/// A generator for item `index` of the part of a corpus tagged `tag`, independent of every
+/// other item.
+pub(crate) fn seeded(seed: u64, tag: u64, index: u64) -> Rng {
+    // splitmix64 finaliser over the three inputs
+    let mut z = seed
+        .wrapping_add(tag.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    Rng::new(z ^ (z >> 31))
+}
+
+/// Runs `work` for `0..n` on every core; results come back in index order.
+pub fn parallel<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            break mine;
+                        }
+                        mine.push((i, work(i)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a corpus worker panicked"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, t)| t).collect()
+}
+
+/// False digits of one detector in one category.
+#[derive(Debug, Clone)]
+pub struct CategoryResult {
+    /// The category.
+    pub category: Category,
+    /// Audio analysed, in seconds.
+    pub seconds: f64,
+    /// Keys detected (all false).
+    pub false_digits: Vec<String>,
+}
+
+impl CategoryResult {
+    /// False digits per hour of audio.
+    pub fn per_hour(&self) -> f64 {
+        self.false_digits.len() as f64 * 3600.0 / self.seconds.max(1.0)
+    }
+}
+
+/// One detector's result on the talk-off corpus.
+#[derive(Debug, Clone)]
+pub struct TalkOffReport {
+    /// The detector.
+    pub detector: String,
+    /// Per category.
+    pub categories: Vec<CategoryResult>,
+}
+
+impl TalkOffReport {
+    /// False digits over the whole corpus.
+    pub fn false_digits(&self) -> usize {
+        self.categories.iter().map(|c| c.false_digits.len()).sum()
+    }
+
+    /// A table of false digits per category, then each false digit.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "talk-off, {}\n{:<8} {:>8} {:>7} {:>9}\n",
+            self.detector, "category", "minutes", "false", "per hour"
+        );
+        let (mut seconds, mut total) = (0.0, 0);
+        for c in &self.categories {
+            seconds += c.seconds;
+            total += c.false_digits.len();
+            let _ = writeln!(
+                out,
+                "{:<8} {:>8.1} {:>7} {:>9.2}",
+                c.category.name(),
+                c.seconds / 60.0,
+                c.false_digits.len(),
+                c.per_hour()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<8} {:>8.1} {:>7} {:>9.2}",
+            "all",
+            seconds / 60.0,
+            total,
+            total as f64 * 3600.0 / seconds.max(1.0)
+        );
+        for c in &self.categories {
+            for d in &c.false_digits {
+                let _ = writeln!(out, "  false digit: {d}");
+            }
+        }
+        out
+    }
+}
+
+/// Generates about `minutes` of the talk-off corpus and runs every detector over it.
+/// With `write`, every item is also saved there as a WAV file.
+pub fn talk_off(
+    minutes: f64,
+    seed: u64,
+    detectors: &[&dyn KeyDetector],
+    write: Option<&Path>,
+) -> anyhow::Result<Vec<TalkOffReport>> {
+    let plan = talkoff::plan(minutes);
+    let results = parallel(plan.len(), |i| -> anyhow::Result<_> {
+        let (category, index) = plan[i];
+        let item = talkoff::item(category, index, seed)?;
+        if let Some(dir) = write {
+            let name = format!("{}-{:03}", category.name(), index);
+            write_wav(&dir.join(format!("{name}.wav")), &item.samples)?;
+        }
+        let detections: Vec<Vec<Press>> =
+            detectors.iter().map(|d| d.detect(&item.samples)).collect();
+        Ok((item, detections))
+    });
+    let mut reports: Vec<TalkOffReport> = detectors
+        .iter()
+        .map(|d| TalkOffReport {
+            detector: d.name().to_owned(),
+            categories: Category::ALL
+                .iter()
+                .map(|&category| CategoryResult {
+                    category,
+                    seconds: 0.0,
+                    false_digits: Vec::new(),
+                })
+                .collect(),
+        })
+        .collect();
+    for result in results {
+        let (item, detections) = result?;
+        let seconds = item.samples.len() as f64 / f64::from(RATE);
+        for (report, found) in reports.iter_mut().zip(detections) {
+            let row = report
+                .categories
+                .iter_mut()
+                .find(|c| c.category == item.category)
+                .expect("every category has a row");
+            row.seconds += seconds;
+            row.false_digits.extend(found.iter().map(|p| {
+                format!(
+                    "{} at {:.3}-{:.3}s in {}-{:03} ({})",
+                    p.key,
+                    p.start,
+                    p.end,
+                    item.category.name(),
+                    item.index,
+                    item.description
+                )
+            }));
+        }
+    }
+    Ok(reports)
+}
+
+/// One detector's result on the barge-in set.
+#[derive(Debug, Clone)]
+pub struct BargeInReport {
+    /// The detector.
+    pub detector: String,
+    /// Calls analysed.
+    pub calls: usize,
+    /// Keys pressed and how many were found, missed and inserted.
+    pub outcome: Outcome,
+    /// Each call with a miss or an insertion, described.
+    pub failures: Vec<String>,
+}
+
+impl BargeInReport {
+    /// A summary, then each failing call.
+    pub fn render(&self) -> String {
+        let o = &self.outcome;
+        let mut out = format!(
+            "barge-in, {}: {} calls, {} keys, {} found ({:.2} %), {} missed, {} inserted, worst timing error {:.1} ms\n",
+            self.detector,
+            self.calls,
+            o.expected,
+            o.found,
+            100.0 * o.found as f64 / o.expected.max(1) as f64,
+            o.missed.len(),
+            o.inserted.len(),
+            o.worst_timing * 1000.0
+        );
+        for f in &self.failures {
+            let _ = writeln!(out, "  {f}");
+        }
+        out
+    }
+}
+
+/// Generates `calls` barge-in calls and runs every detector over them. With `write`, every
+/// call is also saved there as a WAV file with its keys beside it.
+pub fn barge_in(
+    calls: usize,
+    seed: u64,
+    detectors: &[&dyn KeyDetector],
+    write: Option<&Path>,
+) -> anyhow::Result<Vec<BargeInReport>> {
+    let results = parallel(calls, |i| -> anyhow::Result<_> {
+        let call = bargein::call(i, seed)?;
+        if let Some(dir) = write {
+            let name = format!("call-{i:04}");
+            write_wav(&dir.join(format!("{name}.wav")), &call.samples)?;
+            let keys: String = call
+                .presses
+                .iter()
+                .map(|p| format!("{} {:.4} {:.4}\n", p.key, p.start, p.end))
+                .collect();
+            std::fs::write(dir.join(format!("{name}.keys")), keys)
+                .with_context(|| format!("writing {name}.keys"))?;
+        }
+        let detections: Vec<Vec<Press>> =
+            detectors.iter().map(|d| d.detect(&call.samples)).collect();
+        Ok((call, detections))
+    });
+    let mut reports: Vec<BargeInReport> = detectors
+        .iter()
+        .map(|d| BargeInReport {
+            detector: d.name().to_owned(),
+            calls,
+            outcome: Outcome::default(),
+            failures: Vec::new(),
+        })
+        .collect();
+    for result in results {
+        let (call, detections) = result?;
+        for (report, found) in reports.iter_mut().zip(detections) {
+            let outcome = compare(&call.presses, &found);
+            if !outcome.missed.is_empty() || !outcome.inserted.is_empty() {
+                let show = |p: &[Press]| {
+                    p.iter()
+                        .map(|p| format!("{}@{:.3}-{:.3}", p.key, p.start, p.end))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                report.failures.push(format!(
+                    "call {}: missed [{}] inserted [{}] ({})",
+                    call.index,
+                    show(&outcome.missed),
+                    show(&outcome.inserted),
+                    call.description
+                ));
+            }
+            report.outcome.add(outcome);
+        }
+    }
+    Ok(reports)
+}
+
+/// Writes 8 kHz 16-bit mono WAV.
+pub fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for pcm in callscore_synth::to_i16(samples) {
+        writer.write_sample(pcm)?;
+    }
+    writer.finalize()?;
+    Ok(())
+}
+
+/// Every candidate callscore's detector measured on the corpora, one CSV row each, labelled
+/// `key` when it matches a key pressed in a barge-in call and with the talk-off category (or
+/// `call-talk-off`) when it does not. For studying the detector's margins.
+pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<String> {
+    let mut rows = String::from(
+        "label,key,start,duration_ms,low_dbm0,high_dbm0,twist_db,low_dev_hz,high_dev_hz,\
+         fit,purity,share,neigh_db,c_fit,c_purity,c_share,c_neigh_db,\
+         drift_db,chirp_hz,edge_db,ramp,decay_db,clipped,rejection,source\n",
+    );
+    let plan = talkoff::plan(minutes);
+    let talk = parallel(plan.len(), |i| -> anyhow::Result<Vec<String>> {
+        let (category, index) = plan[i];
+        let item = talkoff::item(category, index, seed)?;
+        let source = format!("{}-{:03}", category.name(), index);
+        Ok(candidates(&item.samples)
+            .iter()
+            .map(|c| candidate_row(category.name(), c, &source))
+            .collect())
+    });
+    let bargein = parallel(calls, |i| -> anyhow::Result<Vec<String>> {
+        let call = bargein::call(i, seed)?;
+        let source = format!("call-{i:04}");
+        let found = candidates(&call.samples);
+        let overlap = |c: &callscore_dtmf::Candidate, p: &Press| {
+            let (s, e) = (
+                c.start as f64 / f64::from(RATE),
+                c.end as f64 / f64::from(RATE),
+            );
+            if p.key == c.key.as_char() {
+                (e.min(p.end) - s.max(p.start)).max(0.0)
+            } else {
+                0.0
+            }
+        };
+        // each key press's best-overlapping candidate is the key; others overlapping it are
+        // fragments, which should be rejected
+        let best: Vec<Option<usize>> = call
+            .presses
+            .iter()
+            .map(|p| {
+                (0..found.len())
+                    .filter(|&i| overlap(&found[i], p) > 0.0)
+                    .max_by(|&a, &b| overlap(&found[a], p).total_cmp(&overlap(&found[b], p)))
+            })
+            .collect();
+        Ok(found
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let label = if best.contains(&Some(i)) {
+                    "key"
+                } else if call.presses.iter().any(|p| overlap(c, p) > 0.0) {
+                    "fragment"
+                } else {
+                    "call-talk-off"
+                };
+                candidate_row(label, c, &source)
+            })
+            .collect())
+    });
+    for part in talk.into_iter().chain(bargein) {
+        for row in part? {
+            rows.push_str(&row);
+        }
+    }
+    Ok(rows)
+}
+
+fn candidates(samples: &[f32]) -> Vec<callscore_dtmf::Candidate> {
+    let mut detector = callscore_dtmf::Detector::new(&callscore_dtmf::DetectorConfig {
+        record_candidates: true,
+        ..Default::default()
+    })
+    .expect("8 kHz is a supported rate");
+    let mut events = Vec::new();
+    detector.push(samples, &mut events);
+    detector.finish(&mut events);
+    detector.take_candidates()
+}
+
+fn candidate_row(label: &str, c: &callscore_dtmf::Candidate, source: &str) -> String {
+    let (low, high) = c.key.frequencies();
+    let features = |f: &callscore_dtmf::Features| {
+        format!(
+            "{:.4},{:.4},{:.4},{:.1}",
+            f.fit, f.purity, f.tone_share, f.neighbours_db
+        )
+    };
+    // candidates outside the Q.24 limits have no shape measured
+    let shape = c.shape.as_ref().map_or_else(
+        || ",".repeat(12),
+        |s| {
+            format!(
+                "{},{},{:.2},{:.2},{:.1},{},{:.2}",
+                features(&s.whole),
+                features(&s.cleanest),
+                s.drift_db,
+                s.chirp_hz,
+                s.edge_db,
+                s.ramp_blocks,
+                s.decay_db
+            )
+        },
+    );
+    format!(
+        "{label},{},{:.3},{:.1},{:.2},{:.2},{:.2},{:.2},{:.2},{shape},{},{},{source}\n",
+        c.key,
+        c.start as f64 / f64::from(c.sample_rate),
+        c.duration_seconds() * 1000.0,
+        c.low_dbm0,
+        c.high_dbm0,
+        c.twist_db(),
+        f64::from(c.low_hz) - low,
+        f64::from(c.high_hz) - high,
+        c.clipped,
+        c.rejection.map_or("accepted", |r| r.as_str()),
+    )
+}

@@ -1,0 +1,180 @@
+//! Synthetic speech from espeak-ng, resampled to 8 kHz and limited to the telephone band by
+//! sox (both from Debian's packages).
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use callscore_synth::Rng;
+
+use crate::texts::{LANGUAGES, Language};
+
+/// Voice variants of espeak-ng, male, female and synthetic ones.
+const VARIANTS: &[&str] = &[
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "croak",
+    "whisper",
+    "Andy",
+    "Annie",
+    "aunty",
+    "boris",
+    "david",
+    "edward",
+    "grandma",
+    "grandpa",
+    "linda",
+    "max",
+    "michel",
+    "norbert",
+    "pablo",
+    "announcer",
+];
+
+/// Why speech could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeechError {
+    /// espeak-ng or sox could not be started or failed.
+    #[error("{tool} failed: {detail} (install espeak-ng and sox: apt-get install espeak-ng sox)")]
+    Tool {
+        /// The program.
+        tool: &'static str,
+        /// What happened.
+        detail: String,
+    },
+}
+
+/// One synthetic speaker.
+#[derive(Debug, Clone)]
+pub struct Speaker {
+    /// The language spoken.
+    pub language: Language,
+    /// espeak-ng voice variant.
+    pub variant: &'static str,
+    /// Words per minute.
+    pub speed: u32,
+    /// Base pitch, 0-99.
+    pub pitch: u32,
+}
+
+impl Speaker {
+    /// A random speaker of a random language.
+    pub fn random(rng: &mut Rng) -> Speaker {
+        Speaker {
+            language: *rng.pick(LANGUAGES),
+            variant: Clone::clone(rng.pick(VARIANTS)),
+            speed: rng.below(120, 230) as u32,
+            pitch: rng.below(10, 90) as u32,
+        }
+    }
+
+    /// A short description, such as `nl+f2 160wpm p40`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}+{} {}wpm p{}",
+            self.language.voice, self.variant, self.speed, self.pitch
+        )
+    }
+
+    /// A random utterance of two to four sentences in the speaker's language.
+    pub fn utterance(&self, rng: &mut Rng) -> String {
+        let n = rng.below(1, 4);
+        (0..n)
+            .map(|_| *rng.pick(self.language.sentences))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Speaks `text`: 8 kHz samples, band-limited to 250-3500 Hz, as loud as espeak-ng made
+    /// them.
+    pub fn speak(&self, text: &str) -> Result<Vec<f32>, SpeechError> {
+        let voice = format!("{}+{}", self.language.voice, self.variant);
+        let mut espeak = Command::new("espeak-ng")
+            .args(["-v", &voice, "-s", &self.speed.to_string()])
+            .args(["-p", &self.pitch.to_string()])
+            .arg("--stdout")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| tool_error("espeak-ng", e))?;
+        let wav = espeak.stdout.take().expect("stdout was piped");
+        let mut sox = Command::new("sox")
+            .args(["-q", "-t", "wav", "-"])
+            .args([
+                "-t",
+                "raw",
+                "-e",
+                "floating-point",
+                "-b",
+                "32",
+                "-c",
+                "1",
+                "-r",
+                "8000",
+            ])
+            .args(["-", "sinc", "250-3500"])
+            .stdin(wav)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| tool_error("sox", e))?;
+        // feed the text from another thread: the pipes could fill up while it is written
+        let mut stdin = espeak.stdin.take().expect("stdin was piped");
+        let text = text.to_owned();
+        let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
+        let mut raw = Vec::new();
+        sox.stdout
+            .take()
+            .expect("stdout was piped")
+            .read_to_end(&mut raw)
+            .map_err(|e| tool_error("sox", e))?;
+        writer
+            .join()
+            .map_err(|_| SpeechError::Tool {
+                tool: "espeak-ng",
+                detail: "the text writer panicked".into(),
+            })?
+            .map_err(|e| tool_error("espeak-ng", e))?;
+        for (tool, child) in [("espeak-ng", &mut espeak), ("sox", &mut sox)] {
+            let status = child.wait().map_err(|e| tool_error(tool, e))?;
+            if !status.success() {
+                return Err(SpeechError::Tool {
+                    tool,
+                    detail: format!("exit status {status} for voice {voice}"),
+                });
+            }
+        }
+        Ok(raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+}
+
+fn tool_error(tool: &'static str, e: std::io::Error) -> SpeechError {
+    SpeechError::Tool {
+        tool,
+        detail: e.to_string(),
+    }
+}
+
+/// Trims leading and trailing near-silence (below -60 dBFS).
+pub fn trim(samples: &[f32]) -> &[f32] {
+    let loud = |x: &f32| x.abs() > 1e-3;
+    let start = samples.iter().position(loud).unwrap_or(samples.len());
+    let end = samples.iter().rposition(loud).map_or(start, |i| i + 1);
+    &samples[start..end]
+}
