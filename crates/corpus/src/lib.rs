@@ -13,6 +13,7 @@
 //! 10-minute talk-off slice and a barge-in set in CI.
 
 pub mod bargein;
+pub mod q24;
 pub mod score;
 pub mod speech;
 pub mod talkoff;
@@ -217,7 +218,8 @@ impl BargeInReport {
     pub fn render(&self) -> String {
         let o = &self.outcome;
         let mut out = format!(
-            "barge-in, {}: {} calls, {} keys, {} found ({:.2} %), {} missed, {} inserted, worst timing error {:.1} ms\n",
+            "barge-in, {}: {} calls, {} keys, {} found ({:.2} %), {} missed, {} inserted; \
+             {} found keys timed more than {:.0} ms off, worst {:.1} ms\n",
             self.detector,
             self.calls,
             o.expected,
@@ -225,6 +227,8 @@ impl BargeInReport {
             100.0 * o.found as f64 / o.expected.max(1) as f64,
             o.missed.len(),
             o.inserted.len(),
+            o.mistimed.len(),
+            score::TIMING_TOLERANCE * 1000.0,
             o.worst_timing * 1000.0
         );
         for f in &self.failures {
@@ -272,18 +276,32 @@ pub fn barge_in(
         let (call, detections) = result?;
         for (report, found) in reports.iter_mut().zip(detections) {
             let outcome = compare(&call.presses, &found);
-            if !outcome.missed.is_empty() || !outcome.inserted.is_empty() {
+            if !outcome.missed.is_empty()
+                || !outcome.inserted.is_empty()
+                || !outcome.mistimed.is_empty()
+            {
                 let show = |p: &[Press]| {
                     p.iter()
                         .map(|p| format!("{}@{:.3}-{:.3}", p.key, p.start, p.end))
                         .collect::<Vec<_>>()
                         .join(" ")
                 };
+                let mistimed: Vec<String> = outcome
+                    .mistimed
+                    .iter()
+                    .map(|(t, d)| {
+                        format!(
+                            "{}@{:.3}-{:.3} as {:.3}-{:.3}",
+                            t.key, t.start, t.end, d.start, d.end
+                        )
+                    })
+                    .collect();
                 report.failures.push(format!(
-                    "call {}: missed [{}] inserted [{}] ({})",
+                    "call {}: missed [{}] inserted [{}] mistimed [{}] ({})",
                     call.index,
                     show(&outcome.missed),
                     show(&outcome.inserted),
+                    mistimed.join(" "),
                     call.description
                 ));
             }
@@ -376,6 +394,65 @@ pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<
         }
     }
     Ok(rows)
+}
+
+/// Every candidate the detector measured in one call (`call-0186`) or talk-off item
+/// (`music-010`), with the keys actually pressed: for explaining a miss or an insertion.
+pub fn explain(source: &str, seed: u64) -> anyhow::Result<String> {
+    let (name, index) = source
+        .rsplit_once('-')
+        .and_then(|(name, index)| Some((name, index.parse::<usize>().ok()?)))
+        .with_context(|| format!("{source:?} is neither call-N nor CATEGORY-N"))?;
+    let (samples, presses, description) = if name == "call" {
+        let call = bargein::call(index, seed)?;
+        (call.samples, call.presses, call.description)
+    } else {
+        let category = Category::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .with_context(|| format!("no talk-off category {name:?}"))?;
+        let item = talkoff::item(category, index, seed)?;
+        (item.samples, Vec::new(), item.description)
+    };
+    let mut out = format!("{source}: {description}\npressed:");
+    for p in &presses {
+        let _ = write!(out, " {}@{:.3}-{:.3}", p.key, p.start, p.end);
+    }
+    out.push_str(
+        "\nkey   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay  verdict\n",
+    );
+    for c in candidates(&samples) {
+        let (low, high) = c.key.frequencies();
+        let _ = write!(
+            out,
+            "{}  {:7.3} {:5.1} {:5.1} {:5.1} {:6.1} {:6.1}",
+            c.key,
+            c.start as f64 / f64::from(c.sample_rate),
+            c.duration_seconds() * 1000.0,
+            c.low_dbm0,
+            c.high_dbm0,
+            f64::from(c.low_hz) - low,
+            f64::from(c.high_hz) - high,
+        );
+        if let Some(s) = &c.shape {
+            let _ = write!(
+                out,
+                " {:4.2} {:4.2} {:5.2} {:5.1} {:5.1} {:5.1} {:5.1} {:4} {:5.1}",
+                s.whole.fit.min(s.cleanest.fit),
+                s.whole.purity,
+                s.whole.tone_share,
+                s.cleanest.neighbours_db,
+                s.drift_db,
+                s.chirp_hz,
+                s.edge_db,
+                s.ramp_blocks,
+                s.decay_db
+            );
+        }
+        let verdict = c.rejection.map_or("key", |r| r.as_str());
+        let _ = writeln!(out, "  {verdict}");
+    }
+    Ok(out)
 }
 
 fn candidates(samples: &[f32]) -> Vec<callscore_dtmf::Candidate> {

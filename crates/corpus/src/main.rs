@@ -58,6 +58,15 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Every candidate the detector measured in one call or talk-off item, with the keys
+    /// pressed: for explaining a miss or an insertion.
+    Explain {
+        /// `call-N` for a barge-in call, `CATEGORY-N` for a talk-off item (`music-010`).
+        source: String,
+        /// Seed of the corpus.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -107,6 +116,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 "{}",
                 callscore_corpus::candidate_table(minutes, calls, seed)?
             );
+            Ok(true)
+        }
+        Command::Explain { source, seed } => {
+            print!("{}", callscore_corpus::explain(&source, seed)?);
             Ok(true)
         }
     }

@@ -65,7 +65,13 @@ pub struct Outcome {
     pub inserted: Vec<Press>,
     /// Largest start or end error of a found press, in seconds.
     pub worst_timing: f64,
+    /// Found presses whose start or end is more than [`TIMING_TOLERANCE`] off: (truth,
+    /// detection).
+    pub mistimed: Vec<(Press, Press)>,
 }
+
+/// How far a detected start or end may be from the truth, in seconds.
+pub const TIMING_TOLERANCE: f64 = 0.005;
 
 impl Outcome {
     /// Adds another outcome to this one.
@@ -75,6 +81,7 @@ impl Outcome {
         self.missed.extend(other.missed);
         self.inserted.extend(other.inserted);
         self.worst_timing = self.worst_timing.max(other.worst_timing);
+        self.mistimed.extend(other.mistimed);
     }
 }
 
@@ -95,10 +102,11 @@ pub fn compare(truth: &[Press], detected: &[Press]) -> Outcome {
                 used[i] = true;
                 outcome.found += 1;
                 let d = &detected[i];
-                outcome.worst_timing = outcome
-                    .worst_timing
-                    .max((d.start - t.start).abs())
-                    .max((d.end - t.end).abs());
+                let error = (d.start - t.start).abs().max((d.end - t.end).abs());
+                outcome.worst_timing = outcome.worst_timing.max(error);
+                if error > TIMING_TOLERANCE {
+                    outcome.mistimed.push((t.clone(), d.clone()));
+                }
             }
             None => outcome.missed.push(t.clone()),
         }
@@ -129,5 +137,8 @@ mod tests {
         assert_eq!(o.missed.len(), 2);
         assert_eq!(o.inserted.len(), 2);
         assert!((o.worst_timing - 0.002).abs() < 1e-9);
+        assert!(o.mistimed.is_empty());
+        let late = compare(&truth[..1], &[p('1', 0.0, 0.11)]);
+        assert_eq!(late.mistimed.len(), 1);
     }
 }

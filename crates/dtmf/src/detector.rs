@@ -19,6 +19,15 @@ use crate::{Candidate, ConfigError, KeyEvent};
 /// Blocks kept for looking back when a key is first screened (160 ms at 5 ms blocks).
 const RING: usize = 32;
 
+/// Blocks analysed together: one load of each basis row serves all of them. Blocks are
+/// always analysed in the same groups, whatever the chunks they arrive in, so that results do
+/// not depend on the chunking down to the last bit.
+const GROUP: usize = 4;
+
+/// How far back a newly screened segment may reach: the ring less the up to three blocks
+/// ahead that a batch of four analysed before the current one.
+const LOOKBACK_BLOCKS: usize = RING - GROUP;
+
 /// How much stronger a new key's tones must be to take over a segment that is still present.
 const DOMINANCE: f64 = 2.0;
 
@@ -242,8 +251,9 @@ struct Screened {
 pub struct Detector {
     geometry: Geometry,
     kernel: Kernel,
-    /// The last `RING` blocks of samples; the block being filled is `next_block % RING`.
+    /// The last `RING` blocks of samples; the group being filled starts at `next_block % RING`.
     raw: Vec<f32>,
+    /// Samples of the group being filled.
     fill: usize,
     spectra: Vec<Spectrum>,
     next_block: u64,
@@ -306,55 +316,49 @@ impl Detector {
 
     /// Analyses `samples` (full scale 1.0) and appends every key press that has ended.
     ///
-    /// A key is reported once it is over: about 25 ms after its end, when no break of a
-    /// bridgeable length can follow any more.
+    /// A key is reported once it is over and no continuation can follow: within about 200 ms
+    /// of its end.
     pub fn push(&mut self, samples: &[f32], events: &mut Vec<KeyEvent>) {
         let len = self.geometry.len;
+        let group = GROUP * len;
         let mut rest = samples;
         while !rest.is_empty() {
-            let slot = self.slot(self.next_block) * len;
-            let slot_index = slot / len;
-            if self.fill == 0 && rest.len() >= 4 * len && slot_index + 4 <= RING {
-                // four whole blocks: analysed together (one load of each basis row serves
-                // all four), then processed in order
-                let (blocks, tail) = rest.split_at(4 * len);
-                self.kernel.run4(
-                    blocks,
-                    &mut self.raw[slot..slot + 4 * len],
-                    &mut self.spectra[slot_index..slot_index + 4],
-                );
-                for _ in 0..4 {
-                    self.process_block(events);
-                }
-                rest = tail;
-                continue;
-            }
-            if self.fill == 0 && rest.len() >= len {
-                // a whole block in the caller's samples: the kernel reads it there and keeps
+            // groups start at slots that are multiples of GROUP, which divides RING
+            let slot = self.slot(self.next_block);
+            let (base, spectra) = (slot * len, slot..slot + GROUP);
+            if self.fill == 0 && rest.len() >= group {
+                // a whole group in the caller's samples: the kernel reads it there and keeps
                 // a copy in the ring as it goes
-                let (block, tail) = rest.split_at(len);
-                let ring = &mut self.raw[slot..slot + len];
+                let (blocks, tail) = rest.split_at(group);
+                let ring = &mut self.raw[base..base + group];
                 self.kernel
-                    .run(block, Some(ring), &mut self.spectra[slot / len]);
-                self.process_block(events);
+                    .run4(blocks, Some(ring), &mut self.spectra[spectra]);
+                self.process_group(events);
                 rest = tail;
                 continue;
             }
-            let take = (len - self.fill).min(rest.len());
-            self.raw[slot + self.fill..slot + self.fill + take].copy_from_slice(&rest[..take]);
+            let take = (group - self.fill).min(rest.len());
+            self.raw[base + self.fill..base + self.fill + take].copy_from_slice(&rest[..take]);
             self.fill += take;
             rest = &rest[take..];
-            if self.fill == len {
-                self.kernel.run(
-                    &self.raw[slot..slot + len],
+            if self.fill == group {
+                self.kernel.run4(
+                    &self.raw[base..base + group],
                     None,
-                    &mut self.spectra[slot / len],
+                    &mut self.spectra[spectra],
                 );
-                self.process_block(events);
+                self.process_group(events);
                 self.fill = 0;
             }
         }
         self.stats.samples += samples.len() as u64;
+    }
+
+    /// Processes the group of blocks just analysed, in order.
+    fn process_group(&mut self, events: &mut Vec<KeyEvent>) {
+        for _ in 0..GROUP {
+            self.process_block(events);
+        }
     }
 
     /// Analyses 16-bit samples; see [`Detector::push`].
@@ -371,15 +375,14 @@ impl Detector {
     /// Ends the stream: reports a key still in progress and resets the detector, so that it
     /// can analyse a new stream from sample 0. The statistics carry on.
     pub fn finish(&mut self, events: &mut Vec<KeyEvent>) {
-        if self.fill > 0 {
-            let len = self.geometry.len;
-            let slot = self.slot(self.next_block) * len;
-            self.raw[slot + self.fill..slot + len].fill(0.0);
-            self.kernel.run(
-                &self.raw[slot..slot + len],
-                None,
-                &mut self.spectra[slot / len],
-            );
+        // the blocks of an unfinished group one at a time, the last padded with silence
+        let len = self.geometry.len;
+        let base = self.slot(self.next_block) * len;
+        self.raw[base + self.fill..base + self.fill.next_multiple_of(len)].fill(0.0);
+        for block in 0..self.fill.div_ceil(len) {
+            let at = base + block * len;
+            self.kernel
+                .run(&self.raw[at..at + len], None, &mut self.spectra[at / len]);
             self.process_block(events);
         }
         if let Some(segment) = self.segment.take() {
@@ -562,7 +565,7 @@ impl Detector {
         // their slots held the oldest blocks
         let oldest = self
             .floor_block
-            .max((block + 1).saturating_sub((RING - 4) as u64));
+            .max((block + 1).saturating_sub(LOOKBACK_BLOCKS as u64));
         let mut first = window_start.max(oldest);
         while first > oldest && present(first - 1) {
             first -= 1;
@@ -608,23 +611,31 @@ impl Detector {
         }
     }
 
-    /// Lets a rejected stretch of the held key carry the bridge on.
+    /// Lets a rejected stretch that shares a tone with the held key carry the bridge on: the
+    /// same key poorly measured, or one of its tones with a voice's harmonic standing in for
+    /// the other while the voice was louder.
     fn extend(&mut self, candidate: &Candidate) {
         let bridge = (MAX_BRIDGE_SECONDS * self.geometry.rate) as u64;
         if let Some(held) = self.pending.as_mut()
-            && held.event.key == candidate.key
+            && shares_tone(held.event.key, candidate.key)
             && candidate.start <= held.reach + bridge
         {
             held.reach = held.reach.max(candidate.end);
         }
     }
 
-    /// Reports the held key press once the stream is past any bridgeable continuation.
+    /// Reports the held key press once no continuation can follow within a bridgeable break:
+    /// no segment is open, and none opened later could start early enough (a segment looks
+    /// back from where screening found it, up to the blocks the ring still holds).
     fn release(&mut self, events: &mut Vec<KeyEvent>, force: bool) {
         let bridge = (MAX_BRIDGE_SECONDS * self.geometry.rate) as u64;
-        let now = self.next_block * self.geometry.len as u64;
+        let earliest_block = self
+            .floor_block
+            .max((self.next_block + 1).saturating_sub(LOOKBACK_BLOCKS as u64));
+        // a segment's leading edge lies in the block before its first present one
+        let earliest_start = earliest_block.saturating_sub(1) * self.geometry.len as u64;
         if let Some(held) = self.pending.take() {
-            if force || (self.segment.is_none() && now > held.reach + bridge) {
+            if force || (self.segment.is_none() && earliest_start > held.reach + bridge) {
                 self.emit(held.event, events);
             } else {
                 self.pending = Some(held);
@@ -662,4 +673,10 @@ impl Detector {
             self.candidates.push(candidate);
         }
     }
+}
+
+/// Whether two keys have a tone in common (a key shares both with itself).
+fn shares_tone(a: Key, b: Key) -> bool {
+    let (a, b) = (a.position(), b.position());
+    a.0 == b.0 || a.1 == b.1
 }

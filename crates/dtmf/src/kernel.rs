@@ -12,7 +12,7 @@ const OUT: usize = 2 * BINS;
 
 /// One block's analysis: each bin's filter output (phase measured from the block's first
 /// sample) and the block's energy (sum of squares).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Spectrum {
     pub(crate) bins: [Complex; BINS],
     pub(crate) energy: f64,
@@ -87,12 +87,20 @@ impl Kernel {
     }
 
     /// Analyses four consecutive blocks (`samples` is four block lengths) into `spectra`, and
-    /// copies the samples into `keep`: one load of each basis row serves all four, which is
-    /// most of what the kernel costs. Falls back to one block at a time without AVX-512.
-    pub(crate) fn run4(&self, samples: &[f32], keep: &mut [f32], spectra: &mut [Spectrum]) {
+    /// copies the samples into `keep` if given: one load of each basis row serves all four,
+    /// which is most of what the kernel costs. Falls back to one block at a time without
+    /// AVX-512. The result does not depend on whether `keep` is given.
+    pub(crate) fn run4(
+        &self,
+        samples: &[f32],
+        mut keep: Option<&mut [f32]>,
+        spectra: &mut [Spectrum],
+    ) {
         let len = self.basis.len();
         assert!(
-            samples.len() == 4 * len && keep.len() == 4 * len && spectra.len() == 4,
+            samples.len() == 4 * len
+                && keep.as_ref().is_none_or(|k| k.len() == 4 * len)
+                && spectra.len() == 4,
             "four blocks of one kernel length"
         );
         #[cfg(target_arch = "x86_64")]
@@ -105,12 +113,13 @@ impl Kernel {
             }
             return;
         }
-        for ((block, keep), spectrum) in samples
+        for (i, (block, spectrum)) in samples
             .chunks_exact(len)
-            .zip(keep.chunks_exact_mut(len))
             .zip(spectra.iter_mut())
+            .enumerate()
         {
-            self.run(block, Some(keep), spectrum);
+            let keep = keep.as_deref_mut().map(|k| &mut k[i * len..(i + 1) * len]);
+            self.run(block, keep, spectrum);
         }
     }
 
@@ -262,15 +271,15 @@ unsafe fn peaks(low: std::arch::x86_64::__m512d, high: std::arch::x86_64::__m512
 /// two accumulators per block (even and odd samples) keep the chains short.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `samples` and `keep` hold four blocks of `basis.len()`
-/// samples and `spectra` four spectra.
+/// The CPU must support AVX-512F; `samples` and `keep` (if given) hold four blocks of
+/// `basis.len()` samples and `spectra` four spectra.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(unsafe_code)]
 unsafe fn dft4_avx512(
     samples: &[f32],
     basis: &[[f32; OUT]],
-    keep: &mut [f32],
+    keep: Option<&mut [f32]>,
     spectra: &mut [Spectrum],
 ) {
     use std::arch::x86_64::{
@@ -282,7 +291,7 @@ unsafe fn dft4_avx512(
     let n = basis.len();
     let x = samples.as_ptr();
     let b = basis.as_ptr().cast::<f32>();
-    let k = keep.as_mut_ptr();
+    let k = keep.map(|k| k.as_mut_ptr());
     // SAFETY (whole body): offsets stay below four blocks of `n` samples and `n` basis rows of
     // `OUT` floats, which the caller guarantees; `Complex` is `repr(C)` of two `f64`.
     unsafe {
@@ -312,14 +321,18 @@ unsafe fn dft4_avx512(
             while j + 16 <= n {
                 let v = _mm512_loadu_ps(x.add(start + j));
                 squares = _mm512_fmadd_ps(v, v, squares);
-                _mm512_storeu_ps(k.add(start + j), v);
+                if let Some(k) = k {
+                    _mm512_storeu_ps(k.add(start + j), v);
+                }
                 j += 16;
             }
             if j < n {
                 let mask = (1u16 << (n - j)) - 1;
                 let v = _mm512_mask_loadu_ps(_mm512_setzero_ps(), mask, x.add(start + j));
                 squares = _mm512_fmadd_ps(v, v, squares);
-                _mm512_mask_storeu_ps(k.add(start + j), mask, v);
+                if let Some(k) = k {
+                    _mm512_mask_storeu_ps(k.add(start + j), mask, v);
+                }
             }
             spectrum.energy = f64::from(_mm512_reduce_add_ps(squares));
             let low = _mm512_cvtps_pd(_mm512_castps512_ps256(sum));
@@ -419,8 +432,11 @@ mod tests {
                 .collect();
             let mut kept = vec![0.0f32; 4 * len];
             let mut spectra = [Spectrum::default(); 4];
-            kernel.run4(&samples, &mut kept, &mut spectra);
+            kernel.run4(&samples, Some(&mut kept), &mut spectra);
             assert_eq!(kept, samples);
+            let mut unkept = [Spectrum::default(); 4];
+            kernel.run4(&samples, None, &mut unkept);
+            assert_eq!(unkept, spectra);
             for (b, spectrum) in spectra.iter().enumerate() {
                 let mut one = Spectrum::default();
                 kernel.run(&samples[b * len..(b + 1) * len], None, &mut one);

@@ -62,7 +62,7 @@ pub(crate) const MIN_DURATION_SECONDS: f64 = 0.0315;
 
 /// Q.24: a break of 10 ms or less inside a tone is bridged, a pause of 40 ms separates digits.
 /// Breaks shorter than this many seconds are bridged.
-pub(crate) const MAX_BRIDGE_SECONDS: f64 = 0.025;
+pub(crate) const MAX_BRIDGE_SECONDS: f64 = 0.030;
 
 /// A tone louder than this was mis-measured: a full-scale sine is +3.14 dBm0.
 const MAX_LEVEL_DBM0: f64 = 6.0;

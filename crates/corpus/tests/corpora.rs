@@ -1,0 +1,36 @@
+//! The talk-off and barge-in corpora in CI: the first ten minutes of the talk-off corpus and
+//! the full 500-call barge-in set, seed 1. The full talk-off hour and other seeds run from the
+//! command line (`callscore-corpus talk-off`, `callscore-corpus barge-in`). Needs espeak-ng and
+//! sox; without them the tests fail and say so.
+
+use callscore_corpus::score::Callscore;
+
+#[test]
+fn ten_minutes_of_talk_off_give_no_false_digit() {
+    let reports = callscore_corpus::talk_off(10.0, 1, &[&Callscore], None)
+        .expect("generating the talk-off corpus (needs espeak-ng and sox)");
+    let report = &reports[0];
+    let minutes: f64 = report.categories.iter().map(|c| c.seconds).sum::<f64>() / 60.0;
+    assert!(minutes >= 10.0, "only {minutes} minutes generated");
+    assert!(
+        report.categories.iter().all(|c| c.seconds > 0.0),
+        "every category is in the slice"
+    );
+    assert_eq!(report.false_digits(), 0, "{}", report.render());
+}
+
+#[test]
+fn barge_in_calls_lose_almost_no_key_and_gain_none() {
+    let reports = callscore_corpus::barge_in(500, 1, &[&Callscore], None)
+        .expect("generating the barge-in calls (needs espeak-ng and sox)");
+    let report = &reports[0];
+    let o = &report.outcome;
+    assert!(o.expected > 2000, "{} keys", o.expected);
+    assert!(o.inserted.is_empty(), "{}", report.render());
+    // the requirement is every key; the detector is not there yet (see the README), and this
+    // keeps it from slipping: at most 1 key in 400 missed, where spandsp misses about 1 in 20
+    // on real barge-in recordings
+    assert!(o.missed.len() * 400 <= o.expected, "{}", report.render());
+    // found keys are timed to 5 ms but for a few whose edges a louder prompt hides
+    assert!(o.mistimed.len() * 50 <= o.found, "{}", report.render());
+}
