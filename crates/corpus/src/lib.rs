@@ -13,6 +13,7 @@
 //! 10-minute talk-off slice and a barge-in set in CI.
 
 pub mod bargein;
+pub mod fixtures;
 pub mod q24;
 pub mod score;
 pub mod speech;

@@ -58,6 +58,11 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Writes the recordings committed under `fixtures/` and their manifest, from fixed seeds.
+    Fixtures {
+        /// Directory to write into (the repository's is `fixtures/`).
+        dir: PathBuf,
+    },
     /// Every candidate the detector measured in one call or talk-off item, with the keys
     /// pressed: for explaining a miss or an insertion.
     Explain {
@@ -115,6 +120,21 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             print!(
                 "{}",
                 callscore_corpus::candidate_table(minutes, calls, seed)?
+            );
+            Ok(true)
+        }
+        Command::Fixtures { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            let fixtures = callscore_corpus::fixtures::generate();
+            for fixture in &fixtures {
+                std::fs::write(dir.join(&fixture.file), &fixture.bytes)?;
+            }
+            let manifest = callscore_corpus::fixtures::manifest(&fixtures);
+            std::fs::write(dir.join("manifest.json"), manifest)?;
+            println!(
+                "wrote {} fixtures and manifest.json to {}",
+                fixtures.len(),
+                dir.display()
             );
             Ok(true)
         }

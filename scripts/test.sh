@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every check callscore has: formatting, clippy with warnings as errors, and every test
+# (unit, property, fixture, conformance, talk-off and barge-in corpora), on a fresh Debian
+# machine with the Rust toolchain. Installs the Debian packages the build and the tests need
+# (as root, or through sudo) when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# the C library the spandsp comparison links; sox and espeak-ng generate the corpora
+packages=(pkg-config libspandsp-dev sox libsox-fmt-all espeak-ng)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+fi
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test --workspace"
+cargo test --workspace --locked
+step "cargo build --release (target/release/callscore)"
+cargo build --release --locked -p callscore
+target/release/callscore detect fixtures/all-keys-pcm16.wav >/dev/null
+echo "all checks passed" >&2
