@@ -11,6 +11,8 @@ use callscore_dtmf::{Detector, DetectorConfig};
 use criterion::{Criterion, Throughput};
 
 const SECONDS: f64 = 60.0;
+/// Rounds of the side-by-side comparison: one pass of each detector per round.
+const ROUNDS: usize = 101;
 
 fn callscore(samples: &[f32]) -> usize {
     let mut detector =
@@ -68,12 +70,12 @@ fn main() {
 
     let (ours, theirs, ratio) = rates(
         audio.len(),
-        30,
+        ROUNDS,
         || callscore(&audio),
         || Spandsp.throughput_run(&pcm),
     );
     println!(
-        "\nthroughput on {SECONDS} s of speech-heavy audio, samples per CPU-second (best of 30 \
+        "\nthroughput on {SECONDS} s of speech-heavy audio, samples per CPU-second (best of {ROUNDS} \
          rounds, one pass of each per round):"
     );
     println!(

@@ -468,6 +468,7 @@ impl Detector {
     /// within screening distance of its own frequency, is a contender; the strongest wins.
     /// Testing each bin against its own frequency matters: a block is only 5 ms long, so a
     /// bin's phase cannot tell a tone 150 Hz away from one 50 Hz away on the other side.
+    #[inline]
     fn screen(&mut self, block: u64) -> Option<Screened> {
         if block + 1 < SCREEN_BLOCKS as u64 {
             return None;
@@ -483,18 +484,35 @@ impl Detector {
         if tonal < SCREEN_MIN_TONAL_SHARE * newest.energy * self.geometry.len as f64 / 2.0 {
             return None;
         }
+        self.examine(block)
+    }
+
+    /// The part of screening that looks at the whole window, for blocks loud and tonal enough.
+    #[inline(never)]
+    fn examine(&mut self, block: u64) -> Option<Screened> {
         self.stats.examined += 1;
+        // each bin's power in each block of the window, newest first, and its sums over the
+        // later and the earlier blocks of each adjacent pair
+        let window: [&Spectrum; SCREEN_BLOCKS] =
+            std::array::from_fn(|i| &self.spectra[self.slot(block - i as u64)]);
+        let mut late = [0.0f64; BINS];
+        let mut early = [0.0f64; BINS];
+        for (i, spectrum) in window.iter().enumerate() {
+            for (k, bin) in spectrum.bins.iter().enumerate() {
+                let power = bin.norm_sqr();
+                if i + 1 < SCREEN_BLOCKS {
+                    late[k] += power;
+                }
+                if i > 0 {
+                    early[k] += power;
+                }
+            }
+        }
         let mut winners = [(0usize, Complex::default()); 2];
         for (group, winner) in winners.iter_mut().enumerate() {
             // powers first: the phase progression only of bins loud enough to matter
-            let mut powers = [(0.0, 0.0); 4];
-            for (j, (early, late)) in powers.iter_mut().enumerate() {
-                let k = group * 4 + j;
-                for i in 0..SCREEN_BLOCKS as u64 - 1 {
-                    *late += self.spectra[self.slot(block - i)].bins[k].norm_sqr();
-                    *early += self.spectra[self.slot(block - i - 1)].bins[k].norm_sqr();
-                }
-            }
+            let powers: [(f64, f64); 4] =
+                std::array::from_fn(|j| (early[group * 4 + j], late[group * 4 + j]));
             let loudest = powers.iter().map(|p| p.1).fold(0.0, f64::max);
             let mut best: Option<(usize, Complex, f64)> = None;
             for (j, &(early, late)) in powers.iter().enumerate() {
@@ -504,9 +522,8 @@ impl Detector {
                     continue;
                 }
                 let k = group * 4 + j;
-                let lag1 = (0..SCREEN_BLOCKS as u64 - 1).fold(Complex::default(), |acc, i| {
-                    acc + self.spectra[self.slot(block - i)].bins[k]
-                        * self.spectra[self.slot(block - i - 1)].bins[k].conj()
+                let lag1 = window.windows(2).fold(Complex::default(), |acc, pair| {
+                    acc + pair[0].bins[k] * pair[1].bins[k].conj()
                 });
                 // written so that an empty window (all products zero) fails too
                 let steady = lag1.norm_sqr() > SCREEN_MIN_COHERENCE.powi(2) * early * late;
@@ -522,10 +539,7 @@ impl Detector {
             let (k, lag1, _) = best?;
             // the two newest blocks must both be filled: a window whose only product pairs a
             // full block with the one the tone began in is trivially coherent
-            let (newest, previous) = (
-                self.spectra[self.slot(block)].bins[k].norm_sqr(),
-                self.spectra[self.slot(block - 1)].bins[k].norm_sqr(),
-            );
+            let (newest, previous) = (window[0].bins[k].norm_sqr(), window[1].bins[k].norm_sqr());
             if previous < 0.25 * newest || newest < 0.25 * previous {
                 return None;
             }
@@ -535,10 +549,7 @@ impl Detector {
         let (row, col) = key.position();
         // the two newest blocks are the ones a tone starting in the window fills completely;
         // a partly filled block's phase is shifted and would bias the estimate
-        let advance = [row, 4 + col].map(|k| {
-            self.spectra[self.slot(block)].bins[k]
-                * self.spectra[self.slot(block - 1)].bins[k].conj()
-        });
+        let advance = [row, 4 + col].map(|k| window[0].bins[k] * window[1].bins[k].conj());
         self.stats.screened += 1;
         Some(Screened { key, advance })
     }

@@ -635,15 +635,26 @@ impl Segment {
         aliased: f64,
         interior: &[usize],
     ) -> (f64, f64) {
-        (-1..=1)
-            .map(|m| {
-                let freq = aliased + f64::from(m) * geometry.block_rate();
-                let blocks = interior.iter().map(|&i| &self.blocks[i].bins);
-                (
-                    freq,
-                    group_fit(group, &steering(geometry, group, freq), blocks),
-                )
-            })
+        // the three candidates in one pass over the blocks
+        let freqs = [-1.0, 0.0, 1.0].map(|m| aliased + m * geometry.block_rate());
+        let steering = freqs.map(|f| steering(geometry, group, f));
+        let norms = steering.map(|s| s.iter().map(|g| g.norm_sqr()).sum::<f64>());
+        let (mut matched, mut total) = ([0.0f64; 3], 0.0);
+        for &i in interior {
+            let x = &self.blocks[i].bins[group * 4..group * 4 + 4];
+            for ((sum, steer), norm) in matched.iter_mut().zip(&steering).zip(norms) {
+                let dot = x
+                    .iter()
+                    .zip(steer)
+                    .fold(Complex::default(), |acc, (&x, g)| acc + x * g.conj());
+                *sum += dot.norm_sqr() / norm;
+            }
+            total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
+        }
+        freqs
+            .into_iter()
+            .zip(matched)
+            .map(|(freq, matched)| (freq, if total > 0.0 { matched / total } else { 0.0 }))
             .fold(
                 (aliased, f64::MIN),
                 |best, c| if c.1 > best.1 { c } else { best },
