@@ -74,29 +74,7 @@ impl Spandsp {
     /// Runs a fresh receiver over 8 kHz samples (full scale 1.0) in chunks of `chunk` samples;
     /// returns (key, start, end) in samples.
     pub fn run(&self, samples: &[f32], chunk: usize) -> Vec<(char, u64, u64)> {
-        let pcm = callscore_synth::to_i16(samples);
-        let mut track = Box::new(Track::default());
-        // SAFETY: a null state asks spandsp to allocate one, freed below; the callback's user
-        // data is the boxed `Track`, which outlives the receiver.
-        unsafe {
-            let state = dtmf_rx_init(std::ptr::null_mut(), None, std::ptr::null_mut());
-            assert!(
-                !state.is_null(),
-                "spandsp could not allocate a DTMF receiver"
-            );
-            dtmf_rx_set_realtime_callback(
-                state,
-                Some(report),
-                (&mut *track as *mut Track).cast::<c_void>(),
-            );
-            for part in pcm.chunks(chunk.max(1)) {
-                track.chunk = part.len() as u64;
-                dtmf_rx(state, part.as_ptr(), part.len() as c_int);
-                track.position += part.len() as u64;
-                track.chunk = 0;
-            }
-            dtmf_rx_free(state);
-        }
+        let mut track = receive(&callscore_synth::to_i16(samples), chunk);
         if let Some((key, start)) = track.open.take() {
             track.presses.push((key, start, track.position));
         }
@@ -105,28 +83,36 @@ impl Spandsp {
 
     /// Runs spandsp over 16-bit samples as fast as it goes, for the benchmark.
     pub fn throughput_run(&self, pcm: &[i16]) -> usize {
-        let mut track = Box::new(Track::default());
-        // SAFETY: as in `run`.
-        unsafe {
-            let state = dtmf_rx_init(std::ptr::null_mut(), None, std::ptr::null_mut());
-            assert!(
-                !state.is_null(),
-                "spandsp could not allocate a DTMF receiver"
-            );
-            dtmf_rx_set_realtime_callback(
-                state,
-                Some(report),
-                (&mut *track as *mut Track).cast::<c_void>(),
-            );
-            for part in pcm.chunks(160) {
-                track.chunk = part.len() as u64;
-                dtmf_rx(state, part.as_ptr(), part.len() as c_int);
-                track.position += part.len() as u64;
-            }
-            dtmf_rx_free(state);
-        }
-        track.presses.len()
+        receive(pcm, 160).presses.len()
     }
+}
+
+/// Feeds `pcm` to a fresh spandsp receiver in chunks of `chunk` samples and returns what its
+/// callback tracked.
+fn receive(pcm: &[i16], chunk: usize) -> Box<Track> {
+    let mut track = Box::new(Track::default());
+    // SAFETY: a null state asks spandsp to allocate one, freed below; the callback's user data
+    // is the boxed `Track`, which outlives the receiver.
+    unsafe {
+        let state = dtmf_rx_init(std::ptr::null_mut(), None, std::ptr::null_mut());
+        assert!(
+            !state.is_null(),
+            "spandsp could not allocate a DTMF receiver"
+        );
+        dtmf_rx_set_realtime_callback(
+            state,
+            Some(report),
+            (&mut *track as *mut Track).cast::<c_void>(),
+        );
+        for part in pcm.chunks(chunk.max(1)) {
+            track.chunk = part.len() as u64;
+            dtmf_rx(state, part.as_ptr(), part.len() as c_int);
+            track.position += part.len() as u64;
+            track.chunk = 0;
+        }
+        dtmf_rx_free(state);
+    }
+    track
 }
 
 impl KeyDetector for Spandsp {

@@ -377,13 +377,14 @@ fn fill<const N: usize>(
 
 /// Writes a complete WAV file (sizes filled in) holding `channels`, which must all have the
 /// same length; samples are full scale 1.0 and clipped beyond it. For fixtures and tests.
-pub fn write_wav(
+pub fn write_wav<C: AsRef<[f32]>>(
     out: &mut impl Write,
     sample_rate: u32,
     encoding: Encoding,
-    channels: &[Vec<f32>],
+    channels: &[C],
 ) -> io::Result<()> {
-    let frames = channels.first().map_or(0, Vec::len);
+    let channels: Vec<&[f32]> = channels.iter().map(AsRef::as_ref).collect();
+    let frames = channels.first().map_or(0, |c| c.len());
     if channels.is_empty()
         || channels.len() > usize::from(MAX_CHANNELS)
         || channels.iter().any(|c| c.len() != frames)
@@ -430,7 +431,7 @@ pub fn write_wav(
 
     let mut data = Vec::with_capacity(data_bytes as usize + 1);
     for i in 0..frames {
-        for channel in channels {
+        for channel in &channels {
             let x = f64::from(channel[i]).clamp(-1.0, 1.0);
             let pcm16 = (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
             match encoding {

@@ -81,8 +81,32 @@ fn wav(rate: u32, encoding: Encoding, channels: &[Vec<f32>]) -> Vec<u8> {
     bytes
 }
 
-fn digits(keys: &[TrueKey]) -> Option<String> {
-    Some(keys.iter().map(|k| k.key).collect())
+impl Fixture {
+    /// A recording that must be read, with the keys pressed in it.
+    fn keyed(file: &str, description: &str, keys: Vec<TrueKey>, bytes: Vec<u8>) -> Fixture {
+        Fixture {
+            file: file.into(),
+            description: description.into(),
+            digits: Some(keys.iter().map(|k| k.key).collect()),
+            keys,
+            error_contains: None,
+            warning_contains: None,
+            bytes,
+        }
+    }
+
+    /// A file that must be refused with an error containing `error`.
+    fn refused(file: &str, description: &str, error: &str, bytes: Vec<u8>) -> Fixture {
+        Fixture {
+            file: file.into(),
+            description: description.into(),
+            digits: None,
+            keys: Vec::new(),
+            error_contains: Some(error.into()),
+            warning_contains: None,
+            bytes,
+        }
+    }
 }
 
 /// Every fixture, generated from fixed seeds.
@@ -100,16 +124,12 @@ pub fn generate() -> Vec<Fixture> {
         .collect();
     let keys = press(&mut all, 8000, 0, &presses, &mut rng);
     let all_keys = wav(8000, Encoding::Pcm { bits: 16 }, &[all]);
-    fixtures.push(Fixture {
-        file: "all-keys-pcm16.wav".into(),
-        description: "8 kHz 16-bit PCM mono: the 16 keys, 80 ms each, over faint white noise"
-            .into(),
-        digits: digits(&keys),
-        keys: keys.clone(),
-        error_contains: None,
-        warning_contains: None,
-        bytes: all_keys.clone(),
-    });
+    fixtures.push(Fixture::keyed(
+        "all-keys-pcm16.wav",
+        "8 kHz 16-bit PCM mono: the 16 keys, 80 ms each, over faint white noise",
+        keys,
+        all_keys.clone(),
+    ));
 
     // a stereo call: hold music on the IVR side (channel 0), the caller answering 9 and then
     // # on channel 1 with a little of the prompt echoed back
@@ -130,17 +150,13 @@ pub fn generate() -> Vec<Fixture> {
     );
     g711::channel(&mut prompt, g711::Law::Alaw);
     g711::channel(&mut caller, g711::Law::Alaw);
-    fixtures.push(Fixture {
-        file: "survey-stereo-alaw.wav".into(),
-        description: "8 kHz G.711 A-law stereo: IVR music on channel 0, the caller keying 9 and # \
-                      on channel 1 with the prompt echoed 30 dB down"
-            .into(),
-        digits: digits(&keys),
+    fixtures.push(Fixture::keyed(
+        "survey-stereo-alaw.wav",
+        "8 kHz G.711 A-law stereo: IVR music on channel 0, the caller keying 9 and # \
+                      on channel 1 with the prompt echoed 30 dB down",
         keys,
-        error_contains: None,
-        warning_contains: None,
-        bytes: wav(8000, Encoding::Alaw, &[prompt, caller]),
-    });
+        wav(8000, Encoding::Alaw, &[prompt, caller]),
+    ));
 
     // barge-in on a mono mix: 7 and 3 keyed while the music prompt is still playing, with
     // twist and frequency offset
@@ -158,17 +174,13 @@ pub fn generate() -> Vec<Fixture> {
         &mut rng,
     );
     g711::channel(&mut mono, g711::Law::Ulaw);
-    fixtures.push(Fixture {
-        file: "barge-in-ulaw.wav".into(),
-        description: "8 kHz G.711 u-law mono: 7 and 3 keyed over music at -18 dBm0, with 3 dB \
-                      twist and 0.9 % frequency offset"
-            .into(),
-        digits: digits(&keys),
+    fixtures.push(Fixture::keyed(
+        "barge-in-ulaw.wav",
+        "8 kHz G.711 u-law mono: 7 and 3 keyed over music at -18 dBm0, with 3 dB \
+                      twist and 0.9 % frequency offset",
         keys,
-        error_contains: None,
-        warning_contains: None,
-        bytes: wav(8000, Encoding::Ulaw, &[mono]),
-    });
+        wav(8000, Encoding::Ulaw, &[mono]),
+    ));
 
     // a wideband recorder: 16 kHz 24-bit, analysed at its own rate
     let mut wide = vec![0.0f32; 16000 * 3 / 2];
@@ -183,30 +195,23 @@ pub fn generate() -> Vec<Fixture> {
         ],
         &mut rng,
     );
-    fixtures.push(Fixture {
-        file: "wideband-16k-pcm24.wav".into(),
-        description: "16 kHz 24-bit PCM mono: 4 and 2 over white noise".into(),
-        digits: digits(&keys),
+    fixtures.push(Fixture::keyed(
+        "wideband-16k-pcm24.wav",
+        "16 kHz 24-bit PCM mono: 4 and 2 over white noise",
         keys,
-        error_contains: None,
-        warning_contains: None,
-        bytes: wav(16000, Encoding::Pcm { bits: 24 }, &[wide]),
-    });
+        wav(16000, Encoding::Pcm { bits: 24 }, &[wide]),
+    ));
 
     // no keys at all: a caller who hung up during ringback and busy tone
     let mut tones = progress::generate(progress::Kind::Ringback, 1.5, &mut rng);
     tones.extend(progress::generate(progress::Kind::Busy, 1.5, &mut rng));
     noise::pink(&mut tones, -45.0, &mut rng);
-    fixtures.push(Fixture {
-        file: "no-keys-progress-tones.wav".into(),
-        description: "8 kHz 16-bit PCM mono: ringback then busy tone over pink noise, no keys"
-            .into(),
-        digits: Some(String::new()),
-        keys: Vec::new(),
-        error_contains: None,
-        warning_contains: None,
-        bytes: wav(8000, Encoding::Pcm { bits: 16 }, &[tones]),
-    });
+    fixtures.push(Fixture::keyed(
+        "no-keys-progress-tones.wav",
+        "8 kHz 16-bit PCM mono: ringback then busy tone over pink noise, no keys",
+        Vec::new(),
+        wav(8000, Encoding::Pcm { bits: 16 }, &[tones]),
+    ));
 
     // a recorder that died mid-call: the all-keys file cut off after 1.5 s and half a sample
     let mut cut = all_keys;
@@ -218,39 +223,33 @@ pub fn generate() -> Vec<Fixture> {
         .cloned()
         .collect();
     fixtures.push(Fixture {
-        file: "cut-off-pcm16.wav".into(),
-        description: "all-keys-pcm16.wav cut off after 1.5 s and one byte, header unchanged".into(),
-        digits: digits(&cut_keys),
-        keys: cut_keys,
-        error_contains: None,
         warning_contains: Some("cut off".into()),
-        bytes: cut,
+        ..Fixture::keyed(
+            "cut-off-pcm16.wav",
+            "all-keys-pcm16.wav cut off after 1.5 s and one byte, header unchanged",
+            cut_keys,
+            cut,
+        )
     });
 
-    fixtures.push(Fixture {
-        file: "not-a-recording.wav".into(),
-        description: "a text file named .wav".into(),
-        digits: None,
-        keys: Vec::new(),
-        error_contains: Some("not a WAV file".into()),
-        warning_contains: None,
-        bytes: b"callscore fixture: this is not audio\n".to_vec(),
-    });
+    fixtures.push(Fixture::refused(
+        "not-a-recording.wav",
+        "a text file named .wav",
+        "not a WAV file",
+        b"callscore fixture: this is not audio\n".to_vec(),
+    ));
 
     // a GSM 6.10 header, a codec that needs its own decoder
     let mut gsm =
         b"RIFF\x34\0\0\0WAVEfmt \x14\0\0\0\x31\0\x01\0\x40\x1f\0\0\x59\x06\0\0\x41\0\0\0".to_vec();
     gsm.extend_from_slice(b"\x02\0\x40\x01data\x0c\0\0\0");
     gsm.extend_from_slice(&[0; 12]);
-    fixtures.push(Fixture {
-        file: "gsm610.wav".into(),
-        description: "the header of a GSM 6.10 WAV file, a codec not decoded yet".into(),
-        digits: None,
-        keys: Vec::new(),
-        error_contains: Some("GSM 6.10".into()),
-        warning_contains: None,
-        bytes: gsm,
-    });
+    fixtures.push(Fixture::refused(
+        "gsm610.wav",
+        "the header of a GSM 6.10 WAV file, a codec not decoded yet",
+        "GSM 6.10",
+        gsm,
+    ));
     fixtures
 }
 

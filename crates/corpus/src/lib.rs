@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
+use callscore_audio::Encoding;
 use callscore_synth::Rng;
 
 use crate::score::{KeyDetector, Outcome, Press, compare};
@@ -155,7 +156,7 @@ pub fn talk_off(
         let item = talkoff::item(category, index, seed)?;
         if let Some(dir) = write {
             let name = format!("{}-{:03}", category.name(), index);
-            write_wav(&dir.join(format!("{name}.wav")), &item.samples)?;
+            save_wav(&dir.join(format!("{name}.wav")), &item.samples)?;
         }
         let detections: Vec<Vec<Press>> =
             detectors.iter().map(|d| d.detect(&item.samples)).collect();
@@ -251,7 +252,7 @@ pub fn barge_in(
         let call = bargein::call(i, seed)?;
         if let Some(dir) = write {
             let name = format!("call-{i:04}");
-            write_wav(&dir.join(format!("{name}.wav")), &call.samples)?;
+            save_wav(&dir.join(format!("{name}.wav")), &call.samples)?;
             let keys: String = call
                 .presses
                 .iter()
@@ -313,20 +314,10 @@ pub fn barge_in(
 }
 
 /// Writes 8 kHz 16-bit mono WAV.
-pub fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("creating {}", path.display()))?;
-    for pcm in callscore_synth::to_i16(samples) {
-        writer.write_sample(pcm)?;
-    }
-    writer.finalize()?;
-    Ok(())
+pub fn save_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    callscore_audio::write_wav(&mut bytes, RATE, Encoding::Pcm { bits: 16 }, &[samples])?;
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Every candidate callscore's detector measured on the corpora, one CSV row each, labelled

@@ -166,9 +166,8 @@ impl Kernel {
 }
 
 /// The kernel in AVX-512: each of four accumulators holds all sixteen outputs and takes every
-/// fourth sample (one broadcast-multiply-add per sample), the energy is a masked vector sum of
-/// squares (whose loads also store the samples into `keep`), and the outputs widen to `f64`
-/// straight into the spectrum.
+/// fourth sample (one broadcast-multiply-add per sample); [`finish_avx512`] adds the energy
+/// and widens the outputs into the spectrum.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and `basis.len() == block.len() == keep.len()`.
@@ -182,10 +181,7 @@ unsafe fn dft_avx512(
     spectrum: &mut Spectrum,
 ) {
     use std::arch::x86_64::{
-        _mm256_castpd_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256, _mm512_cvtps_pd,
-        _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_loadu_ps,
-        _mm512_mask_storeu_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
-        _mm512_storeu_pd, _mm512_storeu_ps,
+        _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     };
     let keep = keep.map(|k| k.as_mut_ptr());
     let n = block.len();
@@ -210,7 +206,35 @@ unsafe fn dft_avx512(
             i += 1;
         }
         let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        finish_avx512(sum, x, n, keep, spectrum);
+    }
+}
 
+/// Completes one block's spectrum from its summed outputs: the block's energy from the sum of
+/// squares (whose loads also store the samples into `keep`), and the outputs widened to `f64`
+/// straight into the spectrum.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `x` (and `keep`, if given) point to `n` samples.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(unsafe_code)]
+unsafe fn finish_avx512(
+    sum: std::arch::x86_64::__m512,
+    x: *const f32,
+    n: usize,
+    keep: Option<*mut f32>,
+    spectrum: &mut Spectrum,
+) {
+    use std::arch::x86_64::{
+        _mm256_castpd_ps, _mm512_castps_pd, _mm512_castps512_ps256, _mm512_cvtps_pd,
+        _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_loadu_ps,
+        _mm512_mask_storeu_ps, _mm512_reduce_add_ps, _mm512_setzero_ps, _mm512_storeu_pd,
+        _mm512_storeu_ps,
+    };
+    // SAFETY (whole body): offsets stay below `n` samples, which the caller guarantees;
+    // `Complex` is `repr(C)` of two `f64`, so `[Complex; BINS]` is sixteen contiguous `f64`.
+    unsafe {
         let mut squares = _mm512_setzero_ps();
         let mut j = 0;
         while j + 16 <= n {
@@ -283,10 +307,7 @@ unsafe fn dft4_avx512(
     spectra: &mut [Spectrum],
 ) {
     use std::arch::x86_64::{
-        _mm256_castpd_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256, _mm512_cvtps_pd,
-        _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_loadu_ps,
-        _mm512_mask_storeu_ps, _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps,
-        _mm512_storeu_pd, _mm512_storeu_ps,
+        _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     };
     let n = basis.len();
     let x = samples.as_ptr();
@@ -316,34 +337,7 @@ unsafe fn dft4_avx512(
         for (blk, (a, spectrum)) in acc.iter().zip(spectra.iter_mut()).enumerate() {
             let sum = _mm512_add_ps(a[0], a[1]);
             let start = blk * n;
-            let mut squares = _mm512_setzero_ps();
-            let mut j = 0;
-            while j + 16 <= n {
-                let v = _mm512_loadu_ps(x.add(start + j));
-                squares = _mm512_fmadd_ps(v, v, squares);
-                if let Some(k) = k {
-                    _mm512_storeu_ps(k.add(start + j), v);
-                }
-                j += 16;
-            }
-            if j < n {
-                let mask = (1u16 << (n - j)) - 1;
-                let v = _mm512_mask_loadu_ps(_mm512_setzero_ps(), mask, x.add(start + j));
-                squares = _mm512_fmadd_ps(v, v, squares);
-                if let Some(k) = k {
-                    _mm512_mask_storeu_ps(k.add(start + j), mask, v);
-                }
-            }
-            spectrum.energy = f64::from(_mm512_reduce_add_ps(squares));
-            let low = _mm512_cvtps_pd(_mm512_castps512_ps256(sum));
-            let high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
-                _mm512_castps_pd(sum),
-                1,
-            )));
-            let out = spectrum.bins.as_mut_ptr().cast::<f64>();
-            _mm512_storeu_pd(out, low);
-            _mm512_storeu_pd(out.add(8), high);
-            spectrum.peaks = peaks(low, high);
+            finish_avx512(sum, x.add(start), n, k.map(|k| k.add(start)), spectrum);
         }
     }
 }
