@@ -1,28 +1,59 @@
-//! Audio decoding for callscore: recording bytes in, PCM per channel out (full scale 1.0).
+//! Audio decoding for callscore: recording bytes in, 8 kHz PCM per channel out.
 //!
-//! Today this reads WAV files the way call recorders write them: linear PCM, IEEE float and
-//! G.711 A-law and µ-law, plain or `WAVE_FORMAT_EXTENSIBLE`, RIFF or RF64, including files whose
-//! writer never filled in the sizes. Reading is streamed, so a recording of any length needs
-//! bounded memory, and hostile input gives a [`DecodeError`], never a panic.
+//! Call recorders write many formats, and a recording callscore cannot read is a lost answer.
+//! [`Recording`] recognises the format from the first bytes (the extension, or a codec the IVR
+//! declares, only decides for headerless input), decodes it block by block and resamples it to
+//! 8 kHz, keeping the channels apart unless asked to mix them:
+//!
+//! - WAV (RIFF, RF64; plain or `WAVE_FORMAT_EXTENSIBLE`) with linear PCM, float, G.711 A-law and
+//!   µ-law and GSM 06.10 (WAV49) is read by callscore's own streaming reader, which also copes
+//!   with what recorders that crashed mid-call leave behind (sizes never filled in);
+//! - IMA and Microsoft ADPCM WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A (AAC, ALAC), AIFF, CAF and
+//!   Matroska go through symphonia;
+//! - Asterisk's headerless formats: raw µ-law and A-law, raw GSM 06.10 frames, signed 16-bit
+//!   PCM at 8 kHz and above ([`Headerless`]).
+//!
+//! Memory does not grow with the recording's length, every input is checked against
+//! [`Limits`] before anything is allocated for it, and hostile input gives a [`DecodeError`]
+//! with a [kind](ErrorKind) (unsupported, corrupt, too large, empty), never a panic.
+//!
+//! ```
+//! # fn main() -> Result<(), callscore_audio::DecodeError> {
+//! use callscore_audio::{DecodeOptions, Encoding, Recording, write_wav};
+//!
+//! // one second of silence, recorded at 16 kHz
+//! let mut file = Vec::new();
+//! write_wav(&mut file, 16_000, Encoding::Pcm { bits: 16 }, &[vec![0.0; 16_000]])?;
+//!
+//! let mut recording = Recording::open_bytes(file, &DecodeOptions::default())?;
+//! assert_eq!(recording.info().sample_rate, 16_000);
+//! let mut frames = 0;
+//! while let Some(channels) = recording.next_block()? {
+//!     frames += channels[0].len();
+//! }
+//! assert_eq!(frames, 8000); // one second at 8 kHz
+//! # Ok(())
+//! # }
+//! ```
 
+#![deny(missing_docs)]
+
+mod error;
 pub mod g711;
+mod guard;
+mod input;
+mod media;
+mod options;
+mod raw;
+mod recording;
+mod resample;
+mod source;
 mod wav;
 
+pub use error::{DecodeError, ErrorKind};
+pub use options::{DecodeOptions, Headerless, Limits, MIN_SAMPLE_RATE};
+pub use recording::{DecodeStats, Recording, RecordingInfo};
 pub use wav::{Encoding, WavReader, WavSpec, write_wav};
 
-/// Why a recording cannot be decoded.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    /// Reading the input failed.
-    #[error("cannot read the recording: {0}")]
-    Io(#[from] std::io::Error),
-    /// The input is not a WAV file at all.
-    #[error("not a WAV file (no RIFF/WAVE header)")]
-    NotWav,
-    /// The input is a WAV file whose structure is broken.
-    #[error("malformed WAV file: {0}")]
-    Malformed(String),
-    /// The input is a well-formed WAV file in an encoding callscore does not decode.
-    #[error("unsupported WAV encoding: {0}")]
-    Unsupported(String),
-}
+/// The sample rate of every block a [`Recording`] delivers.
+pub const OUTPUT_RATE: u32 = 8000;

@@ -23,13 +23,25 @@ pub enum Encoding {
     Alaw,
     /// G.711 µ-law, 8 bits.
     Ulaw,
+    /// GSM 06.10 full rate in Microsoft's WAV49 packing: 65-byte blocks of 320 samples, mono.
+    Gsm,
 }
 
 impl Encoding {
-    fn bytes_per_sample(self) -> usize {
+    /// Bytes of one coding unit per channel: a sample, or a GSM block.
+    fn unit_bytes(self) -> usize {
         match self {
             Encoding::Pcm { bits } | Encoding::Float { bits } => usize::from(bits / 8),
             Encoding::Alaw | Encoding::Ulaw => 1,
+            Encoding::Gsm => callscore_gsm::WAV49_BLOCK_BYTES,
+        }
+    }
+
+    /// Samples in one coding unit.
+    fn unit_frames(self) -> usize {
+        match self {
+            Encoding::Gsm => 2 * callscore_gsm::SAMPLES_PER_FRAME,
+            _ => 1,
         }
     }
 }
@@ -41,6 +53,7 @@ impl fmt::Display for Encoding {
             Encoding::Float { bits } => write!(f, "{bits}-bit float"),
             Encoding::Alaw => f.write_str("G.711 A-law"),
             Encoding::Ulaw => f.write_str("G.711 µ-law"),
+            Encoding::Gsm => f.write_str("GSM 06.10 (WAV49)"),
         }
     }
 }
@@ -69,6 +82,9 @@ const SUBFORMAT_TAIL: [u8; 14] = [
 ];
 /// Most input bytes decoded at once, whatever the caller asks for.
 const MAX_BLOCK_BYTES: usize = 1 << 20;
+/// Format tags of Microsoft and IMA ADPCM.
+const ADPCM_MS: u16 = 0x0002;
+const ADPCM_IMA: u16 = 0x0011;
 /// A 32-bit size field that means "unknown" (RF64, and streaming writers).
 const SIZE_OPEN: u32 = u32::MAX;
 
@@ -92,7 +108,8 @@ const SIZE_OPEN: u32 = u32::MAX;
 pub struct WavReader<R> {
     inner: R,
     spec: WavSpec,
-    frame_bytes: usize,
+    /// Bytes of one coding unit across all channels (the block align).
+    unit_bytes: usize,
     /// Bytes of sample data still to read; `None` reads to the end of the input.
     remaining: Option<u64>,
     ended: bool,
@@ -100,6 +117,7 @@ pub struct WavReader<R> {
     replaced_samples: u64,
     bytes: Vec<u8>,
     planes: Vec<Vec<f32>>,
+    gsm: callscore_gsm::Decoder,
 }
 
 impl<R: Read> WavReader<R> {
@@ -107,7 +125,9 @@ impl<R: Read> WavReader<R> {
     pub fn new(mut inner: R) -> Result<WavReader<R>, DecodeError> {
         let mut riff = [0u8; 12];
         if read_full(&mut inner, &mut riff)? < riff.len() {
-            return Err(DecodeError::NotWav);
+            return Err(DecodeError::Unsupported(
+                "not a WAV file (no RIFF/WAVE header)".into(),
+            ));
         }
         let rf64 = match &riff[..4] {
             b"RIFF" => false,
@@ -115,10 +135,16 @@ impl<R: Read> WavReader<R> {
             b"RIFX" => {
                 return Err(DecodeError::Unsupported("big-endian RIFX files".into()));
             }
-            _ => return Err(DecodeError::NotWav),
+            _ => {
+                return Err(DecodeError::Unsupported(
+                    "not a WAV file (no RIFF/WAVE header)".into(),
+                ));
+            }
         };
         if &riff[8..] != b"WAVE" {
-            return Err(DecodeError::NotWav);
+            return Err(DecodeError::Unsupported(
+                "not a WAV file (no RIFF/WAVE header)".into(),
+            ));
         }
 
         let mut format: Option<(u32, u16, Encoding)> = None;
@@ -126,7 +152,7 @@ impl<R: Read> WavReader<R> {
         loop {
             let mut header = [0u8; 8];
             if read_full(&mut inner, &mut header)? < header.len() {
-                return Err(DecodeError::Malformed(match format {
+                return Err(DecodeError::Corrupt(match format {
                     None => "no fmt chunk".into(),
                     Some(_) => "no data chunk".into(),
                 }));
@@ -138,7 +164,7 @@ impl<R: Read> WavReader<R> {
                     let mut body = [0u8; FMT_PARSED];
                     let want = (size as usize).min(FMT_PARSED);
                     if read_full(&mut inner, &mut body[..want])? < want {
-                        return Err(DecodeError::Malformed("the fmt chunk is cut off".into()));
+                        return Err(DecodeError::Corrupt("the fmt chunk is cut off".into()));
                     }
                     format = Some(parse_format(&body[..want])?);
                     skip(&mut inner, padded(size) - want as u64, "fmt")?;
@@ -147,18 +173,18 @@ impl<R: Read> WavReader<R> {
                     let mut body = [0u8; 16];
                     let want = (size as usize).min(body.len());
                     if want < body.len() || read_full(&mut inner, &mut body)? < want {
-                        return Err(DecodeError::Malformed("the ds64 chunk is cut off".into()));
+                        return Err(DecodeError::Corrupt("the ds64 chunk is cut off".into()));
                     }
                     ds64_data = Some(u64::from_le_bytes(body[8..16].try_into().unwrap_or([0; 8])));
                     skip(&mut inner, padded(size) - want as u64, "ds64")?;
                 }
                 b"data" => {
                     let Some((sample_rate, channels, encoding)) = format else {
-                        return Err(DecodeError::Malformed(
+                        return Err(DecodeError::Corrupt(
                             "data chunk before the fmt chunk".into(),
                         ));
                     };
-                    let frame_bytes = usize::from(channels) * encoding.bytes_per_sample();
+                    let unit_bytes = usize::from(channels) * encoding.unit_bytes();
                     let remaining = match size {
                         SIZE_OPEN if rf64 => ds64_data,
                         // a writer that never came back to fill in the size
@@ -169,18 +195,20 @@ impl<R: Read> WavReader<R> {
                         sample_rate,
                         channels,
                         encoding,
-                        frames: remaining.map(|bytes| bytes / frame_bytes as u64),
+                        frames: remaining
+                            .map(|bytes| bytes / unit_bytes as u64 * encoding.unit_frames() as u64),
                     };
                     return Ok(WavReader {
                         inner,
                         spec,
-                        frame_bytes,
+                        unit_bytes,
                         remaining,
                         ended: false,
                         missing_bytes: 0,
                         replaced_samples: 0,
                         bytes: Vec::new(),
                         planes: vec![Vec::new(); usize::from(channels)],
+                        gsm: callscore_gsm::Decoder::new(),
                     });
                 }
                 _ => {
@@ -202,8 +230,9 @@ impl<R: Read> WavReader<R> {
         if self.ended {
             return Ok(None);
         }
-        let frames_cap = MAX_BLOCK_BYTES / self.frame_bytes;
-        let mut want = max_frames.clamp(1, frames_cap) * self.frame_bytes;
+        let units_cap = MAX_BLOCK_BYTES / self.unit_bytes;
+        let units = max_frames.div_ceil(self.spec.encoding.unit_frames());
+        let mut want = units.clamp(1, units_cap) * self.unit_bytes;
         if let Some(remaining) = self.remaining {
             want = want.min(usize::try_from(remaining).unwrap_or(usize::MAX));
         }
@@ -214,15 +243,18 @@ impl<R: Read> WavReader<R> {
         }
         if got < want || self.remaining == Some(0) {
             self.ended = true;
-            self.missing_bytes = self.remaining.unwrap_or(0) + (got % self.frame_bytes) as u64;
+            self.missing_bytes = self.remaining.unwrap_or(0) + (got % self.unit_bytes) as u64;
         }
-        let frames = got / self.frame_bytes;
-        if frames == 0 {
+        let units = got / self.unit_bytes;
+        if units == 0 {
             self.ended = true;
             return Ok(None);
         }
-        let bytes = &self.bytes[..frames * self.frame_bytes];
-        self.replaced_samples += decode(self.spec.encoding, bytes, &mut self.planes);
+        let bytes = &self.bytes[..units * self.unit_bytes];
+        self.replaced_samples += match self.spec.encoding {
+            Encoding::Gsm => decode_gsm(&mut self.gsm, bytes, &mut self.planes[0]),
+            encoding => decode(encoding, bytes, &mut self.planes),
+        };
         Ok(Some(&self.planes))
     }
 
@@ -241,7 +273,7 @@ impl<R: Read> WavReader<R> {
 /// Reads the `fmt ` chunk content: sample rate, channels and encoding.
 fn parse_format(body: &[u8]) -> Result<(u32, u16, Encoding), DecodeError> {
     if body.len() < 16 {
-        return Err(DecodeError::Malformed(format!(
+        return Err(DecodeError::Corrupt(format!(
             "the fmt chunk has {} bytes, fewer than 16",
             body.len()
         )));
@@ -254,7 +286,7 @@ fn parse_format(body: &[u8]) -> Result<(u32, u16, Encoding), DecodeError> {
     let bits = u16_at(14);
     if tag == 0xFFFE {
         if body.len() < 40 {
-            return Err(DecodeError::Malformed(
+            return Err(DecodeError::Corrupt(
                 "WAVE_FORMAT_EXTENSIBLE without its 22 extension bytes".into(),
             ));
         }
@@ -266,16 +298,23 @@ fn parse_format(body: &[u8]) -> Result<(u32, u16, Encoding), DecodeError> {
         tag = u16_at(24);
     }
     if channels == 0 || channels > MAX_CHANNELS {
-        return Err(DecodeError::Malformed(format!("{channels} channels")));
+        return Err(DecodeError::Corrupt(format!("{channels} channels")));
     }
     if sample_rate == 0 {
-        return Err(DecodeError::Malformed("a sample rate of 0 Hz".into()));
+        return Err(DecodeError::Corrupt("a sample rate of 0 Hz".into()));
     }
     let encoding = match (tag, bits) {
         (1, 8 | 16 | 24 | 32) => Encoding::Pcm { bits },
         (3, 32 | 64) => Encoding::Float { bits },
         (6, 8) => Encoding::Alaw,
         (7, 8) => Encoding::Ulaw,
+        // WAV49 writers put 0 or 260 (bits per frame) here; the block align is what counts
+        (0x31, _) if channels == 1 => Encoding::Gsm,
+        (0x31, _) => {
+            return Err(DecodeError::Unsupported(format!(
+                "GSM 6.10 with {channels} channels"
+            )));
+        }
         (1 | 3 | 6 | 7, bits) => {
             return Err(DecodeError::Unsupported(format!(
                 "{} with {bits} bits per sample",
@@ -289,9 +328,9 @@ fn parse_format(body: &[u8]) -> Result<(u32, u16, Encoding), DecodeError> {
             )));
         }
     };
-    let frame_bytes = usize::from(channels) * encoding.bytes_per_sample();
-    if usize::from(block_align) != frame_bytes {
-        return Err(DecodeError::Malformed(format!(
+    let unit_bytes = usize::from(channels) * encoding.unit_bytes();
+    if usize::from(block_align) != unit_bytes {
+        return Err(DecodeError::Corrupt(format!(
             "block align {block_align} does not match {channels} channels of {encoding}"
         )));
     }
@@ -352,8 +391,24 @@ fn decode(encoding: Encoding, bytes: &[u8], planes: &mut [Vec<f32>]) -> u64 {
         Encoding::Ulaw => fill::<1>(bytes, planes, |b| {
             f32::from(g711::ulaw_decode(b[0])) / 32768.0
         }),
+        Encoding::Gsm => unreachable!("GSM blocks go through decode_gsm"),
     }
     replaced
+}
+
+/// Decodes whole WAV49 blocks of a mono file; returns 0 (GSM has no non-finite samples).
+fn decode_gsm(decoder: &mut callscore_gsm::Decoder, bytes: &[u8], plane: &mut Vec<f32>) -> u64 {
+    plane.clear();
+    for block in bytes.chunks_exact(callscore_gsm::WAV49_BLOCK_BYTES) {
+        let block = block.try_into().expect("chunks_exact yields whole blocks");
+        plane.extend(
+            decoder
+                .decode_wav49_block(block)
+                .iter()
+                .map(|&s| f32::from(s) / 32768.0),
+        );
+    }
+    0
 }
 
 /// Splits interleaved frames of `N`-byte samples into the planes.
@@ -403,12 +458,12 @@ pub fn write_wav<C: AsRef<[f32]>>(
         } => (3, bits),
         Encoding::Alaw => (6, 8),
         Encoding::Ulaw => (7, 8),
-        _ => {
+        Encoding::Gsm | Encoding::Pcm { .. } | Encoding::Float { .. } => {
             let message = format!("callscore does not write {encoding}");
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
     };
-    let width = encoding.bytes_per_sample();
+    let width = encoding.unit_bytes();
     let block_align = channels.len() * width;
     let data_bytes = u32::try_from(frames * block_align)
         .ok()
@@ -454,6 +509,7 @@ pub fn write_wav<C: AsRef<[f32]>>(
                 Encoding::Float { .. } => data.extend_from_slice(&x.to_le_bytes()),
                 Encoding::Alaw => data.push(g711::alaw_encode(pcm16)),
                 Encoding::Ulaw => data.push(g711::ulaw_encode(pcm16)),
+                Encoding::Gsm => unreachable!("GSM was refused before the data"),
             }
         }
     }
@@ -483,7 +539,7 @@ fn padded(size: u32) -> u64 {
 fn skip(inner: &mut impl Read, bytes: u64, chunk: &str) -> Result<(), DecodeError> {
     let skipped = io::copy(&mut inner.take(bytes), &mut io::sink())?;
     if skipped < bytes {
-        return Err(DecodeError::Malformed(format!(
+        return Err(DecodeError::Corrupt(format!(
             "the file ends inside the {chunk:?} chunk, before the data chunk"
         )));
     }
@@ -502,4 +558,39 @@ fn read_full(inner: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// Whether callscore's own reader should take the WAV file that starts with `head`: every
+/// encoding but the ADPCM ones, which symphonia decodes. The reader decodes linear PCM, float,
+/// G.711 and GSM (WAV49), and refuses the rest naming the codec. When the format chunk is not
+/// within `head` the answer is yes, and the reader will say what it finds.
+pub(crate) fn ours(head: &[u8]) -> bool {
+    let mut at = 12;
+    while let Some(header) = head.get(at..at + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if &header[..4] == b"fmt " {
+            let body = &head[at + 8..];
+            let u16_at = |i: usize| body.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            let tag = match u16_at(0) {
+                Some(0xFFFE) => u16_at(24),
+                tag => tag,
+            };
+            return !matches!(tag, Some(ADPCM_MS | ADPCM_IMA));
+        }
+        at += 8 + usize::try_from(padded(size)).unwrap_or(usize::MAX - at);
+    }
+    true
+}
+
+impl<R: Read> WavReader<R> {
+    /// The header's facts in the form the recording reader shares with the other readers.
+    pub(crate) fn info(&self) -> crate::source::SourceInfo {
+        crate::source::SourceInfo {
+            container: "WAV",
+            codec: self.spec.encoding.to_string(),
+            sample_rate: self.spec.sample_rate,
+            channels: self.spec.channels,
+            frames: self.spec.frames,
+        }
+    }
 }

@@ -226,17 +226,26 @@ fn broken_and_unsupported_files_give_clear_errors() {
         Ok(_) => panic!("accepted"),
         Err(e) => e.to_string(),
     };
-    assert_eq!(message(b""), "not a WAV file (no RIFF/WAVE header)");
-    assert_eq!(
-        message(b"ID3\x04\0\0\0\0\0\0\0\0\0\0"),
-        "not a WAV file (no RIFF/WAVE header)"
-    );
+    assert!(message(b"").contains("not a WAV file (no RIFF/WAVE header)"));
+    assert!(message(b"ID3\x04\0\0\0\0\0\0\0\0\0\0").contains("not a WAV file"));
     assert!(message(b"RIFX\0\0\0\0WAVE").contains("big-endian"));
-    let gsm = riff(
+    let gsm_stereo = riff(
         b"RIFF",
-        &[(b"fmt ", fmt(0x31, 1, 8000, 65, 0)), (b"data", vec![0; 65])],
+        &[
+            (b"fmt ", fmt(0x31, 2, 8000, 130, 0)),
+            (b"data", vec![0; 130]),
+        ],
     );
-    assert!(message(&gsm).contains("GSM 6.10"), "{}", message(&gsm));
+    let text = message(&gsm_stereo);
+    assert!(text.contains("GSM 6.10 with 2 channels"), "{text}");
+    let adpcm = riff(
+        b"RIFF",
+        &[
+            (b"fmt ", fmt(0x11, 1, 8000, 256, 4)),
+            (b"data", vec![0; 256]),
+        ],
+    );
+    assert!(message(&adpcm).contains("IMA ADPCM"), "{}", message(&adpcm));
     let pcm12 = riff(
         b"RIFF",
         &[(b"fmt ", fmt(1, 1, 8000, 2, 12)), (b"data", vec![0; 2])],

@@ -1,11 +1,13 @@
 //! `callscore detect`: the DTMF key presses in recordings, as digit strings or JSON.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use callscore_audio::{DecodeError, WavReader, WavSpec};
+use callscore_audio::{
+    DecodeError, DecodeOptions, Headerless, OUTPUT_RATE, Recording, RecordingInfo,
+};
 use callscore_dtmf::{ConfigError, Detector, DetectorConfig, KeyEvent};
 use serde::Serialize;
 
@@ -16,8 +18,13 @@ use serde::Serialize;
 /// standard output, so scripts can read it; messages go to standard error.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Formats: WAV (RIFF or RF64) with linear PCM (8-32 bit), IEEE float or G.711 A-law/u-law
-samples, at 8000-192000 Hz, 1-64 channels. Any other format is refused with its name.
+Formats, recognised from their first bytes whatever the file is called: WAV (RIFF or RF64) with
+linear PCM, float, G.711 A-law/u-law, GSM 6.10 (WAV49), IMA or Microsoft ADPCM; FLAC; MP3; Ogg
+Vorbis; MP4/M4A (AAC, ALAC); AIFF; CAF; Matroska. Headerless files are read by their extension
+(.ulaw .pcmu .alaw .pcma .gsm .sln .raw .sln16 ...) or by --codec. 8000-192000 Hz, up to 8
+channels, up to 2 hours; everything is analysed at 8 kHz.
+
+A key heard on several channels at the same time (a mixed-down leg, crosstalk) counts once.
 
 Exit status: 0 when every file was read; 1 when at least one could not be (its error is on
 standard error, and in --json mode also on standard output as {\"file\", \"error\"}; the
@@ -33,8 +40,17 @@ pub(crate) struct Args {
     json: bool,
 
     /// Analyse only this channel (0 is the first, or left, channel).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "mix_down")]
     channel: Option<u16>,
+
+    /// Average all channels into one before analysing them.
+    #[arg(long)]
+    mix_down: bool,
+
+    /// Read headerless input as this codec: ulaw, alaw, gsm, slin (8 kHz), slin16, slin48, ...
+    /// Needed for headerless data on standard input; files are recognised by their extension.
+    #[arg(long, value_name = "CODEC", value_parser = parse_codec)]
+    codec: Option<Headerless>,
 
     /// Ignore the A, B, C and D keys, which ordinary telephone keypads lack.
     #[arg(long)]
@@ -57,15 +73,25 @@ enum FileError {
 /// What was found in one file.
 #[derive(Debug)]
 struct Report {
-    spec: WavSpec,
+    info: RecordingInfo,
     frames: u64,
-    /// Key presses of every analysed channel, in the order they started.
-    events: Vec<(u16, KeyEvent)>,
+    /// Key presses, in the order they started, each with the channel it was heard on best and
+    /// the other channels that heard it too.
+    events: Vec<Heard>,
     warnings: Vec<String>,
 }
 
-/// Frames decoded and analysed at a time.
-const BLOCK_FRAMES: usize = 4096;
+/// One key press and where it was heard.
+#[derive(Debug)]
+struct Heard {
+    event: KeyEvent,
+    channel: u16,
+    also_on: Vec<u16>,
+}
+
+fn parse_codec(name: &str) -> Result<Headerless, String> {
+    name.parse().map_err(|e: DecodeError| e.to_string())
+}
 
 pub(crate) fn run(args: &Args) -> ExitCode {
     let mut stdout = io::stdout().lock();
@@ -112,25 +138,34 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 
 /// Decodes one recording and runs a detector over each selected channel.
 fn analyse(path: &Path, args: &Args) -> Result<Report, FileError> {
-    let input: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(BufReader::new(File::open(path).map_err(FileError::Open)?))
+    let options = DecodeOptions {
+        headerless: args.codec,
+        mix_down: args.mix_down,
+        ..DecodeOptions::default()
     };
-    let mut wav = WavReader::new(input)?;
-    let spec = wav.spec();
+    let mut recording = if path.as_os_str() == "-" {
+        Recording::open_stream(io::stdin(), &options)?
+    } else {
+        let file = File::open(path).map_err(FileError::Open)?;
+        let options = DecodeOptions {
+            extension: path.extension().and_then(|e| e.to_str()).map(str::to_owned),
+            ..options
+        };
+        Recording::open_file(file, &options)?
+    };
+    let available = recording.output_channels();
     let channels: Vec<u16> = match args.channel {
-        Some(channel) if channel >= spec.channels => {
+        Some(channel) if channel >= available => {
             return Err(FileError::NoChannel {
                 channel,
-                channels: spec.channels,
+                channels: available,
             });
         }
         Some(channel) => vec![channel],
-        None => (0..spec.channels).collect(),
+        None => (0..available).collect(),
     };
     let config = DetectorConfig {
-        sample_rate: spec.sample_rate,
+        sample_rate: OUTPUT_RATE,
         extended_keys: !args.no_extended,
         ..DetectorConfig::default()
     };
@@ -139,9 +174,7 @@ fn analyse(path: &Path, args: &Args) -> Result<Report, FileError> {
         detectors.push(Detector::new(&config)?);
     }
     let mut found = vec![Vec::new(); channels.len()];
-    let mut frames = 0;
-    while let Some(block) = wav.next_block(BLOCK_FRAMES)? {
-        frames += block[0].len() as u64;
+    while let Some(block) = recording.next_block()? {
         for ((detector, events), &channel) in detectors.iter_mut().zip(&mut found).zip(&channels) {
             detector.push(&block[usize::from(channel)], events);
         }
@@ -149,66 +182,97 @@ fn analyse(path: &Path, args: &Args) -> Result<Report, FileError> {
     for (detector, events) in detectors.iter_mut().zip(&mut found) {
         detector.finish(events);
     }
-
-    let mut warnings = Vec::new();
-    if wav.missing_bytes() > 0 {
-        warnings.push(format!(
-            "the recording is cut off ({} bytes of audio missing at the end); analysed what is \
-             there",
-            wav.missing_bytes()
-        ));
-    }
-    if wav.replaced_samples() > 0 {
-        warnings.push(format!(
-            "{} float samples were NaN or infinite and were read as silence",
-            wav.replaced_samples()
-        ));
-    }
-    let mut events: Vec<(u16, KeyEvent)> = channels
+    let stats = recording.stats();
+    let events = channels
         .iter()
         .zip(found)
         .flat_map(|(&channel, events)| events.into_iter().map(move |e| (channel, e)))
         .collect();
-    events.sort_by_key(|(channel, event)| (event.start, *channel));
     Ok(Report {
-        spec,
-        frames,
-        events,
-        warnings,
+        info: recording.info().clone(),
+        frames: stats.output_frames,
+        events: merge(events),
+        warnings: stats.warnings(),
     })
 }
 
+/// Counts a key heard on several channels at once as one press: the same key on another
+/// channel whose tone overlaps this one in time is the same press (a mixed-down leg, or the
+/// caller's tones leaking into the prompt's channel). The channel that heard it best keeps it.
+fn merge(mut events: Vec<(u16, KeyEvent)>) -> Vec<Heard> {
+    events.sort_by_key(|(channel, event)| (event.start, *channel));
+    let mut merged: Vec<Heard> = Vec::with_capacity(events.len());
+    for (channel, event) in events {
+        let same = merged.iter_mut().rev().take(8).find(|heard| {
+            heard.event.key == event.key
+                && heard.channel != channel
+                && !heard.also_on.contains(&channel)
+                && event.start < heard.event.end
+                && heard.event.start < event.end
+        });
+        match same {
+            Some(heard) => {
+                if event.quality > heard.event.quality {
+                    heard.also_on.push(heard.channel);
+                    heard.channel = channel;
+                    heard.event = event;
+                } else {
+                    heard.also_on.push(channel);
+                }
+                heard.also_on.sort_unstable();
+            }
+            None => merged.push(Heard {
+                event,
+                channel,
+                also_on: Vec::new(),
+            }),
+        }
+    }
+    merged
+}
+
 fn write_report(out: &mut impl Write, name: &str, report: &Report, json: bool) -> io::Result<()> {
-    let digits: String = report.events.iter().map(|(_, e)| e.key.as_char()).collect();
+    let digits: String = report
+        .events
+        .iter()
+        .map(|h| h.event.key.as_char())
+        .collect();
     if !json {
         return writeln!(out, "{digits}");
     }
-    let rate = f64::from(report.spec.sample_rate);
     let events = report
         .events
         .iter()
-        .map(|(channel, e)| EventJson {
-            key: e.key.as_char(),
-            channel: *channel,
-            start_seconds: round(e.start_seconds(), 4),
-            end_seconds: round(e.end_seconds(), 4),
-            duration_seconds: round(e.duration_seconds(), 4),
-            low_hz: round(f64::from(e.low_hz), 1),
-            high_hz: round(f64::from(e.high_hz), 1),
-            low_dbm0: round(f64::from(e.low_dbm0), 1),
-            high_dbm0: round(f64::from(e.high_dbm0), 1),
-            twist_db: round(f64::from(e.twist_db), 1),
-            quality: round(f64::from(e.quality), 3),
-        })
+        .map(
+            |Heard {
+                 event: e,
+                 channel,
+                 also_on,
+             }| EventJson {
+                key: e.key.as_char(),
+                channel: *channel,
+                also_on: also_on.clone(),
+                start_seconds: round(e.start_seconds(), 4),
+                end_seconds: round(e.end_seconds(), 4),
+                duration_seconds: round(e.duration_seconds(), 4),
+                low_hz: round(f64::from(e.low_hz), 1),
+                high_hz: round(f64::from(e.high_hz), 1),
+                low_dbm0: round(f64::from(e.low_dbm0), 1),
+                high_dbm0: round(f64::from(e.high_dbm0), 1),
+                twist_db: round(f64::from(e.twist_db), 1),
+                quality: round(f64::from(e.quality), 3),
+            },
+        )
         .collect();
     write_json(
         out,
         &FileJson {
             file: name,
-            sample_rate: report.spec.sample_rate,
-            channels: report.spec.channels,
-            encoding: report.spec.encoding.to_string(),
-            duration_seconds: round(report.frames as f64 / rate, 4),
+            container: report.info.container,
+            encoding: &report.info.codec,
+            sample_rate: report.info.sample_rate,
+            channels: report.info.channels,
+            duration_seconds: round(report.frames as f64 / f64::from(OUTPUT_RATE), 4),
             digits,
             events,
             warnings: &report.warnings,
@@ -236,9 +300,10 @@ fn complain(message: &str) {
 #[derive(Debug, Serialize)]
 struct FileJson<'a> {
     file: &'a str,
+    container: &'a str,
+    encoding: &'a str,
     sample_rate: u32,
     channels: u16,
-    encoding: String,
     duration_seconds: f64,
     digits: String,
     events: Vec<EventJson>,
@@ -249,6 +314,9 @@ struct FileJson<'a> {
 struct EventJson {
     key: char,
     channel: u16,
+    /// Other channels that heard the same press at the same time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    also_on: Vec<u16>,
     start_seconds: f64,
     end_seconds: f64,
     duration_seconds: f64,

@@ -232,7 +232,7 @@ fn hostile_files_are_refused_without_a_panic() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
-        stderr.contains("4khz.wav: sample rate 4000 Hz is not supported"),
+        stderr.contains("4khz.wav: unsupported recording: a sample rate of 4000 Hz"),
         "{stderr}"
     );
     assert_eq!(out.status.code(), Some(1));
@@ -242,9 +242,9 @@ fn hostile_files_are_refused_without_a_panic() {
     assert_eq!(lines + refused, paths.len(), "{stderr}");
 }
 
-/// The names `schemas/detect.v1.schema.json` requires of one of its definitions; the schema
-/// allows no others.
-fn schema_fields(schema: &Value, definition: &str) -> Vec<String> {
+/// The names `schemas/detect.v1.schema.json` requires of one of its definitions, and all the
+/// names it declares (it allows no others).
+fn schema_fields(schema: &Value, definition: &str) -> (Vec<String>, Vec<String>) {
     let def = field(field(schema, "$defs"), definition);
     let mut required: Vec<String> = field(def, "required")
         .as_array()
@@ -260,11 +260,22 @@ fn schema_fields(schema: &Value, definition: &str) -> Vec<String> {
         .collect();
     required.sort();
     declared.sort();
-    assert_eq!(
-        required, declared,
-        "{definition}: every property is required"
+    assert!(
+        required.iter().all(|name| declared.contains(name)),
+        "{definition}: a required property is not declared"
     );
-    required
+    (required, declared)
+}
+
+/// Checks that `value` has every required field and no undeclared one.
+fn conforms(value: &Value, (required, declared): &(Vec<String>, Vec<String>)) {
+    let present = names(value);
+    for name in required {
+        assert!(present.contains(name), "{name} missing from {value}");
+    }
+    for name in &present {
+        assert!(declared.contains(name), "{name} is not in the schema");
+    }
 }
 
 fn names(value: &Value) -> Vec<String> {
@@ -288,7 +299,7 @@ fn json_output_has_exactly_the_fields_of_its_schema() {
         "--json",
         "all-keys-pcm16.wav",
         "cut-off-pcm16.wav",
-        "gsm610.wav",
+        "g729.wav",
     ]);
     let lines: Vec<Value> = text(&out.stdout)
         .lines()
@@ -296,16 +307,17 @@ fn json_output_has_exactly_the_fields_of_its_schema() {
         .collect();
     assert_eq!(lines.len(), 3);
     for line in &lines[..2] {
-        assert_eq!(names(line), report);
+        conforms(line, &report);
         let events = field(line, "events").as_array().expect("events");
         assert!(!events.is_empty());
         for e in events {
-            assert_eq!(names(e), event);
+            conforms(e, &event);
         }
     }
     assert_eq!(
         field(&lines[1], "warnings").as_array().map(Vec::len),
         Some(1)
     );
-    assert_eq!(names(&lines[2]), failure);
+    conforms(&lines[2], &failure);
+    assert_eq!(names(&lines[2]), failure.0);
 }

@@ -235,20 +235,21 @@ pub fn generate() -> Vec<Fixture> {
     fixtures.push(Fixture::refused(
         "not-a-recording.wav",
         "a text file named .wav",
-        "not a WAV file",
+        "not a recognised audio format",
         b"callscore fixture: this is not audio\n".to_vec(),
     ));
 
-    // a GSM 6.10 header, a codec that needs its own decoder
-    let mut gsm =
-        b"RIFF\x34\0\0\0WAVEfmt \x14\0\0\0\x31\0\x01\0\x40\x1f\0\0\x59\x06\0\0\x41\0\0\0".to_vec();
-    gsm.extend_from_slice(b"\x02\0\x40\x01data\x0c\0\0\0");
-    gsm.extend_from_slice(&[0; 12]);
+    // a G.729 header: a codec callscore does not decode, which must be named in the refusal
+    let mut g729 =
+        b"RIFF\x30\0\0\0WAVEfmt \x12\0\0\0\x83\0\x01\0\x40\x1f\0\0\xe8\x03\0\0\x0a\0\x01\0"
+            .to_vec();
+    g729.extend_from_slice(b"\0\0data\x0a\0\0\0");
+    g729.extend_from_slice(&[0; 10]);
     fixtures.push(Fixture::refused(
-        "gsm610.wav",
-        "the header of a GSM 6.10 WAV file, a codec not decoded yet",
-        "GSM 6.10",
-        gsm,
+        "g729.wav",
+        "the header of a G.729 WAV file, a codec callscore does not decode",
+        "G.729",
+        g729,
     ));
     fixtures
 }

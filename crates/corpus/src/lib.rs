@@ -391,6 +391,9 @@ pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<
 /// Every candidate the detector measured in one call (`call-0186`) or talk-off item
 /// (`music-010`), with the keys actually pressed: for explaining a miss or an insertion.
 pub fn explain(source: &str, seed: u64) -> anyhow::Result<String> {
+    if std::path::Path::new(source).is_file() {
+        return explain_file(source);
+    }
     let (name, index) = source
         .rsplit_once('-')
         .and_then(|(name, index)| Some((name, index.parse::<usize>().ok()?)))
@@ -410,10 +413,40 @@ pub fn explain(source: &str, seed: u64) -> anyhow::Result<String> {
     for p in &presses {
         let _ = write!(out, " {}@{:.3}-{:.3}", p.key, p.start, p.end);
     }
+    out.push('\n');
+    out.push_str(&verdicts(&samples));
+    Ok(out)
+}
+
+/// [`explain`] for a recording file: every channel, decoded to 8 kHz as `callscore detect`
+/// decodes it.
+fn explain_file(path: &str) -> anyhow::Result<String> {
+    let mut recording = callscore_audio::Recording::open_path(
+        std::path::Path::new(path),
+        &callscore_audio::DecodeOptions::default(),
+    )?;
+    let mut channels = vec![Vec::new(); usize::from(recording.output_channels())];
+    while let Some(block) = recording.next_block()? {
+        for (channel, samples) in channels.iter_mut().zip(block) {
+            channel.extend_from_slice(samples);
+        }
+    }
+    let info = recording.info();
+    let mut out = format!("{path}: {} {}\n", info.container, info.codec);
+    for (index, samples) in channels.iter().enumerate() {
+        let _ = writeln!(out, "channel {index}");
+        out.push_str(&verdicts(samples));
+    }
+    Ok(out)
+}
+
+/// One line per candidate the detector measured in `samples` (8 kHz), with its verdict.
+fn verdicts(samples: &[f32]) -> String {
+    let mut out = String::new();
     out.push_str(
-        "\nkey   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay  verdict\n",
+        "key   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay  verdict\n",
     );
-    for c in candidates(&samples) {
+    for c in candidates(samples) {
         let (low, high) = c.key.frequencies();
         let _ = write!(
             out,
@@ -444,7 +477,7 @@ pub fn explain(source: &str, seed: u64) -> anyhow::Result<String> {
         let verdict = c.rejection.map_or("key", |r| r.as_str());
         let _ = writeln!(out, "  {verdict}");
     }
-    Ok(out)
+    out
 }
 
 fn candidates(samples: &[f32]) -> Vec<callscore_dtmf::Candidate> {

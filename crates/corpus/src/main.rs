@@ -66,7 +66,8 @@ enum Command {
     /// Every candidate the detector measured in one call or talk-off item, with the keys
     /// pressed: for explaining a miss or an insertion.
     Explain {
-        /// `call-N` for a barge-in call, `CATEGORY-N` for a talk-off item (`music-010`).
+        /// `call-N` for a barge-in call, `CATEGORY-N` for a talk-off item (`music-010`), or
+        /// the path of a recording in any format `callscore detect` reads.
         source: String,
         /// Seed of the corpus.
         #[arg(long, default_value_t = 1)]
