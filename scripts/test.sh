@@ -29,7 +29,11 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace --locked
-step "cargo build --release (target/release/callscore)"
+step "cargo build --release (target/release/callscore), and the README's main job"
 cargo build --release --locked -p callscore
+store=$(mktemp -d)
+trap 'rm -rf "$store"' EXIT
+target/release/callscore process fixtures/recordings --survey fixtures/surveys/nps-csat.toml \
+  --pseudonym-key-file fixtures/demo-pseudonym.key --store "$store" >/dev/null
 target/release/callscore detect fixtures/all-keys-pcm16.wav >/dev/null
 echo "all checks passed" >&2

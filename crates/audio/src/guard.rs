@@ -99,6 +99,190 @@ pub(crate) fn ogg(head: &[u8]) -> Result<Verdict, DecodeError> {
     Ok(Verdict::Fine)
 }
 
+/// Atoms whose children are atoms, and how many bytes of their own come before them.
+const MP4_CONTAINERS: [(&[u8; 4], usize); 11] = [
+    (b"moov", 0),
+    (b"trak", 0),
+    (b"mdia", 0),
+    (b"minf", 0),
+    (b"stbl", 0),
+    (b"udta", 0),
+    (b"edts", 0),
+    (b"dinf", 0),
+    (b"mvex", 0),
+    (b"ilst", 0),
+    (b"meta", 4),
+];
+
+/// Sample-table atoms: (type, bytes per entry, offset of the entry count in the body). Their
+/// entry counts size symphonia's allocations.
+const MP4_TABLES: [(&[u8; 4], u64, usize); 7] = [
+    (b"stts", 8, 4),
+    (b"stsc", 12, 4),
+    (b"stco", 4, 4),
+    (b"co64", 8, 4),
+    (b"ctts", 8, 4),
+    (b"stss", 4, 4),
+    (b"elst", 12, 4),
+];
+
+/// Checks the atoms of an MP4/M4A file (`head` has `ftyp` at 4): every atom fits inside its
+/// parent, and every sample table's entry count fits inside its atom. `len` is the input's
+/// length when known. The movie atom is checked when it lies within [`MAX_CHECKED_HEADER`]
+/// bytes of the start (files written for streaming put it first); beyond that the check
+/// stops, and symphonia's own reading is all there is.
+pub(crate) fn mp4(head: &[u8], len: Option<u64>) -> Result<Verdict, DecodeError> {
+    let mut at = 0u64;
+    loop {
+        let Some((size, kind, header)) = atom_header(head, at) else {
+            // the top level ended with the input, or goes on beyond what can be checked
+            if len.is_some_and(|len| at >= len) || at + 16 > MAX_CHECKED_HEADER as u64 {
+                return Ok(Verdict::Fine);
+            }
+            let want = len.map_or(at + 16, |len| len.min(at + 16));
+            return Ok(Verdict::NeedBytes(
+                usize::try_from(want).unwrap_or(usize::MAX),
+            ));
+        };
+        let end = if size == 0 {
+            len.unwrap_or(u64::MAX)
+        } else {
+            at + size
+        };
+        if size != 0 && size < header {
+            return Err(DecodeError::Corrupt(format!(
+                "MP4 atom at byte {at} is shorter than its header"
+            )));
+        }
+        if size != 0 && len.is_some_and(|len| end > len) {
+            return Err(DecodeError::Corrupt(format!(
+                "MP4 atom {:?} at byte {at} claims {size} bytes, past the end of the file",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
+        if &kind == b"moov" {
+            if end > MAX_CHECKED_HEADER as u64 {
+                return Ok(Verdict::Fine);
+            }
+            let end = usize::try_from(end).unwrap_or(usize::MAX);
+            let Some(body) = head.get(usize::try_from(at + header).unwrap_or(usize::MAX)..end)
+            else {
+                return Ok(Verdict::NeedBytes(end));
+            };
+            mp4_children(body, 0)?;
+            return Ok(Verdict::Fine);
+        }
+        if size == 0 || end >= MAX_CHECKED_HEADER as u64 {
+            return Ok(Verdict::Fine);
+        }
+        at = end;
+    }
+}
+
+/// An atom's size, type and header length at `at`, if the header is within `bytes`.
+fn atom_header(bytes: &[u8], at: u64) -> Option<(u64, [u8; 4], u64)> {
+    let at = usize::try_from(at).ok()?;
+    let h = bytes.get(at..at + 8)?;
+    let size = u64::from(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+    let kind = [h[4], h[5], h[6], h[7]];
+    if size == 1 {
+        let l = bytes.get(at + 8..at + 16)?;
+        let large = u64::from_be_bytes([l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]]);
+        return Some((large, kind, 16));
+    }
+    Some((size, kind, 8))
+}
+
+/// Checks the atoms inside `body`, which holds a container's children.
+fn mp4_children(body: &[u8], depth: usize) -> Result<(), DecodeError> {
+    let corrupt = |what: String| DecodeError::Corrupt(format!("MP4 {what}"));
+    if depth > 16 {
+        return Err(corrupt("atoms nest deeper than 16".into()));
+    }
+    let mut at = 0u64;
+    while (at as usize) < body.len() {
+        let Some((size, kind, header)) = atom_header(body, at) else {
+            return Err(corrupt(format!(
+                "atom header cut off at byte {at} of its parent"
+            )));
+        };
+        let size = if size == 0 {
+            body.len() as u64 - at
+        } else {
+            size
+        };
+        let end = at.checked_add(size).filter(|&end| end <= body.len() as u64);
+        let Some(end) = end.filter(|_| size >= header) else {
+            return Err(corrupt(format!(
+                "atom {:?} claims {size} bytes, more than its parent holds",
+                String::from_utf8_lossy(&kind)
+            )));
+        };
+        let inner = &body[(at + header) as usize..end as usize];
+        if let Some(&(_, skip)) = MP4_CONTAINERS.iter().find(|(k, _)| **k == kind) {
+            mp4_children(inner.get(skip..).unwrap_or_default(), depth + 1)?;
+        }
+        if let Some(&(_, entry, count_at)) = MP4_TABLES.iter().find(|(k, _, _)| **k == kind) {
+            let count = inner
+                .get(count_at..count_at + 4)
+                .map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "{:?} atom without its entry count",
+                        String::from_utf8_lossy(&kind)
+                    ))
+                })?;
+            if count.saturating_mul(entry) > (inner.len() - (count_at + 4)) as u64 {
+                return Err(corrupt(format!(
+                    "{:?} table of {count} entries does not fit in its {} bytes",
+                    String::from_utf8_lossy(&kind),
+                    inner.len()
+                )));
+            }
+        }
+        if &kind == b"stsz" {
+            stsz(inner)?;
+        }
+        at = end;
+    }
+    Ok(())
+}
+
+/// Largest audio sample (one coded frame) an MP4 file may declare: symphonia reads each
+/// sample into a buffer of its declared size. Real audio frames are a few kilobytes.
+const MAX_MP4_SAMPLE: u32 = 1 << 20;
+
+/// The sample-size table: a fixed size, or (fixed size 0) one size per sample, each checked.
+fn stsz(body: &[u8]) -> Result<(), DecodeError> {
+    let corrupt = |what: &str| DecodeError::Corrupt(format!("MP4 \"stsz\" {what}"));
+    let word = |at: usize| {
+        body.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (Some(fixed), Some(count)) = (word(4), word(8)) else {
+        return Err(corrupt("atom is cut off"));
+    };
+    if fixed > MAX_MP4_SAMPLE {
+        return Err(corrupt(&format!("declares samples of {fixed} bytes")));
+    }
+    if fixed == 0 {
+        let sizes = body.get(12..).unwrap_or_default();
+        if u64::from(count) * 4 > sizes.len() as u64 {
+            return Err(corrupt(&format!(
+                "table of {count} sizes does not fit in its atom"
+            )));
+        }
+        if let Some(size) = sizes
+            .chunks_exact(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .find(|&size| size > MAX_MP4_SAMPLE)
+        {
+            return Err(corrupt(&format!("declares a sample of {size} bytes")));
+        }
+    }
+    Ok(())
+}
+
 /// A Vorbis comment list: vendor string, count, then length-prefixed comments, all of which
 /// must fit in `body`.
 fn vorbis_comment(body: &[u8], container: &str) -> Result<(), DecodeError> {

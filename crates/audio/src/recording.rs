@@ -192,10 +192,12 @@ impl Recording {
                     let (reader, info) = RawReader::new(input, format);
                     (Box::new(reader), info)
                 }
+                // symphonia's probe would scan the bytes for a signature further on, and hand
+                // what it finds to a reader whose headers nobody checked: refused instead
                 None => {
-                    let (reader, info) = crate::media::open(input, extension, "unknown")
-                        .map_err(|e| over(e, &over_limit))?;
-                    (Box::new(reader), info)
+                    return Err(DecodeError::Unsupported(
+                        "not a recognised audio format".into(),
+                    ));
                 }
             },
         };
@@ -325,17 +327,22 @@ impl Recording {
 
 /// Checks the leading headers symphonia would trust, reading ahead as far as they reach.
 fn check_headers(input: &mut Input, head: &[u8], container: &str) -> Result<(), DecodeError> {
-    let check = match container {
-        "FLAC" => guard::flac,
-        "Ogg" => guard::ogg,
-        _ => return Ok(()),
+    let len = input.byte_len();
+    let check = |bytes: &[u8]| match container {
+        "FLAC" => guard::flac(bytes),
+        "Ogg" => guard::ogg(bytes),
+        "MP4" => guard::mp4(bytes, len),
+        _ => Ok(Verdict::Fine),
     };
     let mut bytes = head.to_vec();
     loop {
         match check(&bytes)? {
             Verdict::Fine => return Ok(()),
             Verdict::NeedBytes(len) if len <= bytes.len() => {
-                unreachable!("a check asked for bytes it has")
+                // the bytes it needs are all there and still not enough: a cut-off header
+                return Err(DecodeError::Corrupt(format!(
+                    "the {container} stream ends inside its headers"
+                )));
             }
             Verdict::NeedBytes(len) => {
                 // read ahead generously, so that long headers take few rounds

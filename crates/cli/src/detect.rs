@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use callscore_audio::{
     DecodeError, DecodeOptions, Headerless, OUTPUT_RATE, Recording, RecordingInfo,
 };
-use callscore_dtmf::{ConfigError, Detector, DetectorConfig, KeyEvent};
+use callscore_dtmf::ConfigError;
+use callscore_pipeline::{DetectError, Heard, detect_keys};
 use serde::Serialize;
 
 /// Print the DTMF digits keyed in each recording.
@@ -81,14 +82,6 @@ struct Report {
     warnings: Vec<String>,
 }
 
-/// One key press and where it was heard.
-#[derive(Debug)]
-struct Heard {
-    event: KeyEvent,
-    channel: u16,
-    also_on: Vec<u16>,
-}
-
 fn parse_codec(name: &str) -> Result<Headerless, String> {
     name.parse().map_err(|e: DecodeError| e.to_string())
 }
@@ -101,13 +94,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         let written = match analyse(path, args) {
             Ok(report) => {
                 for warning in &report.warnings {
-                    complain(&format!("{name}: warning: {warning}"));
+                    crate::complain(&format!("{name}: warning: {warning}"));
                 }
                 write_report(&mut stdout, &name, &report, args.json)
             }
             Err(error) => {
                 failed = true;
-                complain(&format!("{name}: {error}"));
+                crate::complain(&format!("{name}: {error}"));
                 if args.json {
                     write_json(
                         &mut stdout,
@@ -124,7 +117,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         if let Err(error) = written.and_then(|()| stdout.flush()) {
             // a reader that went away (`| head`) is not an error worth a message
             if error.kind() != io::ErrorKind::BrokenPipe {
-                complain(&format!("cannot write the results: {error}"));
+                crate::complain(&format!("cannot write the results: {error}"));
             }
             return ExitCode::FAILURE;
         }
@@ -153,82 +146,21 @@ fn analyse(path: &Path, args: &Args) -> Result<Report, FileError> {
         };
         Recording::open_file(file, &options)?
     };
-    let available = recording.output_channels();
-    let channels: Vec<u16> = match args.channel {
-        Some(channel) if channel >= available => {
-            return Err(FileError::NoChannel {
-                channel,
-                channels: available,
-            });
-        }
-        Some(channel) => vec![channel],
-        None => (0..available).collect(),
-    };
-    let config = DetectorConfig {
-        sample_rate: OUTPUT_RATE,
-        extended_keys: !args.no_extended,
-        ..DetectorConfig::default()
-    };
-    let mut detectors = Vec::with_capacity(channels.len());
-    for _ in &channels {
-        detectors.push(Detector::new(&config)?);
-    }
-    let mut found = vec![Vec::new(); channels.len()];
-    while let Some(block) = recording.next_block()? {
-        for ((detector, events), &channel) in detectors.iter_mut().zip(&mut found).zip(&channels) {
-            detector.push(&block[usize::from(channel)], events);
-        }
-    }
-    for (detector, events) in detectors.iter_mut().zip(&mut found) {
-        detector.finish(events);
-    }
+    let detected = detect_keys(&mut recording, args.channel, !args.no_extended).map_err(
+        |error| match error {
+            DetectError::Decode(e) => FileError::Decode(e),
+            DetectError::NoChannel { channel, channels } => {
+                FileError::NoChannel { channel, channels }
+            }
+        },
+    )?;
     let stats = recording.stats();
-    let events = channels
-        .iter()
-        .zip(found)
-        .flat_map(|(&channel, events)| events.into_iter().map(move |e| (channel, e)))
-        .collect();
     Ok(Report {
         info: recording.info().clone(),
         frames: stats.output_frames,
-        events: merge(events),
+        events: detected.keys,
         warnings: stats.warnings(),
     })
-}
-
-/// Counts a key heard on several channels at once as one press: the same key on another
-/// channel whose tone overlaps this one in time is the same press (a mixed-down leg, or the
-/// caller's tones leaking into the prompt's channel). The channel that heard it best keeps it.
-fn merge(mut events: Vec<(u16, KeyEvent)>) -> Vec<Heard> {
-    events.sort_by_key(|(channel, event)| (event.start, *channel));
-    let mut merged: Vec<Heard> = Vec::with_capacity(events.len());
-    for (channel, event) in events {
-        let same = merged.iter_mut().rev().take(8).find(|heard| {
-            heard.event.key == event.key
-                && heard.channel != channel
-                && !heard.also_on.contains(&channel)
-                && event.start < heard.event.end
-                && heard.event.start < event.end
-        });
-        match same {
-            Some(heard) => {
-                if event.quality > heard.event.quality {
-                    heard.also_on.push(heard.channel);
-                    heard.channel = channel;
-                    heard.event = event;
-                } else {
-                    heard.also_on.push(channel);
-                }
-                heard.also_on.sort_unstable();
-            }
-            None => merged.push(Heard {
-                event,
-                channel,
-                also_on: Vec::new(),
-            }),
-        }
-    }
-    merged
 }
 
 fn write_report(out: &mut impl Write, name: &str, report: &Report, json: bool) -> io::Result<()> {
@@ -289,12 +221,6 @@ fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
 fn round(x: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (x * scale).round() / scale
-}
-
-/// A message for the person at the terminal.
-fn complain(message: &str) {
-    // nothing better to do when standard error itself is gone
-    let _ = writeln!(io::stderr(), "callscore: {message}");
 }
 
 #[derive(Debug, Serialize)]

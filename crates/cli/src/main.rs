@@ -1,6 +1,7 @@
 //! The `callscore` command: thin glue over the callscore crates.
 
 mod detect;
+mod process;
 
 use std::process::ExitCode;
 
@@ -17,10 +18,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Detect(detect::Args),
+    Process(process::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Detect(args) => detect::run(&args),
+        Command::Process(args) => process::run(&args),
     }
+}
+
+/// A message for the person at the terminal.
+fn complain(message: &str) {
+    use std::io::Write;
+    // nothing better to do when standard error itself is gone
+    let _ = writeln!(std::io::stderr(), "callscore: {message}");
 }

@@ -44,10 +44,10 @@ pub struct TrueKey {
 
 /// A key to press: key, start and length in seconds, row and column levels in dBm0,
 /// frequency deviation of both tones.
-type Press = (char, f64, f64, f64, f64, f64);
+pub(crate) type Press = (char, f64, f64, f64, f64, f64);
 
 /// Adds `presses` to `signal` and returns the truth about them.
-fn press(
+pub(crate) fn press(
     signal: &mut [f32],
     rate: u32,
     channel: u16,
@@ -74,7 +74,7 @@ fn press(
         .collect()
 }
 
-fn wav(rate: u32, encoding: Encoding, channels: &[Vec<f32>]) -> Vec<u8> {
+pub(crate) fn wav(rate: u32, encoding: Encoding, channels: &[Vec<f32>]) -> Vec<u8> {
     let mut bytes = Vec::new();
     // writing to memory cannot fail, and the channels are built with equal lengths
     write_wav(&mut bytes, rate, encoding, channels).expect("fixture channels are valid");

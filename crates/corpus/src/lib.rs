@@ -15,6 +15,7 @@
 pub mod bargein;
 pub mod fixtures;
 pub mod q24;
+pub mod recordings;
 pub mod score;
 pub mod speech;
 pub mod talkoff;

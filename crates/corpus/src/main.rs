@@ -58,7 +58,8 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Writes the recordings committed under `fixtures/` and their manifest, from fixed seeds.
+    /// Writes the recordings committed under `fixtures/` and their manifest, and the survey
+    /// calls with metadata under `fixtures/recordings/`, from fixed seeds.
     Fixtures {
         /// Directory to write into (the repository's is `fixtures/`).
         dir: PathBuf,
@@ -132,9 +133,22 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             let manifest = callscore_corpus::fixtures::manifest(&fixtures);
             std::fs::write(dir.join("manifest.json"), manifest)?;
+            let recordings = callscore_corpus::recordings::generate();
+            let sub = dir.join(callscore_corpus::recordings::DIR);
+            std::fs::create_dir_all(&sub)?;
+            for (name, bytes) in callscore_corpus::recordings::files(&recordings) {
+                let path = sub.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)?;
+            }
             println!(
-                "wrote {} fixtures and manifest.json to {}",
+                "wrote {} fixtures and manifest.json, and {} survey recordings with their \
+                 metadata, expected.json and README.md under {}/, to {}",
                 fixtures.len(),
+                recordings.len(),
+                callscore_corpus::recordings::DIR,
                 dir.display()
             );
             Ok(true)

@@ -78,7 +78,9 @@ fn sorted(value: &Value) -> Value {
 /// The schema of what the type accepts when read (the deserialising view): a field that may
 /// be missing is not required. That is the view backward compatibility is about: an event
 /// written before a field existed must still be valid.
-fn generate<T: JsonSchema>(file: &str) -> Value {
+/// The JSON Schema (draft 2020-12) of any type, with its `$id` under callscore's schema base:
+/// the generator every committed schema comes from, so all of them read alike.
+pub fn generate<T: JsonSchema>(file: &str) -> Value {
     let schema = SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<T>();

@@ -1,0 +1,133 @@
+//! The contract suites of the ports. Every adapter's tests call these with a fresh instance;
+//! a broken contract panics with what was expected.
+
+use callscore_survey::RetentionClass;
+
+use crate::DeadLetter;
+use crate::failure::{Failure, Reason, Stage};
+use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry};
+use crate::pseudonym::hex;
+use sha2::{Digest, Sha256};
+
+fn meta(bytes: &[u8], recording: &str) -> ObjectMeta {
+    ObjectMeta {
+        tenant: "contract".into(),
+        recording_id: recording.into(),
+        retention_class: "respondent",
+        expires_on: Some(jiff::civil::date(2027, 3, 1)),
+        sha256: hex(&Sha256::digest(bytes)),
+        content_type: "audio/wav".into(),
+        size: bytes.len() as u64,
+    }
+}
+
+/// Checks the [`AudioStore`] contract on an empty store (or one whose `contract/` prefix is
+/// empty).
+pub async fn audio_store(store: &impl AudioStore) {
+    let caller = "ps-k1-0000000000000000000000000000000000000000000000000000000000000001";
+    let key = ObjectKey::for_recording(
+        "contract",
+        RetentionClass::Respondent,
+        Some(caller),
+        "r1",
+        "wav",
+    );
+    let bytes = b"RIFF fake audio for the contract".to_vec();
+    let meta1 = meta(&bytes, "r1");
+
+    assert_eq!(
+        store.head(&key).await.expect("head"),
+        None,
+        "a fresh key has no object"
+    );
+    assert_eq!(
+        store.put(&key, &bytes, &meta1).await.expect("put"),
+        PutOutcome::Created
+    );
+    assert_eq!(
+        store.head(&key).await.expect("head"),
+        Some(meta1.clone()),
+        "head returns the metadata put stored"
+    );
+    assert_eq!(
+        store.put(&key, &bytes, &meta1).await.expect("second put"),
+        PutOutcome::AlreadyStored,
+        "the same bytes again are recognised, not rewritten"
+    );
+    let other = b"other bytes".to_vec();
+    let refused = store
+        .put(&key, &other, &meta(&other, "r1"))
+        .await
+        .expect_err("other bytes under an existing key are refused");
+    assert_eq!(refused.retry, Retry::Permanent);
+    assert_eq!(
+        store.head(&key).await.expect("head").map(|m| m.sha256),
+        Some(meta1.sha256.clone()),
+        "a refused put leaves the object as it was"
+    );
+
+    let key2 = ObjectKey::for_recording(
+        "contract",
+        RetentionClass::NonRespondent,
+        Some(caller),
+        "r2",
+        "wav",
+    );
+    let withheld =
+        ObjectKey::for_recording("contract", RetentionClass::Respondent, None, "r3", "wav");
+    for (k, id) in [(&key2, "r2"), (&withheld, "r3")] {
+        store.put(k, &bytes, &meta(&bytes, id)).await.expect("put");
+    }
+    let mut of_caller = Vec::new();
+    for prefix in ObjectKey::caller_prefixes("contract", caller) {
+        of_caller.extend(store.list(&prefix).await.expect("list"));
+    }
+    of_caller.sort();
+    let mut expected = vec![key.clone(), key2.clone()];
+    expected.sort();
+    assert_eq!(
+        of_caller, expected,
+        "a caller's prefixes hold exactly their objects"
+    );
+    let all = store.list("contract/").await.expect("list");
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "list is in key order");
+
+    for k in [&key, &key2, &withheld] {
+        store.delete(k).await.expect("delete");
+        assert_eq!(store.head(k).await.expect("head"), None, "deleted");
+    }
+    store
+        .delete(&key)
+        .await
+        .expect("deleting what is gone succeeds");
+    assert!(store.list("contract/").await.expect("list").is_empty());
+    assert!(
+        store.uri(&key).contains("r1.wav"),
+        "the URI names the object"
+    );
+}
+
+/// Checks the [`EventSink`] contract: publishes and dead letters succeed and are returned by
+/// `read_back` (the adapter's own way of reading what it wrote) in order.
+pub async fn event_sink<S: EventSink>(
+    sink: &S,
+    read_back: impl Fn(&S) -> (Vec<serde_json::Value>, Vec<DeadLetter>),
+) {
+    let events: Vec<serde_json::Value> = (0..3)
+        .map(|i| serde_json::json!({ "event_id": format!("e{i}"), "value": i }))
+        .collect();
+    sink.publish("call-1", &events[..2]).await.expect("publish");
+    sink.publish("call-2", &events[2..]).await.expect("publish");
+    let failure = Failure {
+        stage: Stage::Decode,
+        reason: Reason::UndecodableAudio,
+        retry: Retry::Permanent,
+        message: "contract".into(),
+    };
+    let letter = DeadLetter::new("input-1", None, &failure, jiff::Timestamp::UNIX_EPOCH);
+    sink.dead_letter(&letter).await.expect("dead letter");
+    let (published, letters) = read_back(sink);
+    assert_eq!(published, events, "every event, in order");
+    assert_eq!(letters, vec![letter], "every dead letter");
+}

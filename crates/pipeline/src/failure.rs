@@ -1,0 +1,159 @@
+//! Why a recording could not be processed, and the dead-letter record that keeps it.
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ports::Retry;
+
+/// The step of the processing path that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Reading the input or its metadata.
+    Intake,
+    /// Decoding the audio.
+    Decode,
+    /// Turning key presses into answers and events.
+    Score,
+    /// Storing the audio.
+    Store,
+    /// Publishing the events.
+    Publish,
+}
+
+impl Stage {
+    /// The stage's name, for metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Intake => "intake",
+            Stage::Decode => "decode",
+            Stage::Score => "score",
+            Stage::Store => "store",
+            Stage::Publish => "publish",
+        }
+    }
+}
+
+/// A bounded set of failure reasons: safe as metric labels and stable for dead-letter readers.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The input could not be read (a transient I/O problem).
+    Unreadable,
+    /// The metadata is missing, malformed or invalid.
+    InvalidMetadata,
+    /// The metadata names a survey this deployment does not know.
+    UnknownSurvey,
+    /// The audio is in a format or codec callscore does not decode.
+    UnsupportedAudio,
+    /// The audio is broken.
+    UndecodableAudio,
+    /// The audio holds no samples.
+    EmptyAudio,
+    /// The input is over a configured limit.
+    OverLimit,
+    /// The metadata names a channel the recording does not have.
+    NoSuchChannel,
+    /// The answers could not be turned into events.
+    InvalidScore,
+    /// The store refused or failed.
+    StoreFailed,
+    /// The event sink refused or failed.
+    PublishFailed,
+}
+
+impl Reason {
+    /// The reason's name, as in dead letters and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unreadable => "unreadable",
+            Reason::InvalidMetadata => "invalid_metadata",
+            Reason::UnknownSurvey => "unknown_survey",
+            Reason::UnsupportedAudio => "unsupported_audio",
+            Reason::UndecodableAudio => "undecodable_audio",
+            Reason::EmptyAudio => "empty_audio",
+            Reason::OverLimit => "over_limit",
+            Reason::NoSuchChannel => "no_such_channel",
+            Reason::InvalidScore => "invalid_score",
+            Reason::StoreFailed => "store_failed",
+            Reason::PublishFailed => "publish_failed",
+        }
+    }
+}
+
+/// Why one recording failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} failed ({}): {message}", stage.as_str(), reason.as_str())]
+pub struct Failure {
+    /// Where.
+    pub stage: Stage,
+    /// Why, from a bounded set.
+    pub reason: Reason,
+    /// Whether to retry, or to dead-letter.
+    pub retry: Retry,
+    /// The details, for people. Never holds a phone number.
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn permanent(stage: Stage, reason: Reason, message: impl Into<String>) -> Failure {
+        Failure {
+            stage,
+            reason,
+            retry: Retry::Permanent,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the same input will fail again (so it goes to the dead letters).
+    pub fn is_permanent(&self) -> bool {
+        self.retry == Retry::Permanent
+    }
+}
+
+/// The record of a recording that could not be processed: enough to find the original input
+/// and to know what to fix. Dead letters are never dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeadLetter {
+    /// Always `dead_letter`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where the input came from: a file path, or `topic/partition/offset`.
+    pub input: String,
+    /// The recording's id, when the metadata was readable.
+    pub recording_id: Option<String>,
+    /// The tenant, when the metadata was readable.
+    pub tenant: Option<String>,
+    /// The failing stage.
+    pub stage: Stage,
+    /// Why, from a bounded set.
+    pub reason: Reason,
+    /// Details for people.
+    pub message: String,
+    /// When the failure happened.
+    pub failed_at: Timestamp,
+}
+
+impl DeadLetter {
+    /// The dead letter of `failure` for the input at `input`.
+    pub fn new(
+        input: &str,
+        recording: Option<&crate::RecordingMetadata>,
+        failure: &Failure,
+        failed_at: Timestamp,
+    ) -> DeadLetter {
+        DeadLetter {
+            kind: "dead_letter".into(),
+            input: input.to_string(),
+            recording_id: recording.map(|m| m.recording_id.clone()),
+            tenant: recording.map(|m| m.tenant.clone()),
+            stage: failure.stage,
+            reason: failure.reason,
+            message: failure.message.clone(),
+            failed_at,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! callscore's one processing path: a recording in, stored audio and score events out.
+//!
+//! ```text
+//! Incoming (audio + RecordingMetadata)
+//!   -> Pipeline::analyse   decode (callscore-audio), detect (callscore-dtmf) on the caller's
+//!                          channel(s), extract answers (callscore-survey), decide retention,
+//!                          pseudonymise the caller            [CPU: keep off async runtimes]
+//!   -> Pipeline::deliver   AudioStore::put (tagged, idempotent), then EventSink::publish
+//!   -> the caller acknowledges the input (file done, Kafka offset stored)
+//! ```
+//!
+//! Failures carry a [`Stage`], a bounded [`Reason`] and whether a retry can help; a permanent
+//! one becomes a [`DeadLetter`], so nothing is dropped silently. The ports ([`AudioStore`],
+//! [`EventSink`]) are traits with written contracts, checked for every adapter by the suites
+//! in [`contract`]. `callscore process` runs this path with [`LocalStore`] and
+//! [`NdjsonSink`]; `callscore serve` with S3 and Kafka adapters.
+//!
+//! Privacy by construction: the caller's number is turned into a keyed pseudonym
+//! ([`PseudonymKey`]) before anything is stored or published; object keys are laid out per
+//! tenant, retention class and caller so that erasure and expiry work by prefix
+//! ([`ObjectKey`]).
+
+#![deny(missing_docs)]
+
+pub mod contract;
+mod failure;
+mod keys;
+mod local;
+mod memory;
+mod metadata;
+mod ports;
+mod process;
+mod pseudonym;
+mod retention;
+
+pub use failure::{DeadLetter, Failure, Reason, Stage};
+pub use keys::{DetectError, Detected, Heard, detect_keys, merge};
+pub use local::{LocalStore, NdjsonSink};
+pub use memory::{MemorySink, MemoryStore};
+pub use metadata::{
+    Consent, METADATA_VERSION, MetadataError, OutOfBandKey, QuestionStart, RecordingMetadata,
+};
+pub use ports::{
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
+    WITHHELD, class_name,
+};
+pub use process::{Analysis, Delivered, Incoming, Pipeline, Settings, Timings};
+pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey};
+pub use retention::{RetentionDecision, RetentionPolicy};
+
+/// Extension of stored objects whose input had none usable.
+const OUTPUT_EXTENSION_FALLBACK: &str = "bin";
+
+/// File name of the recording metadata schema under `schemas/`.
+pub const METADATA_SCHEMA_FILE: &str = "recording-metadata.v1.schema.json";
+/// File name of the dead-letter schema under `schemas/`.
+pub const DEAD_LETTER_SCHEMA_FILE: &str = "dead-letter.v1.schema.json";
+
+/// The schemas this crate owns, with their file names under `schemas/`.
+pub fn schemas() -> [(&'static str, serde_json::Value); 2] {
+    [
+        (
+            METADATA_SCHEMA_FILE,
+            callscore_survey::schema::generate::<RecordingMetadata>(METADATA_SCHEMA_FILE),
+        ),
+        (
+            DEAD_LETTER_SCHEMA_FILE,
+            callscore_survey::schema::generate::<DeadLetter>(DEAD_LETTER_SCHEMA_FILE),
+        ),
+    ]
+}

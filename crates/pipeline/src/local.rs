@@ -1,0 +1,292 @@
+//! The embedded adapters of `callscore process`: a directory as the audio store and NDJSON
+//! files (or standard output) as the event sink.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use crate::DeadLetter;
+use crate::ports::{
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
+};
+use crate::pseudonym::hex;
+
+/// Suffix of the file holding an object's metadata next to it.
+const META_SUFFIX: &str = ".meta.json";
+
+/// An audio store in a local directory, with the same key layout and retention data as the
+/// S3 store: `ROOT/TENANT/CLASS/CALLER/RECORDING.EXT`, and beside each object a
+/// `RECORDING.EXT.meta.json` with its tenant, retention class, expiry day and checksum.
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// A store rooted at `root`, created if missing.
+    pub fn open(root: &Path) -> io::Result<LocalStore> {
+        fs::create_dir_all(root)?;
+        Ok(LocalStore {
+            root: root.canonicalize()?,
+        })
+    }
+
+    fn path(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+
+    fn put_now(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<PutOutcome, StoreError> {
+        let failed = |retry, e: io::Error| StoreError {
+            operation: "put",
+            key: key.to_string(),
+            retry,
+            message: e.to_string(),
+        };
+        let path = self.path(key);
+        match fs::read(&path) {
+            Ok(existing) if hex(&Sha256::digest(&existing)) == meta.sha256 => {
+                return Ok(PutOutcome::AlreadyStored);
+            }
+            Ok(_) => {
+                return Err(StoreError {
+                    operation: "put",
+                    key: key.to_string(),
+                    retry: Retry::Permanent,
+                    message: "other bytes are already stored under this key".into(),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(Retry::Transient, e)),
+        }
+        let dir = path.parent().expect("object keys have a directory part");
+        fs::create_dir_all(dir).map_err(|e| failed(Retry::Transient, e))?;
+        let meta_json = serde_json::to_vec_pretty(meta).expect("object metadata serializes");
+        // metadata first, then the object: an object is never visible without its retention
+        // data; both by rename, so neither is ever seen half-written
+        write_atomically(&meta_path(&path), &meta_json).map_err(|e| failed(Retry::Transient, e))?;
+        write_atomically(&path, bytes).map_err(|e| failed(Retry::Transient, e))?;
+        Ok(PutOutcome::Created)
+    }
+
+    fn head_now(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        let path = self.path(key);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read(meta_path(&path)).map_err(|e| StoreError {
+            operation: "head",
+            key: key.to_string(),
+            retry: Retry::Transient,
+            message: e.to_string(),
+        })?;
+        let stored: StoredMeta = serde_json::from_slice(&text).map_err(|e| StoreError {
+            operation: "head",
+            key: key.to_string(),
+            retry: Retry::Permanent,
+            message: format!("unreadable metadata: {e}"),
+        })?;
+        Ok(Some(stored.into_meta()))
+    }
+
+    fn list_now(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let mut keys = Vec::new();
+        let failed = |e: io::Error| StoreError {
+            operation: "list",
+            key: prefix.to_string(),
+            retry: Retry::Transient,
+            message: e.to_string(),
+        };
+        // start from the deepest directory the prefix names, not the root
+        let dir_part = prefix.rfind('/').map_or("", |at| &prefix[..at]);
+        let start = self.root.join(dir_part);
+        if start.is_dir() {
+            walk(&self.root, &start, &mut keys).map_err(failed)?;
+        }
+        keys.retain(|k| k.as_str().starts_with(prefix));
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn delete_now(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let path = self.path(key);
+        for file in [path.clone(), meta_path(&path)] {
+            match fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError {
+                        operation: "delete",
+                        key: key.to_string(),
+                        retry: Retry::Transient,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AudioStore for LocalStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<PutOutcome, StoreError> {
+        self.put_now(key, bytes, meta)
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        self.head_now(key)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        self.list_now(prefix)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.delete_now(key)
+    }
+
+    fn uri(&self, key: &ObjectKey) -> String {
+        format!("file://{}", self.path(key).display())
+    }
+}
+
+/// The metadata file as written; `retention_class` comes back as a string.
+#[derive(Debug, serde::Deserialize)]
+struct StoredMeta {
+    tenant: String,
+    recording_id: String,
+    retention_class: String,
+    expires_on: Option<jiff::civil::Date>,
+    sha256: String,
+    content_type: String,
+    size: u64,
+}
+
+impl StoredMeta {
+    fn into_meta(self) -> ObjectMeta {
+        let class = match self.retention_class.as_str() {
+            "respondent" => "respondent",
+            "non_respondent" => "non_respondent",
+            "consented_contact" => "consented_contact",
+            // anything else is kept: the most careful reading of a damaged record
+            _ => "legal_hold",
+        };
+        ObjectMeta {
+            tenant: self.tenant,
+            recording_id: self.recording_id,
+            retention_class: class,
+            expires_on: self.expires_on,
+            sha256: self.sha256,
+            content_type: self.content_type,
+            size: self.size,
+        }
+    }
+}
+
+fn meta_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(META_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".tmp-{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
+fn walk(root: &Path, dir: &Path, keys: &mut Vec<ObjectKey>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(root, &path, keys)?;
+            continue;
+        }
+        let name = path.to_string_lossy();
+        if name.ends_with(META_SUFFIX) || name.contains(".tmp-") {
+            continue;
+        }
+        if let Some(key) = path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|p| p.to_str())
+            .and_then(ObjectKey::parse)
+        {
+            keys.push(key);
+        }
+    }
+    Ok(())
+}
+
+/// Writes events and dead letters as newline-delimited JSON, one object per line, flushed per
+/// recording.
+#[derive(Debug)]
+pub struct NdjsonSink<E, D> {
+    events: Mutex<E>,
+    dead_letters: Mutex<D>,
+}
+
+impl<E: Write + Send, D: Write + Send> NdjsonSink<E, D> {
+    /// A sink writing events to `events` and dead letters to `dead_letters`.
+    pub fn new(events: E, dead_letters: D) -> NdjsonSink<E, D> {
+        NdjsonSink {
+            events: Mutex::new(events),
+            dead_letters: Mutex::new(dead_letters),
+        }
+    }
+
+    fn write_lines(out: &Mutex<E>, values: &[serde_json::Value]) -> Result<(), SinkError>
+    where
+        E: Write,
+    {
+        let mut text = Vec::new();
+        for value in values {
+            serde_json::to_writer(&mut text, value).expect("JSON values serialize");
+            text.push(b'\n');
+        }
+        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(&text)
+            .and_then(|()| out.flush())
+            .map_err(|e| SinkError {
+                what: "events",
+                retry: Retry::Transient,
+                message: e.to_string(),
+            })
+    }
+}
+
+impl<E: Write + Send, D: Write + Send> EventSink for NdjsonSink<E, D> {
+    async fn publish(&self, _key: &str, events: &[serde_json::Value]) -> Result<(), SinkError> {
+        Self::write_lines(&self.events, events)
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), SinkError> {
+        let mut line = serde_json::to_vec(letter).expect("dead letters serialize");
+        line.push(b'\n');
+        let mut out = self.dead_letters.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(&line)
+            .and_then(|()| out.flush())
+            .map_err(|e| SinkError {
+                what: "dead letter",
+                retry: Retry::Transient,
+                message: e.to_string(),
+            })
+    }
+}

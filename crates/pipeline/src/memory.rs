@@ -1,0 +1,106 @@
+//! In-memory adapters: for unit tests and the contract suite, never as the proof of a real
+//! adapter.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use crate::DeadLetter;
+use crate::ports::{
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
+};
+use crate::pseudonym::hex;
+
+/// An audio store in a map.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    objects: Mutex<BTreeMap<ObjectKey, (Vec<u8>, ObjectMeta)>>,
+}
+
+impl AudioStore for MemoryStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<PutOutcome, StoreError> {
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((existing, _)) = objects.get(key) {
+            if hex(&Sha256::digest(existing)) == meta.sha256 {
+                return Ok(PutOutcome::AlreadyStored);
+            }
+            return Err(StoreError {
+                operation: "put",
+                key: key.to_string(),
+                retry: Retry::Permanent,
+                message: "other bytes are already stored under this key".into(),
+            });
+        }
+        objects.insert(key.clone(), (bytes.to_vec(), meta.clone()));
+        Ok(PutOutcome::Created)
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(objects.get(key).map(|(_, meta)| meta.clone()))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(objects
+            .keys()
+            .filter(|k| k.as_str().starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects.remove(key);
+        Ok(())
+    }
+
+    fn uri(&self, key: &ObjectKey) -> String {
+        format!("memory:///{key}")
+    }
+}
+
+/// An event sink that keeps what it is given.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    events: Mutex<Vec<(String, serde_json::Value)>>,
+    dead_letters: Mutex<Vec<DeadLetter>>,
+}
+
+impl MemorySink {
+    /// Every event published, with its key, in order.
+    pub fn events(&self) -> Vec<(String, serde_json::Value)> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every dead letter, in order.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.dead_letters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl EventSink for MemorySink {
+    async fn publish(&self, key: &str, events: &[serde_json::Value]) -> Result<(), SinkError> {
+        let mut stored = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        stored.extend(events.iter().map(|e| (key.to_string(), e.clone())));
+        Ok(())
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), SinkError> {
+        let mut stored = self.dead_letters.lock().unwrap_or_else(|e| e.into_inner());
+        stored.push(letter.clone());
+        Ok(())
+    }
+}

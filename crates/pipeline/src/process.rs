@@ -1,0 +1,372 @@
+//! The one processing path: decode -> detect -> extract answers -> decide retention -> store
+//! audio -> publish events. `callscore process` and `callscore serve` both run it; only the
+//! ports differ.
+//!
+//! It comes in two halves so that a service can keep CPU work off its async runtime:
+//! [`Pipeline::analyse`] is synchronous and CPU-bound (decoding, detection, scoring), and
+//! [`Pipeline::deliver`] is the I/O (store, then publish). Acknowledging the input (a Kafka
+//! offset, a file marked done) is the caller's, after `deliver` returns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use callscore_audio::{DecodeError, DecodeOptions, ErrorKind, Headerless, Recording};
+use callscore_survey::{
+    Answers, AudioRef, EventContext, KeyInput, KeyPress, Retention, Status, Survey, events, extract,
+};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::failure::{Failure, Reason, Stage};
+use crate::keys::{DetectError, detect_keys};
+use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, class_name};
+use crate::pseudonym::{PseudonymKey, hex};
+use crate::retention::{RetentionDecision, RetentionPolicy};
+use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
+
+/// Everything the pipeline needs to know, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Surveys by id.
+    pub surveys: HashMap<String, Survey>,
+    /// Pseudonymisation key of tenants without one of their own.
+    pub pseudonym_key: PseudonymKey,
+    /// Tenants' own pseudonymisation keys.
+    pub tenant_keys: HashMap<String, PseudonymKey>,
+    /// Retention policy of tenants without one of their own.
+    pub retention: RetentionPolicy,
+    /// Tenants' own retention policies.
+    pub tenant_retention: HashMap<String, RetentionPolicy>,
+    /// Limits and options of decoding.
+    pub decode: DecodeOptions,
+    /// Whether the A-D keys count.
+    pub extended_keys: bool,
+    /// The version written into events.
+    pub pipeline_version: String,
+}
+
+/// One recording to process.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Where it came from, for dead letters: a path, or `topic/partition/offset`.
+    pub input: String,
+    /// Its metadata, already validated.
+    pub metadata: RecordingMetadata,
+    /// The audio bytes.
+    pub audio: Arc<[u8]>,
+    /// The file extension, when there is one.
+    pub extension: Option<String>,
+    /// When callscore received it.
+    pub received_at: Timestamp,
+}
+
+/// Time spent per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Decoding and resampling.
+    pub decode: Duration,
+    /// Key detection.
+    pub detect: Duration,
+    /// Answer extraction, retention, hashing.
+    pub score: Duration,
+    /// Storing the audio.
+    pub store: Duration,
+    /// Publishing the events.
+    pub publish: Duration,
+}
+
+/// The CPU half's result: everything needed to store and publish.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    incoming: Incoming,
+    survey: Survey,
+    /// The answers.
+    pub answers: Answers,
+    /// Key presses found in-band.
+    pub keys_in_band: usize,
+    /// Audio seconds analysed.
+    pub audio_seconds: f64,
+    /// Problems decoding worked around (a cut-off file, say).
+    pub warnings: Vec<String>,
+    /// The retention class and expiry.
+    pub retention: RetentionDecision,
+    caller_pseudonym: Option<String>,
+    key: ObjectKey,
+    meta: ObjectMeta,
+    /// Time spent so far.
+    pub timings: Timings,
+}
+
+/// What one delivered recording produced.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The analysis it came from.
+    pub analysis: Analysis,
+    /// Whether the audio was written or already there.
+    pub put: PutOutcome,
+    /// Events published.
+    pub events: usize,
+}
+
+/// The processing path with its settings.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    settings: Arc<Settings>,
+}
+
+impl Pipeline {
+    /// A pipeline with these settings.
+    pub fn new(settings: Settings) -> Pipeline {
+        Pipeline {
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Decodes, detects and scores one recording. CPU-bound: run it off an async runtime.
+    pub fn analyse(&self, incoming: Incoming) -> Result<Analysis, Failure> {
+        let settings = &self.settings;
+        let meta = &incoming.metadata;
+        let survey = settings
+            .surveys
+            .get(&meta.survey_id)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::permanent(
+                    Stage::Intake,
+                    Reason::UnknownSurvey,
+                    format!("no survey {:?} is configured", meta.survey_id),
+                )
+            })?;
+        let headerless = match &meta.codec {
+            Some(codec) => Some(codec.parse::<Headerless>().map_err(|e| {
+                Failure::permanent(Stage::Intake, Reason::InvalidMetadata, e.to_string())
+            })?),
+            None => None,
+        };
+        let options = DecodeOptions {
+            extension: incoming.extension.clone(),
+            headerless,
+            mix_down: false,
+            ..settings.decode.clone()
+        };
+
+        let started = Instant::now();
+        let mut recording =
+            Recording::open_bytes(Arc::clone(&incoming.audio), &options).map_err(decode_failure)?;
+        let detected = detect_keys(&mut recording, meta.caller_channel, settings.extended_keys)
+            .map_err(|error| match error {
+                DetectError::Decode(e) => decode_failure(e),
+                e @ DetectError::NoChannel { .. } => {
+                    Failure::permanent(Stage::Decode, Reason::NoSuchChannel, e.to_string())
+                }
+            })?;
+        let stats = recording.stats();
+        let analysed = started.elapsed();
+        // decoding and detection interleave block by block: the detector's time was measured
+        // inside the loop, the rest is decoding
+        let (decode, detect) = split(analysed, detected.detect_time);
+
+        let scoring = Instant::now();
+        let duration = Duration::from_secs_f64(detected.frames as f64 / 8000.0);
+        let input = KeyInput {
+            duration,
+            in_band: Some(
+                detected
+                    .keys
+                    .iter()
+                    .map(|heard| KeyPress::from_event(&heard.event))
+                    .collect(),
+            ),
+            out_of_band: meta.out_of_band_presses(),
+            question_offsets: meta.offsets(),
+        };
+        let answers = extract(&survey, &input)
+            .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
+        let policy = settings
+            .tenant_retention
+            .get(&meta.tenant)
+            .unwrap_or(&settings.retention);
+        let retention = policy.decide(&answers, meta.consent, meta.call_started_at);
+        let key = settings
+            .tenant_keys
+            .get(&meta.tenant)
+            .unwrap_or(&settings.pseudonym_key);
+        let caller_pseudonym = meta
+            .caller_number
+            .as_deref()
+            .map(|number| key.pseudonymize(&meta.tenant, number));
+        let extension = incoming
+            .extension
+            .as_deref()
+            .filter(|e| {
+                !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+            .unwrap_or(OUTPUT_EXTENSION_FALLBACK)
+            .to_ascii_lowercase();
+        let object = ObjectKey::for_recording(
+            &meta.tenant,
+            retention.class,
+            caller_pseudonym.as_deref(),
+            &meta.recording_id,
+            &extension,
+        );
+        let object_meta = ObjectMeta {
+            tenant: meta.tenant.clone(),
+            recording_id: meta.recording_id.clone(),
+            retention_class: class_name(retention.class),
+            expires_on: retention.expires_on,
+            sha256: hex(&Sha256::digest(&incoming.audio)),
+            content_type: content_type(&extension).to_string(),
+            size: incoming.audio.len() as u64,
+        };
+        let timings = Timings {
+            decode,
+            detect,
+            score: scoring.elapsed(),
+            ..Timings::default()
+        };
+        Ok(Analysis {
+            survey,
+            answers,
+            keys_in_band: detected.keys.len(),
+            audio_seconds: duration.as_secs_f64(),
+            warnings: stats.warnings(),
+            retention,
+            caller_pseudonym,
+            key: object,
+            meta: object_meta,
+            timings,
+            incoming,
+        })
+    }
+
+    /// Stores the audio, then publishes the events. Only after this returns may the input be
+    /// acknowledged. A failure says whether to retry ([`Failure::is_permanent`]).
+    pub async fn deliver(
+        &self,
+        analysis: Analysis,
+        store: &impl AudioStore,
+        sink: &impl EventSink,
+        processed_at: Timestamp,
+    ) -> Result<Delivered, Failure> {
+        let mut analysis = analysis;
+        let started = Instant::now();
+        let put = store
+            .put(&analysis.key, &analysis.incoming.audio, &analysis.meta)
+            .await
+            .map_err(|e| Failure {
+                stage: Stage::Store,
+                reason: Reason::StoreFailed,
+                retry: e.retry,
+                message: e.to_string(),
+            })?;
+        analysis.timings.store = started.elapsed();
+
+        let started = Instant::now();
+        let meta = &analysis.incoming.metadata;
+        let context = EventContext {
+            tenant: meta.tenant.clone(),
+            recording_id: meta.recording_id.clone(),
+            call_id: meta.call_id.clone(),
+            caller_pseudonym: analysis.caller_pseudonym.clone(),
+            audio: AudioRef {
+                uri: store.uri(&analysis.key),
+                sha256: analysis.meta.sha256.clone(),
+            },
+            retention: Retention {
+                class: analysis.retention.class,
+                expires_on: analysis.retention.expires_on,
+            },
+            call_started_at: meta.call_started_at,
+            received_at: analysis.incoming.received_at,
+            processed_at,
+            pipeline_version: self.settings.pipeline_version.clone(),
+        };
+        let built = events(&analysis.survey, &analysis.answers, &context)
+            .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
+        let mut values = Vec::with_capacity(built.scores.len() + 1);
+        for score in &built.scores {
+            values.push(to_value(score)?);
+        }
+        values.push(to_value(&built.response)?);
+        sink.publish(&meta.call_id, &values)
+            .await
+            .map_err(|e| Failure {
+                stage: Stage::Publish,
+                reason: Reason::PublishFailed,
+                retry: e.retry,
+                message: e.to_string(),
+            })?;
+        analysis.timings.publish = started.elapsed();
+        Ok(Delivered {
+            analysis,
+            put,
+            events: values.len(),
+        })
+    }
+}
+
+impl Analysis {
+    /// The metadata of the recording.
+    pub fn metadata(&self) -> &RecordingMetadata {
+        &self.incoming.metadata
+    }
+
+    /// Where the audio is stored.
+    pub fn object_key(&self) -> &ObjectKey {
+        &self.key
+    }
+
+    /// Answers by status.
+    pub fn statuses(&self) -> Vec<Status> {
+        self.answers.questions.iter().map(|a| a.status).collect()
+    }
+}
+
+fn to_value(event: &impl serde::Serialize) -> Result<serde_json::Value, Failure> {
+    serde_json::to_value(event)
+        .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))
+}
+
+/// Splits `total` into (decode, detect) given the detector's own time.
+fn split(total: Duration, detect: Duration) -> (Duration, Duration) {
+    let detect = detect.min(total);
+    (total - detect, detect)
+}
+
+fn decode_failure(error: DecodeError) -> Failure {
+    let (reason, retry) = match error.kind() {
+        ErrorKind::Io => (Reason::Unreadable, Retry::Transient),
+        ErrorKind::Empty => (Reason::EmptyAudio, Retry::Permanent),
+        ErrorKind::Unsupported => (Reason::UnsupportedAudio, Retry::Permanent),
+        ErrorKind::Corrupt => (Reason::UndecodableAudio, Retry::Permanent),
+        ErrorKind::TooLarge => (Reason::OverLimit, Retry::Permanent),
+    };
+    Failure {
+        stage: Stage::Decode,
+        reason,
+        retry,
+        message: error.to_string(),
+    }
+}
+
+/// The media type stored with an object, from its extension.
+fn content_type(extension: &str) -> &'static str {
+    match extension {
+        "wav" | "wave" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "ogg" | "oga" => "audio/ogg",
+        "m4a" | "mp4" => "audio/mp4",
+        "gsm" => "audio/gsm",
+        "ulaw" | "pcmu" | "ul" => "audio/basic",
+        "aif" | "aiff" => "audio/aiff",
+        _ => "application/octet-stream",
+    }
+}

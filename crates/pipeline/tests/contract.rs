@@ -1,0 +1,107 @@
+//! The port contracts, run against every adapter this crate has. (The S3 and Kafka adapters
+//! run the same suites in their own crates, against real servers.)
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use callscore_pipeline::{DeadLetter, LocalStore, MemorySink, MemoryStore, NdjsonSink, contract};
+
+#[test]
+fn the_local_directory_store_keeps_the_store_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = LocalStore::open(dir.path()).expect("opens");
+    pollster::block_on(contract::audio_store(&store));
+}
+
+#[test]
+fn the_memory_store_keeps_the_store_contract() {
+    pollster::block_on(contract::audio_store(&MemoryStore::default()));
+}
+
+#[test]
+fn the_memory_sink_keeps_the_sink_contract() {
+    pollster::block_on(contract::event_sink(&MemorySink::default(), |sink| {
+        let events = sink.events().into_iter().map(|(_, e)| e).collect();
+        (events, sink.dead_letters())
+    }));
+}
+
+/// A writer whose bytes the test can read while the sink still owns it.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn lines<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+        let bytes = self.0.lock().expect("not poisoned").clone();
+        String::from_utf8(bytes)
+            .expect("UTF-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect()
+    }
+}
+
+#[test]
+fn the_ndjson_sink_keeps_the_sink_contract() {
+    let (events, letters) = (Shared::default(), Shared::default());
+    let sink = NdjsonSink::new(events.clone(), letters.clone());
+    pollster::block_on(contract::event_sink(&sink, |_| {
+        (events.lines(), letters.lines::<DeadLetter>())
+    }));
+}
+
+#[test]
+fn a_store_that_breaks_the_contract_is_caught() {
+    // a store that overwrites instead of refusing other bytes must fail the suite
+    struct Overwriting(MemoryStore);
+    impl callscore_pipeline::AudioStore for Overwriting {
+        async fn put(
+            &self,
+            key: &callscore_pipeline::ObjectKey,
+            bytes: &[u8],
+            meta: &callscore_pipeline::ObjectMeta,
+        ) -> Result<callscore_pipeline::PutOutcome, callscore_pipeline::StoreError> {
+            self.0.delete(key).await?;
+            self.0.put(key, bytes, meta).await
+        }
+        async fn head(
+            &self,
+            key: &callscore_pipeline::ObjectKey,
+        ) -> Result<Option<callscore_pipeline::ObjectMeta>, callscore_pipeline::StoreError>
+        {
+            self.0.head(key).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+        ) -> Result<Vec<callscore_pipeline::ObjectKey>, callscore_pipeline::StoreError> {
+            self.0.list(prefix).await
+        }
+        async fn delete(
+            &self,
+            key: &callscore_pipeline::ObjectKey,
+        ) -> Result<(), callscore_pipeline::StoreError> {
+            self.0.delete(key).await
+        }
+        fn uri(&self, key: &callscore_pipeline::ObjectKey) -> String {
+            self.0.uri(key)
+        }
+    }
+    let result = std::panic::catch_unwind(|| {
+        pollster::block_on(contract::audio_store(&Overwriting(MemoryStore::default())));
+    });
+    assert!(
+        result.is_err(),
+        "the contract suite accepted an overwriting store"
+    );
+}
