@@ -6,15 +6,15 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use callscore_audio::DecodeOptions;
 use callscore_pipeline::{
-    DeadLetter, Delivered, Failure, Incoming, LocalStore, NdjsonSink, Pipeline, PseudonymKey,
-    Reason, RecordingMetadata, RetentionPolicy, Settings, Stage,
+    DeadLetter, Delivered, EventSink, Failure, FileDefaults, FileReceipt, FileSource, Incoming,
+    LocalStore, NdjsonSink, Pipeline, PseudonymKey, RecordingSource, Rejected, RetentionConfig,
+    Settings,
 };
 use callscore_survey::{Status, Survey};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -68,8 +68,9 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ID", default_value = "k1")]
     pseudonym_key_id: String,
 
-    /// A TOML file of retention periods: `respondent = "12 months"`, `non_respondent`,
-    /// `consented_contact` (default 12, 2 and 24 months).
+    /// A TOML file of retention periods: a `[default]` table and `[tenants.NAME]` tables, each
+    /// with `respondent = "12 months"`, `non_respondent`, `consented_contact` (the built-in
+    /// default is 12, 2 and 24 months).
     #[arg(long, value_name = "FILE")]
     retention: Option<PathBuf>,
 
@@ -130,22 +131,22 @@ fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let policy: RetentionPolicy =
+            let config: RetentionConfig =
                 toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-            policy
+            config
                 .validate()
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}", path.display()))?;
-            policy
+            config
         }
-        None => RetentionPolicy::default(),
+        None => RetentionConfig::default(),
     };
     let settings = Settings {
         surveys,
         pseudonym_key,
         tenant_keys: HashMap::new(),
-        retention,
-        tenant_retention: HashMap::new(),
+        retention: retention.default,
+        tenant_retention: retention.tenants,
         decode: DecodeOptions::default(),
         extended_keys: true,
         pipeline_version: format!("callscore {}", env!("CARGO_PKG_VERSION")),
@@ -239,21 +240,35 @@ fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Resul
         .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
         .unwrap_or(1)
         .clamp(1, files.len());
+    let surveys = &pipeline.settings().surveys;
+    let defaults = FileDefaults {
+        tenant: args.tenant.clone(),
+        survey_id: surveys
+            .keys()
+            .next()
+            .filter(|_| surveys.len() == 1)
+            .cloned(),
+    };
+    let limit = pipeline.settings().decode.limits.max_input_bytes;
+    let source = FileSource::new(files.to_vec(), defaults, limit);
     let started = Instant::now();
-    let next = AtomicUsize::new(0);
     let summary = Mutex::new(Summary::default());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
-                while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let outcome = one(args, pipeline, &store, &sink, path);
+                while let Some(next) = pollster::block_on(source.next()) {
+                    let (input, outcome) = one(pipeline, &source, &store, &sink, next);
                     let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
-                    record(&mut summary, path, outcome, &progress);
+                    record(&mut summary, &input, outcome, &progress);
                     progress.inc(1);
                 }
             });
         }
     });
+    debug_assert_eq!(
+        source.acknowledged(),
+        summary.lock().map(|s| s.processed).unwrap_or(0)
+    );
     progress.finish_and_clear();
     let summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
     report(
@@ -265,139 +280,47 @@ fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Resul
     Ok(summary.failures.is_empty())
 }
 
-/// Processes one file: intake, then the shared path, then a dead letter for any failure.
+/// Processes one recording from the source: the shared path, then the acknowledgement; a
+/// dead letter for any failure, intake failures included.
 fn one(
-    args: &Args,
     pipeline: &Pipeline,
+    source: &FileSource,
     store: &LocalStore,
     sink: &NdjsonSink<Box<dyn Write + Send>, File>,
-    path: &Path,
-) -> Result<Delivered, Failure> {
-    let input = path.display().to_string();
-    let received_at = Timestamp::now();
-    let mut metadata = None;
-    let result = intake(args, pipeline, path, received_at).and_then(|incoming| {
-        metadata = Some(incoming.metadata.clone());
-        let analysis = pipeline.analyse(incoming)?;
-        pollster::block_on(pipeline.deliver(analysis, store, sink, Timestamp::now()))
-    });
+    next: Result<(Incoming, FileReceipt), Rejected>,
+) -> (String, Result<Delivered, Failure>) {
+    let (input, metadata, result) = match next {
+        Ok((incoming, receipt)) => {
+            let input = incoming.input.clone();
+            let metadata = incoming.metadata.clone();
+            let result = pipeline.analyse(incoming).and_then(|analysis| {
+                pollster::block_on(pipeline.deliver(analysis, store, sink, Timestamp::now()))
+            });
+            if result.is_ok() {
+                // files need no commit; the count feeds the summary's cross-check
+                let _ = pollster::block_on(source.ack(receipt));
+            }
+            (input, Some(metadata), result)
+        }
+        Err(rejected) => (
+            rejected.input,
+            rejected.metadata.map(|m| *m),
+            Err(rejected.failure),
+        ),
+    };
     if let Err(failure) = &result {
         let letter = DeadLetter::new(&input, metadata.as_ref(), failure, Timestamp::now());
-        if let Err(error) =
-            pollster::block_on(callscore_pipeline::EventSink::dead_letter(sink, &letter))
-        {
+        if let Err(error) = pollster::block_on(sink.dead_letter(&letter)) {
             // the one thing worse than a failure is losing track of it
             crate::complain(&format!("{input}: cannot write its dead letter: {error}"));
         }
     }
-    result
-}
-
-/// Reads a recording and its metadata (sidecar, or defaults from the flags).
-fn intake(
-    args: &Args,
-    pipeline: &Pipeline,
-    path: &Path,
-    received_at: Timestamp,
-) -> Result<Incoming, Failure> {
-    let unreadable = |e: io::Error| Failure {
-        stage: Stage::Intake,
-        reason: Reason::Unreadable,
-        retry: callscore_pipeline::Retry::Transient,
-        message: e.to_string(),
-    };
-    let invalid = |message: String| Failure {
-        stage: Stage::Intake,
-        reason: Reason::InvalidMetadata,
-        retry: callscore_pipeline::Retry::Permanent,
-        message,
-    };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    let limit = pipeline.settings().decode.limits.max_input_bytes;
-    if size > limit {
-        return Err(Failure {
-            stage: Stage::Intake,
-            reason: Reason::OverLimit,
-            retry: callscore_pipeline::Retry::Permanent,
-            message: format!("{size} bytes, over the limit of {limit}"),
-        });
-    }
-    let sidecar = path.with_extension("json");
-    let metadata = match std::fs::read(&sidecar) {
-        Ok(bytes) => RecordingMetadata::from_json(&bytes)
-            .map_err(|e| invalid(format!("{}: {e}", sidecar.display())))?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            default_metadata(args, pipeline, path).map_err(invalid)?
-        }
-        Err(e) => return Err(unreadable(e)),
-    };
-    let audio: Arc<[u8]> = std::fs::read(path).map_err(unreadable)?.into();
-    Ok(Incoming {
-        input: path.display().to_string(),
-        metadata,
-        audio,
-        extension: path.extension().and_then(|e| e.to_str()).map(str::to_owned),
-        received_at,
-    })
-}
-
-/// Metadata for a recording without a sidecar, from the flags and the file.
-fn default_metadata(
-    args: &Args,
-    pipeline: &Pipeline,
-    path: &Path,
-) -> Result<RecordingMetadata, String> {
-    let tenant = args
-        .tenant
-        .clone()
-        .ok_or("no sidecar metadata and no --tenant")?;
-    let surveys = &pipeline.settings().surveys;
-    let survey_id = match surveys.keys().next() {
-        Some(id) if surveys.len() == 1 => id.clone(),
-        _ => return Err("no sidecar metadata to choose between several surveys".into()),
-    };
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect::<String>();
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(|e| e.to_string())?;
-    let call_started_at = Timestamp::try_from(modified).map_err(|e| e.to_string())?;
-    let metadata = RecordingMetadata {
-        schema_version: callscore_pipeline::METADATA_VERSION,
-        recording_id: stem.clone(),
-        call_id: stem,
-        tenant,
-        survey_id,
-        caller_number: None,
-        called_number: None,
-        agent: None,
-        queue: None,
-        campaign: None,
-        call_started_at,
-        caller_channel: None,
-        codec: None,
-        out_of_band_keys: None,
-        question_offsets: Vec::new(),
-        consent: callscore_pipeline::Consent::default(),
-    };
-    metadata.validate().map_err(|e| e.to_string())?;
-    Ok(metadata)
+    (input, result)
 }
 
 fn record(
     summary: &mut Summary,
-    path: &Path,
+    input: &str,
     outcome: Result<Delivered, Failure>,
     progress: &ProgressBar,
 ) {
@@ -416,13 +339,13 @@ fn record(
             for warning in &analysis.warnings {
                 summary.warnings += 1;
                 progress.suspend(|| {
-                    crate::complain(&format!("{}: warning: {warning}", path.display()));
+                    crate::complain(&format!("{input}: warning: {warning}"));
                 });
             }
         }
         Err(failure) => {
             *summary.failures.entry(failure.reason.as_str()).or_default() += 1;
-            progress.suspend(|| crate::complain(&format!("{}: {failure}", path.display())));
+            progress.suspend(|| crate::complain(&format!("{input}: {failure}")));
         }
     }
 }

@@ -273,7 +273,7 @@ fn recordings_without_metadata_take_their_ids_from_the_file_and_the_rest_from_fl
     };
     let without_tenant = run(&[]);
     assert_eq!(without_tenant.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&without_tenant.stderr).contains("no --tenant"));
+    assert!(String::from_utf8_lossy(&without_tenant.stderr).contains("(--tenant)"));
 
     let out = run(&["--tenant", "acme"]);
     assert!(
@@ -311,4 +311,59 @@ fn a_missing_key_or_survey_is_a_configuration_error() {
         .output()
         .expect("callscore runs");
     assert_eq!(out.status.code(), Some(2), "--survey is required");
+}
+
+#[test]
+fn a_tenants_retention_policy_sets_the_expiry_of_its_audio_and_facts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("retention.toml");
+    std::fs::write(
+        &policy,
+        "[tenants.acme]\nrespondent = \"6 months\"\nnon_respondent = \"30 days\"\n\
+         consented_contact = \"1 year\"\n",
+    )
+    .expect("writes");
+    let (out, events, _) = process(
+        dir.path(),
+        &["--retention", policy.to_str().expect("UTF-8")],
+    );
+    assert!(
+        out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expiry = |recording: &str| {
+        events
+            .iter()
+            .find(|e| e["recording_id"] == recording)
+            .map(|e| e["retention"].clone())
+            .expect("events of the recording")
+    };
+    // calls of 2026-11-02
+    assert_eq!(expiry("rec-0001")["expires_on"], "2027-05-02");
+    assert_eq!(expiry("rec-0003")["class"], "non_respondent");
+    assert_eq!(expiry("rec-0003")["expires_on"], "2026-12-02");
+    assert_eq!(expiry("rec-0007")["class"], "legal_hold");
+    assert!(expiry("rec-0007")["expires_on"].is_null());
+    // the stored object carries the same
+    let meta = dir
+        .path()
+        .join("store/acme/non_respondent")
+        .read_dir()
+        .expect("class directory")
+        .flat_map(|caller| {
+            caller
+                .expect("entry")
+                .path()
+                .read_dir()
+                .expect("caller directory")
+        })
+        .map(|f| f.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with("rec-0003.wav.meta.json"))
+        .expect("metadata beside the object");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(meta).expect("reads")).expect("JSON");
+    assert_eq!(meta["expires_on"], "2026-12-02");
+    assert_eq!(meta["retention_class"], "non_respondent");
+    assert_eq!(meta["tenant"], "acme");
 }

@@ -5,7 +5,9 @@ use callscore_survey::RetentionClass;
 
 use crate::DeadLetter;
 use crate::failure::{Failure, Reason, Stage};
-use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry};
+use crate::ports::{
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, RecordingSource, Retry,
+};
 use crate::pseudonym::hex;
 use sha2::{Digest, Sha256};
 
@@ -130,4 +132,37 @@ pub async fn event_sink<S: EventSink>(
     let (published, letters) = read_back(sink);
     assert_eq!(published, events, "every event, in order");
     assert_eq!(letters, vec![letter], "every dead letter");
+}
+
+/// Checks the [`RecordingSource`] contract on a source holding `inputs`: drained, every input
+/// comes out exactly once (as a recording or a rejection), acknowledgements succeed, and the
+/// end stays the end. Returns how many were rejected.
+pub async fn recording_source<S: RecordingSource>(source: &S, inputs: &[String]) -> usize {
+    let mut seen = Vec::new();
+    let mut rejected = 0;
+    while let Some(next) = source.next().await {
+        match next {
+            Ok((incoming, receipt)) => {
+                seen.push(incoming.input.clone());
+                source
+                    .ack(receipt)
+                    .await
+                    .expect("acknowledging a delivered recording");
+            }
+            Err(rejection) => {
+                assert!(
+                    rejection.failure.stage == Stage::Intake,
+                    "a rejection happens at intake"
+                );
+                seen.push(rejection.input.clone());
+                rejected += 1;
+            }
+        }
+    }
+    assert!(source.next().await.is_none(), "the end stays the end");
+    seen.sort();
+    let mut expected = inputs.to_vec();
+    expected.sort();
+    assert_eq!(seen, expected, "every input exactly once");
+    rejected
 }

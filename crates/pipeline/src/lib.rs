@@ -10,10 +10,11 @@
 //! ```
 //!
 //! Failures carry a [`Stage`], a bounded [`Reason`] and whether a retry can help; a permanent
-//! one becomes a [`DeadLetter`], so nothing is dropped silently. The ports ([`AudioStore`],
-//! [`EventSink`]) are traits with written contracts, checked for every adapter by the suites
-//! in [`contract`]. `callscore process` runs this path with [`LocalStore`] and
-//! [`NdjsonSink`]; `callscore serve` with S3 and Kafka adapters.
+//! one becomes a [`DeadLetter`], so nothing is dropped silently. The ports
+//! ([`RecordingSource`], [`AudioStore`], [`EventSink`]) are traits with written contracts,
+//! checked for every adapter by the suites in [`contract`]. `callscore process` runs this path
+//! with [`FileSource`], [`LocalStore`] and [`NdjsonSink`]; `callscore serve` with Kafka and S3
+//! adapters.
 //!
 //! Privacy by construction: the caller's number is turned into a keyed pseudonym
 //! ([`PseudonymKey`]) before anything is stored or published; object keys are laid out per
@@ -24,6 +25,7 @@
 
 pub mod contract;
 mod failure;
+mod files;
 mod keys;
 mod local;
 mod memory;
@@ -34,6 +36,7 @@ mod pseudonym;
 mod retention;
 
 pub use failure::{DeadLetter, Failure, Reason, Stage};
+pub use files::{FileDefaults, FileReceipt, FileSource};
 pub use keys::{DetectError, Detected, Heard, detect_keys, merge};
 pub use local::{LocalStore, NdjsonSink};
 pub use memory::{MemorySink, MemoryStore};
@@ -41,12 +44,12 @@ pub use metadata::{
     Consent, METADATA_VERSION, MetadataError, OutOfBandKey, QuestionStart, RecordingMetadata,
 };
 pub use ports::{
-    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
-    WITHHELD, class_name,
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, RecordingSource, Rejected, Retry,
+    SinkError, SourceError, StoreError, WITHHELD, class_name,
 };
 pub use process::{Analysis, Delivered, Incoming, Pipeline, Settings, Timings};
 pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey};
-pub use retention::{RetentionDecision, RetentionPolicy};
+pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy};
 
 /// Extension of stored objects whose input had none usable.
 const OUTPUT_EXTENSION_FALLBACK: &str = "bin";

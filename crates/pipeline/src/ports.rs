@@ -187,6 +187,52 @@ pub trait AudioStore: Send + Sync {
     fn uri(&self, key: &ObjectKey) -> String;
 }
 
+/// An input that failed before the pipeline could start on it (unreadable, bad metadata): the
+/// caller dead-letters it like any other failure.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// Where it came from.
+    pub input: String,
+    /// Its metadata, when that was readable.
+    pub metadata: Option<Box<crate::RecordingMetadata>>,
+    /// Why.
+    pub failure: crate::Failure,
+}
+
+/// A source failure (acknowledging, say).
+#[derive(Debug, thiserror::Error)]
+#[error("acknowledging {input}: {message}")]
+pub struct SourceError {
+    /// The input concerned.
+    pub input: String,
+    /// Whether to retry.
+    pub retry: Retry,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Where recordings come from: files, a Kafka topic.
+///
+/// Contract (checked by [`crate::contract::recording_source`]):
+/// - every input is handed out exactly once (to one of any number of concurrent callers), as a
+///   recording or, when it cannot even be read, as [`Rejected`]: never skipped in silence;
+/// - after the last, `next` returns `None`, and keeps doing so;
+/// - `ack` is called only after the recording's audio is stored and its events published
+///   (the caller's side of the contract); a source may then forget the input (commit the
+///   offset, move the file).
+pub trait RecordingSource: Send + Sync {
+    /// What `ack` needs to acknowledge one recording.
+    type Receipt: Send;
+
+    /// The next recording, `None` when there are no more.
+    fn next(
+        &self,
+    ) -> impl Future<Output = Option<Result<(crate::Incoming, Self::Receipt), Rejected>>> + Send;
+
+    /// Acknowledges a recording that was fully delivered.
+    fn ack(&self, receipt: Self::Receipt) -> impl Future<Output = Result<(), SourceError>> + Send;
+}
+
 /// Where score events and dead letters go.
 ///
 /// Contract (checked by [`crate::contract::event_sink`]):

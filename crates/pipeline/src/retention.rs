@@ -35,6 +35,45 @@ impl Default for RetentionPolicy {
     }
 }
 
+/// The retention section of a configuration: a default policy and per-tenant ones.
+///
+/// ```toml
+/// [default]
+/// respondent = "12 months"
+/// non_respondent = "2 months"
+/// consented_contact = "24 months"
+///
+/// [tenants.acme]
+/// respondent = "6 months"
+/// non_respondent = "30 days"
+/// consented_contact = "12 months"
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// The policy of tenants without their own.
+    #[serde(default)]
+    pub default: RetentionPolicy,
+    /// Tenants' own policies.
+    #[serde(default)]
+    pub tenants: std::collections::HashMap<String, RetentionPolicy>,
+}
+
+impl RetentionConfig {
+    /// Checks every policy, naming the one at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        self.default
+            .validate()
+            .map_err(|e| format!("default: {e}"))?;
+        for (tenant, policy) in &self.tenants {
+            policy
+                .validate()
+                .map_err(|e| format!("tenants.{tenant}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// A class and the day its audio expires (`None` under a legal hold: kept until lifted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionDecision {
@@ -118,5 +157,104 @@ mod span {
         let text = String::deserialize(d)?;
         text.parse::<Span>()
             .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a period: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callscore_survey::{Key, KeyInput, KeyPress, Survey, extract};
+    use std::time::Duration;
+
+    fn answers(keys: &[Key]) -> Answers {
+        let survey = Survey::from_toml(
+            "id = \"s\"\nversion = 1\n[[questions]]\nid = \"q\"\nkind = \"csat\"\n",
+        )
+        .expect("survey");
+        let presses = keys
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let at = Duration::from_millis(1000 + 300 * i as u64);
+                KeyPress::new(k, at, at + Duration::from_millis(90))
+            })
+            .collect();
+        let input = KeyInput {
+            duration: Duration::from_secs(10),
+            out_of_band: Some(presses),
+            ..KeyInput::default()
+        };
+        extract(&survey, &input).expect("answers")
+    }
+
+    #[test]
+    fn the_class_follows_answers_and_consent_and_sets_the_expiry_day() {
+        let policy = RetentionPolicy::default();
+        let call = "2026-11-30T23:30:00Z".parse::<Timestamp>().expect("time");
+        let none = Consent::default();
+        let contact = Consent {
+            contact: true,
+            legal_hold: false,
+        };
+        let hold = Consent {
+            contact: true,
+            legal_hold: true,
+        };
+        let answered = answers(&[Key::D4]);
+        let silent = answers(&[]);
+        let decide = |a: &Answers, c| policy.decide(a, c, call);
+        assert_eq!(decide(&answered, none).class, RetentionClass::Respondent);
+        assert_eq!(
+            decide(&answered, none).expires_on,
+            Some(jiff::civil::date(2027, 11, 30))
+        );
+        // two months from the last day of November ends on the last day of January
+        assert_eq!(decide(&silent, none).class, RetentionClass::NonRespondent);
+        assert_eq!(
+            decide(&silent, none).expires_on,
+            Some(jiff::civil::date(2027, 1, 30))
+        );
+        assert_eq!(
+            decide(&answered, contact).class,
+            RetentionClass::ConsentedContact
+        );
+        // consent to be contacted about answers that do not exist changes nothing
+        assert_eq!(
+            decide(&silent, contact).class,
+            RetentionClass::NonRespondent
+        );
+        assert_eq!(decide(&silent, hold).class, RetentionClass::LegalHold);
+        assert_eq!(decide(&silent, hold).expires_on, None);
+    }
+
+    #[test]
+    fn policies_are_validated_with_the_offending_entry_named() {
+        let parse = |text: &str| toml::from_str::<RetentionConfig>(text);
+        let good = parse(
+            "[default]\nrespondent = \"12 months\"\nnon_respondent = \"P2M\"\n\
+             consented_contact = \"2 years\"\n[tenants.acme]\nrespondent = \"6 months\"\n\
+             non_respondent = \"30 days\"\nconsented_contact = \"1 year\"\n",
+        )
+        .expect("parses");
+        assert!(good.validate().is_ok());
+        assert_eq!(good.tenants["acme"].non_respondent.get_days(), 30);
+        let hours = parse(
+            "[tenants.acme]\nrespondent = \"12 hours\"\nnon_respondent = \"1 day\"\n\
+             consented_contact = \"1 year\"\n",
+        )
+        .expect("parses");
+        let error = hours.validate().expect_err("hours are refused");
+        assert!(
+            error.contains("tenants.acme") && error.contains("respondent"),
+            "{error}"
+        );
+        let longer = parse(
+            "[default]\nrespondent = \"1 month\"\nnon_respondent = \"2 months\"\n\
+             consented_contact = \"1 year\"\n",
+        )
+        .expect("parses");
+        assert!(longer.validate().is_err());
+        assert!(parse("[default]\nrespondent = \"soon\"\n").is_err());
+        assert!(parse("[defaults]\n").is_err(), "unknown keys are refused");
     }
 }

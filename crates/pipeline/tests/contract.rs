@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use callscore_pipeline::{DeadLetter, LocalStore, MemorySink, MemoryStore, NdjsonSink, contract};
+use callscore_pipeline::{
+    DeadLetter, FileDefaults, FileSource, LocalStore, MemorySink, MemoryStore, NdjsonSink, contract,
+};
 
 #[test]
 fn the_local_directory_store_keeps_the_store_contract() {
@@ -103,5 +105,42 @@ fn a_store_that_breaks_the_contract_is_caught() {
     assert!(
         result.is_err(),
         "the contract suite accepted an overwriting store"
+    );
+}
+
+#[test]
+fn the_file_source_keeps_the_source_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = r#"{"schema_version": 1, "recording_id": "r1", "call_id": "c1",
+        "tenant": "acme", "survey_id": "s", "call_started_at": "2026-11-02T09:00:00Z"}"#;
+    let files = [
+        ("with-metadata.wav", Some(sidecar)),
+        ("without-metadata.wav", None),
+        ("broken-metadata.wav", Some("{\"schema_version\": 1")),
+    ];
+    let mut paths = Vec::new();
+    for (name, metadata) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"RIFF").expect("writes");
+        if let Some(metadata) = metadata {
+            std::fs::write(path.with_extension("json"), metadata).expect("writes");
+        }
+        paths.push(path);
+    }
+    paths.push(dir.path().join("gone.wav"));
+    let inputs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    // without defaults, the file without metadata is rejected too
+    let source = FileSource::new(paths.clone(), FileDefaults::default(), 1 << 20);
+    let rejected = pollster::block_on(contract::recording_source(&source, &inputs));
+    assert_eq!(rejected, 3);
+    assert_eq!(source.acknowledged(), 1);
+    let defaults = FileDefaults {
+        tenant: Some("acme".into()),
+        survey_id: Some("s".into()),
+    };
+    let source = FileSource::new(paths, defaults, 1 << 20);
+    assert_eq!(
+        pollster::block_on(contract::recording_source(&source, &inputs)),
+        2
     );
 }

@@ -1,0 +1,209 @@
+//! [`FileSource`]: recordings in files, each with an optional sidecar metadata file, as
+//! `callscore process` reads them.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::Timestamp;
+
+use crate::ports::{RecordingSource, Rejected, Retry, SourceError};
+use crate::{Consent, Failure, Incoming, METADATA_VERSION, Reason, RecordingMetadata, Stage};
+
+/// What recordings without a sidecar get.
+#[derive(Debug, Clone, Default)]
+pub struct FileDefaults {
+    /// Their tenant; without one they are rejected.
+    pub tenant: Option<String>,
+    /// Their survey; without one they are rejected.
+    pub survey_id: Option<String>,
+}
+
+/// Recordings in files. For `NAME.EXT`, the metadata is `NAME.json` beside it; without one,
+/// the [`FileDefaults`] give the tenant and survey, the file name the recording and call ids
+/// (anything but letters, digits, `-` and `_` becomes `_`) and the file's modification time
+/// the call's start. Files are handed out once each, to any number of workers.
+#[derive(Debug)]
+pub struct FileSource {
+    files: Vec<PathBuf>,
+    next: AtomicUsize,
+    acknowledged: AtomicUsize,
+    defaults: FileDefaults,
+    max_bytes: u64,
+}
+
+/// What a [`FileSource`] hands back on acknowledgement: nothing to commit for files.
+#[derive(Debug)]
+pub struct FileReceipt(());
+
+impl FileSource {
+    /// A source over `files`, refusing files over `max_bytes`.
+    pub fn new(files: Vec<PathBuf>, defaults: FileDefaults, max_bytes: u64) -> FileSource {
+        FileSource {
+            files,
+            next: AtomicUsize::new(0),
+            acknowledged: AtomicUsize::new(0),
+            defaults,
+            max_bytes,
+        }
+    }
+
+    /// How many files it holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// How many recordings were acknowledged.
+    pub fn acknowledged(&self) -> usize {
+        self.acknowledged.load(Ordering::Relaxed)
+    }
+
+    fn read(&self, path: &Path) -> Result<Incoming, Rejected> {
+        let input = path.display().to_string();
+        let reject =
+            |metadata: Option<&RecordingMetadata>, stage, reason, retry, message| Rejected {
+                input: input.clone(),
+                metadata: metadata.cloned().map(Box::new),
+                failure: Failure {
+                    stage,
+                    reason,
+                    retry,
+                    message,
+                },
+            };
+        let unreadable = |e: io::Error| {
+            reject(
+                None,
+                Stage::Intake,
+                Reason::Unreadable,
+                Retry::Transient,
+                e.to_string(),
+            )
+        };
+        let received_at = Timestamp::now();
+        let size = std::fs::metadata(path).map_err(unreadable)?.len();
+        let sidecar = path.with_extension("json");
+        let metadata = match std::fs::read(&sidecar) {
+            Ok(bytes) => RecordingMetadata::from_json(&bytes).map_err(|e| {
+                let message = format!("{}: {e}", sidecar.display());
+                reject(
+                    None,
+                    Stage::Intake,
+                    Reason::InvalidMetadata,
+                    Retry::Permanent,
+                    message,
+                )
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.default_metadata(path).map_err(|message| {
+                    reject(
+                        None,
+                        Stage::Intake,
+                        Reason::InvalidMetadata,
+                        Retry::Permanent,
+                        message,
+                    )
+                })?
+            }
+            Err(e) => return Err(unreadable(e)),
+        };
+        if size > self.max_bytes {
+            let message = format!("{size} bytes, over the limit of {}", self.max_bytes);
+            return Err(reject(
+                Some(&metadata),
+                Stage::Intake,
+                Reason::OverLimit,
+                Retry::Permanent,
+                message,
+            ));
+        }
+        let audio: Arc<[u8]> = std::fs::read(path)
+            .map_err(|e| {
+                reject(
+                    Some(&metadata),
+                    Stage::Intake,
+                    Reason::Unreadable,
+                    Retry::Transient,
+                    e.to_string(),
+                )
+            })?
+            .into();
+        Ok(Incoming {
+            input,
+            metadata,
+            audio,
+            extension: path.extension().and_then(|e| e.to_str()).map(str::to_owned),
+            received_at,
+        })
+    }
+
+    fn default_metadata(&self, path: &Path) -> Result<RecordingMetadata, String> {
+        let tenant = self
+            .defaults
+            .tenant
+            .clone()
+            .ok_or("no sidecar metadata and no default tenant (--tenant)")?;
+        let survey_id = self
+            .defaults
+            .survey_id
+            .clone()
+            .ok_or("no sidecar metadata to choose between several surveys")?;
+        let stem: String = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(|e| e.to_string())?;
+        let call_started_at = Timestamp::try_from(modified).map_err(|e| e.to_string())?;
+        let metadata = RecordingMetadata {
+            schema_version: METADATA_VERSION,
+            recording_id: stem.clone(),
+            call_id: stem,
+            tenant,
+            survey_id,
+            caller_number: None,
+            called_number: None,
+            agent: None,
+            queue: None,
+            campaign: None,
+            call_started_at,
+            caller_channel: None,
+            codec: None,
+            out_of_band_keys: None,
+            question_offsets: Vec::new(),
+            consent: Consent::default(),
+        };
+        metadata.validate().map_err(|e| e.to_string())?;
+        Ok(metadata)
+    }
+}
+
+impl RecordingSource for FileSource {
+    type Receipt = FileReceipt;
+
+    async fn next(&self) -> Option<Result<(Incoming, FileReceipt), Rejected>> {
+        let path = self.files.get(self.next.fetch_add(1, Ordering::Relaxed))?;
+        Some(self.read(path).map(|incoming| (incoming, FileReceipt(()))))
+    }
+
+    async fn ack(&self, _receipt: FileReceipt) -> Result<(), SourceError> {
+        self.acknowledged.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
