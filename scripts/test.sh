@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# the C library the spandsp comparison links; sox and espeak-ng generate the corpora
-packages=(pkg-config libspandsp-dev sox libsox-fmt-all espeak-ng)
+# the C library the spandsp comparison links; libopus, which decodes Ogg Opus; sox and
+# espeak-ng generate the corpora
+packages=(pkg-config libspandsp-dev libopus-dev sox libsox-fmt-all espeak-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -36,7 +36,7 @@ fuzz_target!(init: {
     if let Ok(mut recording) = opened {
         while let Ok(Some(block)) = recording.next_block() {
             assert!(!block.is_empty() && !block[0].is_empty());
-            assert!(block.iter().flatten().all(|x| x.is_finite() && x.abs() <= 1.5));
+            assert!(block.iter().flatten().all(|x| x.is_finite() && x.abs() <= 1.0));
         }
     }
 });

@@ -7,14 +7,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use symphonia::core::audio::{AudioBuffer, Signal};
 use symphonia::core::codecs::{
     CODEC_TYPE_AAC, CODEC_TYPE_ADPCM_G722, CODEC_TYPE_ADPCM_G726, CODEC_TYPE_ADPCM_G726LE,
-    CODEC_TYPE_EAC3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CODEC_TYPE_SPEEX, CODEC_TYPE_WMA, CodecType,
-    Decoder, DecoderOptions,
+    CODEC_TYPE_EAC3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CODEC_TYPE_SPEEX, CODEC_TYPE_WMA,
+    CodecRegistry, CodecType, Decoder, DecoderOptions,
 };
 use symphonia::core::errors::Error;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::probe::{Hint, Probe};
 
 use crate::DecodeError;
 use crate::input::Input;
@@ -69,7 +69,7 @@ pub(crate) fn open(
         hint.with_extension(extension);
     }
     let probed = guarded(|| {
-        symphonia::default::get_probe().format(
+        probe_for(container).format(
             &hint,
             stream,
             &FormatOptions::default(),
@@ -85,21 +85,21 @@ pub(crate) fn open(
         .ok_or(DecodeError::Empty("the container holds no audio track"))?;
     let params = track.codec_params.clone();
     let track = track.id;
-    let codec = symphonia::default::get_codecs()
+    let codec = codecs()
         .get_codec(params.codec)
         .map(|descriptor| descriptor.long_name)
         .unwrap_or_else(|| undecodable_name(params.codec));
     let sample_rate = params
         .sample_rate
         .ok_or_else(|| DecodeError::Corrupt(format!("{container} track without a sample rate")))?;
-    let decoder =
-        guarded(|| symphonia::default::get_codecs().make(&params, &DecoderOptions::default()))
-            .map_err(|error| match error {
-                Error::Unsupported(_) => {
-                    DecodeError::Unsupported(format!("{codec} in {container} (no decoder for it)"))
-                }
-                other => opening_error(other, container),
-            })?;
+    let decoder = guarded(|| codecs().make(&params, &DecoderOptions::default())).map_err(
+        |error| match error {
+            Error::Unsupported(_) => {
+                DecodeError::Unsupported(format!("{codec} in {container} (no decoder for it)"))
+            }
+            other => opening_error(other, container),
+        },
+    )?;
     let channels = params
         .channels
         .or(decoder.codec_params().channels)
@@ -129,6 +129,55 @@ pub(crate) fn open(
         frames: params.n_frames,
     };
     Ok((reader, info))
+}
+
+/// A probe that knows only the container callscore recognised. symphonia's probe scans the
+/// stream for any signature it knows; with every reader registered, a WAV or MP3 file could
+/// smuggle a FLAC header further on to a reader whose headers callscore never checked (found
+/// by fuzzing).
+fn probe_for(container: &str) -> &'static Probe {
+    use symphonia::default::formats::{
+        AdtsReader, AiffReader, CafReader, FlacReader, IsoMp4Reader, MkvReader, MpaReader,
+        OggReader, WavReader,
+    };
+    static PROBES: std::sync::OnceLock<Vec<(&'static str, Probe)>> = std::sync::OnceLock::new();
+    let probes = PROBES.get_or_init(|| {
+        let one = |register: fn(&mut Probe)| {
+            let mut probe = Probe::default();
+            register(&mut probe);
+            probe
+        };
+        vec![
+            ("WAV", one(|p| p.register_all::<WavReader>())),
+            ("FLAC", one(|p| p.register_all::<FlacReader>())),
+            ("MP3", one(|p| p.register_all::<MpaReader>())),
+            ("ADTS", one(|p| p.register_all::<AdtsReader>())),
+            ("Ogg", one(|p| p.register_all::<OggReader>())),
+            ("MP4", one(|p| p.register_all::<IsoMp4Reader>())),
+            ("AIFF", one(|p| p.register_all::<AiffReader>())),
+            ("CAF", one(|p| p.register_all::<CafReader>())),
+            ("Matroska", one(|p| p.register_all::<MkvReader>())),
+            // recognises nothing: every other container is refused before it gets here
+            ("none", Probe::default()),
+        ]
+    });
+    probes
+        .iter()
+        .find(|(name, _)| *name == container)
+        .or_else(|| probes.last())
+        .map(|(_, probe)| probe)
+        .expect("the list is not empty")
+}
+
+/// symphonia's codecs plus the ones callscore plugs in (Opus).
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: std::sync::OnceLock<CodecRegistry> = std::sync::OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_all::<crate::opus::OpusDecoder>();
+        registry
+    })
 }
 
 /// Names codecs symphonia recognises in containers but cannot decode, for the refusal.
@@ -172,7 +221,7 @@ impl Source for MediaSourceReader {
             }
             let decoded = match guarded(|| self.decoder.decode(&packet)) {
                 Ok(decoded) => decoded,
-                Err(Error::DecodeError(what)) if what != PANICKED => {
+                Err(error) if damaged(&error) => {
                     // one damaged packet costs its few milliseconds, not the recording
                     self.stats.corrupt_packets += 1;
                     corrupt_run += 1;
@@ -241,6 +290,16 @@ fn clean(x: f32, stats: &mut SourceStats) -> f32 {
     }
 }
 
+/// Whether a decoder error means a damaged packet, which is skipped. A packet that ends early
+/// reads as an I/O error inside the decoder's bit reader: damaged data, not a failing input.
+fn damaged(error: &Error) -> bool {
+    match error {
+        Error::DecodeError(what) => *what != PANICKED,
+        Error::IoError(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
+}
+
 /// What symphonia reports when it panicked: its state is then unknown, so the stream ends.
 const PANICKED: &str = "symphonia failed on this input (a panic, caught)";
 
@@ -271,6 +330,9 @@ fn opening_error(error: Error, container: &str) -> DecodeError {
 
 fn stream_error(error: Error) -> DecodeError {
     match error {
+        Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Corrupt("the stream ends inside a packet".into())
+        }
         Error::IoError(e) => DecodeError::Io(e),
         Error::Unsupported(what) => DecodeError::Unsupported(what.to_string()),
         Error::LimitError(what) => DecodeError::TooLarge(what.to_string()),

@@ -163,7 +163,14 @@ fn inputs_the_fuzzer_found_fail_cleanly_in_little_memory() {
         let base = LIVE.load(Ordering::Relaxed);
         PEAK.store(base, Ordering::Relaxed);
         if let Ok(mut recording) = Recording::open_bytes(recording, &options) {
-            while let Ok(Some(_)) = recording.next_block() {}
+            while let Ok(Some(block)) = recording.next_block() {
+                // the fuzz target's invariant: samples are finite and within full scale
+                let bad = block
+                    .iter()
+                    .flatten()
+                    .find(|x| !x.is_finite() || x.abs() > 1.0);
+                assert!(bad.is_none(), "{}: sample {bad:?}", path.display());
+            }
         }
         let peak = PEAK.load(Ordering::Relaxed) - base;
         assert!(peak < 64 << 20, "{}: {peak} bytes of heap", path.display());
