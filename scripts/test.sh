@@ -26,10 +26,12 @@ step() { printf '\n== %s\n' "$*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
-step "cargo clippy --workspace --all-targets -- -D warnings"
+step "cargo clippy --workspace --all-targets -- -D warnings (default features, then with Opus)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-step "cargo test --workspace"
-cargo test --workspace --locked
+cargo clippy --workspace --all-targets --locked --features callscore/opus -- -D warnings
+step "cargo test --workspace (with Opus), and the one test that differs without it"
+cargo test --workspace --locked --features callscore/opus
+cargo test --locked -p callscore --test formats
 step "cargo build --release (target/release/callscore), and the README's main job"
 cargo build --release --locked -p callscore
 store=$(mktemp -d)

@@ -9,7 +9,8 @@
 //!   µ-law and GSM 06.10 (WAV49) is read by callscore's own streaming reader, which also copes
 //!   with what recorders that crashed mid-call leave behind (sizes never filled in);
 //! - IMA and Microsoft ADPCM WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A (AAC, ALAC), AIFF, CAF and
-//!   Matroska go through symphonia, and so does Ogg Opus, with libopus plugged in as its codec;
+//!   Matroska go through symphonia, and so does Ogg Opus with the `opus` feature, which plugs
+//!   libopus in as its codec;
 //! - Asterisk's headerless formats: raw µ-law and A-law, raw GSM 06.10 frames, signed 16-bit
 //!   PCM at 8 kHz and above ([`Headerless`]).
 //!
@@ -44,6 +45,7 @@ mod guard;
 mod input;
 mod media;
 mod options;
+#[cfg(feature = "opus")]
 mod opus;
 mod raw;
 mod recording;

@@ -175,6 +175,7 @@ fn codecs() -> &'static CodecRegistry {
     CODECS.get_or_init(|| {
         let mut registry = CodecRegistry::new();
         symphonia::default::register_enabled_codecs(&mut registry);
+        #[cfg(feature = "opus")]
         registry.register_all::<crate::opus::OpusDecoder>();
         registry
     })
@@ -183,7 +184,7 @@ fn codecs() -> &'static CodecRegistry {
 /// Names codecs symphonia recognises in containers but cannot decode, for the refusal.
 fn undecodable_name(codec: CodecType) -> &'static str {
     match codec {
-        CODEC_TYPE_OPUS => "Opus",
+        CODEC_TYPE_OPUS => "Opus (callscore built without its `opus` feature)",
         CODEC_TYPE_SPEEX => "Speex",
         CODEC_TYPE_AAC => "AAC",
         CODEC_TYPE_ADPCM_G722 => "G.722",

@@ -20,7 +20,7 @@ pub(crate) struct OpusDecoder {
     params: CodecParameters,
     /// libopus's decoder may move between threads but not be shared; symphonia's trait wants
     /// both, and the lock is never contended.
-    inner: std::sync::Mutex<opus::Decoder>,
+    inner: std::sync::Mutex<::opus::Decoder>,
     channels: usize,
     /// Frames still to drop at the start (the encoder's pre-skip).
     skip: usize,
@@ -32,14 +32,14 @@ impl Decoder for OpusDecoder {
     fn try_new(params: &CodecParameters, _options: &DecoderOptions) -> Result<OpusDecoder> {
         let count = params.channels.map_or(0, |c| c.count());
         let (layout, channels) = match count {
-            1 => (opus::Channels::Mono, Channels::FRONT_LEFT),
+            1 => (::opus::Channels::Mono, Channels::FRONT_LEFT),
             2 => (
-                opus::Channels::Stereo,
+                ::opus::Channels::Stereo,
                 Channels::FRONT_LEFT | Channels::FRONT_RIGHT,
             ),
             _ => return Err(Error::Unsupported("Opus with more than two channels")),
         };
-        let inner = opus::Decoder::new(OPUS_RATE, layout)
+        let inner = ::opus::Decoder::new(OPUS_RATE, layout)
             .map_err(|_| Error::DecodeError("libopus refused the stream's parameters"))?;
         let mut params = params.clone();
         params.with_sample_rate(OPUS_RATE);

@@ -21,7 +21,7 @@ use serde::Serialize;
 #[command(after_help = "\
 Formats, recognised from their first bytes whatever the file is called: WAV (RIFF or RF64) with
 linear PCM, float, G.711 A-law/u-law, GSM 6.10 (WAV49), IMA or Microsoft ADPCM; FLAC; MP3; Ogg
-Vorbis or Opus; MP4/M4A (AAC, ALAC); AIFF; CAF; Matroska. Headerless files are read by their extension
+Vorbis, or Opus when built with the opus feature; MP4/M4A (AAC, ALAC); AIFF; CAF; Matroska. Headerless files are read by their extension
 (.ulaw .pcmu .alaw .pcma .gsm .sln .raw .sln16 ...) or by --codec. 8000-192000 Hz, up to 8
 channels, up to 2 hours; everything is analysed at 8 kHz.
 

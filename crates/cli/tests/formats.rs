@@ -206,8 +206,7 @@ fn short_keys_survive_every_format_but_gsm() {
     );
 }
 
-#[test]
-fn aac_in_mp4_and_ogg_opus_are_read() {
+fn detect_encoded() -> (String, String, Option<i32>) {
     let encoded = fixtures().join("encoded");
     let out = Command::new(env!("CARGO_BIN_EXE_callscore"))
         .arg("detect")
@@ -215,7 +214,28 @@ fn aac_in_mp4_and_ogg_opus_are_read() {
         .arg(encoded.join("barge-in-opus.ogg"))
         .output()
         .expect("callscore runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "73\n73\n", "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (stdout, stderr, out.status.code())
+}
+
+#[cfg(feature = "opus")]
+#[test]
+fn aac_in_mp4_and_ogg_opus_are_read() {
+    let (stdout, stderr, code) = detect_encoded();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "73\n73\n", "{stderr}");
+}
+
+/// Built without libopus (the default), Ogg Opus is refused by name and the AAC file is read.
+#[cfg(not(feature = "opus"))]
+#[test]
+fn aac_in_mp4_is_read_and_opus_is_refused_by_name() {
+    let (stdout, stderr, code) = detect_encoded();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stdout, "73\n", "{stderr}");
+    assert!(
+        stderr.contains("Opus (callscore built without its `opus` feature)"),
+        "{stderr}"
+    );
 }
