@@ -9,6 +9,7 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 use callscore_audio::{DecodeOptions, Encoding, Recording, write_wav};
 use callscore_benches::{speech_heavy, thread_cpu_seconds};
@@ -35,12 +36,13 @@ const FORMATS: [(&str, &[&str]); 12] = [
     ("raw.ulaw", &["-t", "ul"]),
 ];
 
-fn decode(bytes: &[u8], extension: &str) -> usize {
+fn decode(bytes: &Arc<[u8]>, extension: &str) -> usize {
     let options = DecodeOptions {
         extension: Some(extension.into()),
         ..DecodeOptions::default()
     };
-    let mut recording = Recording::open_bytes(bytes.to_vec(), &options).expect("decodes");
+    // shared, not copied, as the pipeline hands recordings to the decoder
+    let mut recording = Recording::open_bytes(Arc::clone(bytes), &options).expect("decodes");
     let mut frames = 0;
     while let Some(block) = recording.next_block().expect("decodes") {
         frames += block[0].len();
@@ -69,7 +71,7 @@ fn speed(mut run: impl FnMut() -> usize) -> f64 {
     SECONDS / best
 }
 
-fn encode(dir: &Path, source: &Path, name: &str, options: &[&str]) -> Vec<u8> {
+fn encode(dir: &Path, source: &Path, name: &str, options: &[&str]) -> Arc<[u8]> {
     let out = dir.join(name);
     let status = Command::new("sox")
         .arg("-D")
@@ -79,7 +81,7 @@ fn encode(dir: &Path, source: &Path, name: &str, options: &[&str]) -> Vec<u8> {
         .status()
         .expect("sox runs");
     assert!(status.success(), "sox makes {name}");
-    std::fs::read(out).expect("reads")
+    std::fs::read(out).expect("reads").into()
 }
 
 #[allow(clippy::print_stdout)]
@@ -90,7 +92,7 @@ fn main() {
     let mut wav = Vec::new();
     write_wav(&mut wav, 8000, Encoding::Pcm { bits: 16 }, &[&audio]).expect("writes");
     std::fs::write(&source, &wav).expect("writes");
-    let files: Vec<(&str, Vec<u8>)> = FORMATS
+    let files: Vec<(&str, Arc<[u8]>)> = FORMATS
         .iter()
         .map(|&(name, options)| (name, encode(dir.path(), &source, name, options)))
         .collect();

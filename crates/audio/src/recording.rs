@@ -263,6 +263,9 @@ impl Recording {
     /// The next block of 8 kHz samples, one slice per output channel, full scale 1.0; `None`
     /// at the end. A recording with no samples at all is [`DecodeError::Empty`].
     pub fn next_block(&mut self) -> Result<Option<&[Vec<f32>]>, DecodeError> {
+        if self.resampler.is_none() && !self.mix_down {
+            return self.pass_through();
+        }
         for channel in &mut self.out {
             channel.clear();
         }
@@ -362,6 +365,48 @@ fn check_headers(input: &mut Input, head: &[u8], container: &str) -> Result<(), 
                         "the {container} stream ends inside its headers"
                     )));
                 }
+            }
+        }
+    }
+}
+
+impl Recording {
+    /// [`Recording::next_block`] for a stream already at 8 kHz and kept apart: the reader's
+    /// blocks are handed on without a copy.
+    fn pass_through(&mut self) -> Result<Option<&[Vec<f32>]>, DecodeError> {
+        let Recording {
+            source,
+            info,
+            limits,
+            over_limit,
+            stats,
+            done,
+            ..
+        } = self;
+        if *done {
+            return Ok(None);
+        }
+        match source.next_block() {
+            Err(error) => {
+                *done = true;
+                Err(over(error, over_limit))
+            }
+            Ok(None) => {
+                *done = true;
+                if stats.input_frames == 0 {
+                    return Err(DecodeError::Empty("the stream holds no samples"));
+                }
+                Ok(None)
+            }
+            Ok(Some(block)) => {
+                let frames = block[0].len() as u64;
+                stats.input_frames += frames;
+                if let Err(error) = limits.check_frames(stats.input_frames, info.sample_rate) {
+                    *done = true;
+                    return Err(error);
+                }
+                stats.output_frames += frames;
+                Ok(Some(block))
             }
         }
     }
