@@ -84,7 +84,7 @@ impl Input {
         if self.seekable {
             self.inner.seek(SeekFrom::Start(0))?;
             let mut head = vec![0; len];
-            let filled = fill(&mut *self.inner, &mut head)?;
+            let filled = read_full(&mut *self.inner, &mut head)?;
             head.truncate(filled);
             self.inner.seek(SeekFrom::Start(0))?;
             return Ok(head);
@@ -92,7 +92,7 @@ impl Input {
         if self.replay.len() < len {
             let have = self.replay.len();
             self.replay.resize(len, 0);
-            let filled = fill(&mut *self.inner, &mut self.replay[have..]);
+            let filled = read_full(&mut *self.inner, &mut self.replay[have..]);
             let filled = match filled {
                 Ok(filled) => filled,
                 Err(e) => {
@@ -125,7 +125,7 @@ impl Input {
 }
 
 /// Fills `buf` unless the input ends first; returns the bytes read.
-fn fill(inner: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(inner: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match inner.read(&mut buf[filled..]) {

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 
+use crate::input::read_full;
 use crate::source::{Source, SourceInfo, SourceStats};
 use crate::{DecodeError, Headerless, g711};
 
@@ -66,18 +67,9 @@ impl<R: Read + Send + std::fmt::Debug> Source for RawReader<R> {
         }
         let (unit, units) = self.unit();
         self.bytes.resize(unit * units, 0);
-        let mut filled = self.carry;
-        while filled < self.bytes.len() {
-            match self.inner.read(&mut self.bytes[filled..]) {
-                Ok(0) => {
-                    self.ended = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let got = read_full(&mut self.inner, &mut self.bytes[self.carry..])?;
+        let filled = self.carry + got;
+        self.ended = filled < self.bytes.len();
         let whole = filled / unit * unit;
         if self.ended {
             self.stats.missing_bytes = (filled - whole) as u64;

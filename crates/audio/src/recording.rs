@@ -263,47 +263,43 @@ impl Recording {
     /// The next block of 8 kHz samples, one slice per output channel, full scale 1.0; `None`
     /// at the end. A recording with no samples at all is [`DecodeError::Empty`].
     pub fn next_block(&mut self) -> Result<Option<&[Vec<f32>]>, DecodeError> {
-        if self.resampler.is_none() && !self.mix_down {
-            return self.pass_through();
+        let Recording {
+            source,
+            info,
+            limits,
+            resampler,
+            mix_down,
+            over_limit,
+            out,
+            stats,
+            done,
+            ..
+        } = self;
+        let rate = info.sample_rate;
+        if resampler.is_none() && !*mix_down {
+            // already at 8 kHz and kept apart: the reader's blocks go on without a copy
+            let block = pull(source, stats, done, limits, rate, over_limit)?;
+            if let Some(block) = block {
+                stats.output_frames += block[0].len() as u64;
+            }
+            return Ok(block);
         }
-        for channel in &mut self.out {
+        for channel in out.iter_mut() {
             channel.clear();
         }
-        while !self.done && self.out[0].is_empty() {
-            let block = match self.source.next_block() {
-                Ok(block) => block,
-                Err(error) => {
-                    self.done = true;
-                    return Err(over(error, &self.over_limit));
-                }
-            };
-            match block {
-                Some(block) => {
-                    let frames = block[0].len() as u64;
-                    self.stats.input_frames += frames;
-                    let limited = self
-                        .limits
-                        .check_frames(self.stats.input_frames, self.info.sample_rate);
-                    if let Err(error) = limited {
-                        self.done = true;
-                        return Err(error);
-                    }
-                    match &mut self.resampler {
-                        Some(resampler) => resampler.push(block, &mut self.out),
-                        None => {
-                            for (out, input) in self.out.iter_mut().zip(block) {
-                                out.extend_from_slice(input);
-                            }
+        while !*done && out[0].is_empty() {
+            match pull(source, stats, done, limits, rate, over_limit)? {
+                Some(block) => match resampler {
+                    Some(resampler) => resampler.push(block, out),
+                    None => {
+                        for (out, input) in out.iter_mut().zip(block) {
+                            out.extend_from_slice(input);
                         }
                     }
-                }
+                },
                 None => {
-                    self.done = true;
-                    if self.stats.input_frames == 0 {
-                        return Err(DecodeError::Empty("the stream holds no samples"));
-                    }
-                    if let Some(resampler) = &mut self.resampler {
-                        resampler.finish(&mut self.out);
+                    if let Some(resampler) = resampler {
+                        resampler.finish(out);
                     }
                 }
             }
@@ -370,46 +366,37 @@ fn check_headers(input: &mut Input, head: &[u8], container: &str) -> Result<(), 
     }
 }
 
-impl Recording {
-    /// [`Recording::next_block`] for a stream already at 8 kHz and kept apart: the reader's
-    /// blocks are handed on without a copy.
-    fn pass_through(&mut self) -> Result<Option<&[Vec<f32>]>, DecodeError> {
-        let Recording {
-            source,
-            info,
-            limits,
-            over_limit,
-            stats,
-            done,
-            ..
-        } = self;
-        if *done {
-            return Ok(None);
-        }
-        match source.next_block() {
-            Err(error) => {
-                *done = true;
-                Err(over(error, over_limit))
-            }
-            Ok(None) => {
-                *done = true;
-                if stats.input_frames == 0 {
-                    return Err(DecodeError::Empty("the stream holds no samples"));
-                }
-                Ok(None)
-            }
-            Ok(Some(block)) => {
-                let frames = block[0].len() as u64;
-                stats.input_frames += frames;
-                if let Err(error) = limits.check_frames(stats.input_frames, info.sample_rate) {
-                    *done = true;
-                    return Err(error);
-                }
-                stats.output_frames += frames;
-                Ok(Some(block))
-            }
-        }
+/// The source's next block at its own rate, counted against the duration limit; `None` at the
+/// end, where a stream that held no samples at all is [`DecodeError::Empty`]. After an error
+/// or the end, `done` is set.
+fn pull<'a>(
+    source: &'a mut Box<dyn Source>,
+    stats: &mut DecodeStats,
+    done: &mut bool,
+    limits: &Limits,
+    rate: u32,
+    over_limit: &AtomicBool,
+) -> Result<Option<&'a [Vec<f32>]>, DecodeError> {
+    if *done {
+        return Ok(None);
     }
+    let block = source.next_block().map_err(|error| {
+        *done = true;
+        over(error, over_limit)
+    })?;
+    let Some(block) = block else {
+        *done = true;
+        if stats.input_frames == 0 {
+            return Err(DecodeError::Empty("the stream holds no samples"));
+        }
+        return Ok(None);
+    };
+    stats.input_frames += block[0].len() as u64;
+    if let Err(error) = limits.check_frames(stats.input_frames, rate) {
+        *done = true;
+        return Err(error);
+    }
+    Ok(Some(block))
 }
 
 /// An I/O error caused by the input-size limit, reported as such.

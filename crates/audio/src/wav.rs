@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 
+use crate::input::read_full;
 use crate::{DecodeError, g711};
 
 /// How the samples of a WAV file are coded.
@@ -554,20 +555,6 @@ fn skip(inner: &mut impl Read, bytes: u64, chunk: &str) -> Result<(), DecodeErro
         )));
     }
     Ok(())
-}
-
-/// Fills `buf` unless the input ends first; returns the bytes read.
-fn read_full(inner: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match inner.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Whether callscore's own reader should take the WAV file that starts with `head`: every

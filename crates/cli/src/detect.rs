@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use callscore_audio::{
     DecodeError, DecodeOptions, Headerless, OUTPUT_RATE, Recording, RecordingInfo,
 };
-use callscore_dtmf::ConfigError;
 use callscore_pipeline::{DetectError, Heard, detect_keys};
 use serde::Serialize;
 
@@ -65,8 +64,6 @@ enum FileError {
     Open(io::Error),
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error(transparent)]
-    Rate(#[from] ConfigError),
     #[error("has no channel {channel} (it has {channels}; the first is 0)")]
     NoChannel { channel: u16, channels: u16 },
 }

@@ -265,10 +265,6 @@ fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Resul
             });
         }
     });
-    debug_assert_eq!(
-        source.acknowledged(),
-        summary.lock().map(|s| s.processed).unwrap_or(0)
-    );
     progress.finish_and_clear();
     let summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
     report(

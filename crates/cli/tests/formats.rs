@@ -99,6 +99,15 @@ fn same_digits_in_formats(
     }
 }
 
+/// Writes `seconds` of 8 kHz 16-bit audio that sox synthesises with `effects` to `path`.
+fn synthesise(path: &Path, seconds: &str, effects: &[&str]) {
+    let mut args = vec!["-D", "-n", "-r", "8000", "-b", "16", "-e", "signed"];
+    args.push(path.to_str().expect("UTF-8 path"));
+    args.extend(["synth", seconds]);
+    args.extend_from_slice(effects);
+    sox(&args);
+}
+
 /// The twelve keys of a phone keypad, 120 ms each with 200 ms between them, at -11 dBm0 per
 /// tone over pink noise 30 dB down, made by sox: a caller answering a survey.
 fn keypad(dir: &Path) -> PathBuf {
@@ -109,30 +118,12 @@ fn keypad(dir: &Path) -> PathBuf {
         for (c, column) in COLUMNS.iter().enumerate() {
             let part = dir.join(format!("key-{r}{c}.wav"));
             let (row, column) = (row.to_string(), column.to_string());
-            sox(&[
-                "-D",
-                "-n",
-                "-r",
-                "8000",
-                "-b",
-                "16",
-                "-e",
-                "signed",
-                part.to_str().expect("UTF-8"),
-                "synth",
+            let tones = ["sine", &row, "sine", &column, "remix", "1,2", "gain", "-8"];
+            synthesise(
+                &part,
                 "0.12",
-                "sine",
-                &row,
-                "sine",
-                &column,
-                "remix",
-                "1,2",
-                "gain",
-                "-8",
-                "pad",
-                "0.1",
-                "0.1",
-            ]);
+                &[&tones[..], &["pad", "0.1", "0.1"]].concat(),
+            );
             parts.push(part);
         }
     }
@@ -142,22 +133,7 @@ fn keypad(dir: &Path) -> PathBuf {
     args.push(tones.to_str().expect("UTF-8"));
     sox(&args);
     let noise = dir.join("noise.wav");
-    sox(&[
-        "-D",
-        "-n",
-        "-r",
-        "8000",
-        "-b",
-        "16",
-        "-e",
-        "signed",
-        noise.to_str().expect("UTF-8"),
-        "synth",
-        "3.84",
-        "pinknoise",
-        "vol",
-        "0.01",
-    ]);
+    synthesise(&noise, "3.84", &["pinknoise", "vol", "0.01"]);
     let keypad = dir.join("keypad.wav");
     sox(&[
         "-D",

@@ -66,73 +66,43 @@ impl FileSource {
 
     fn read(&self, path: &Path) -> Result<Incoming, Rejected> {
         let input = path.display().to_string();
-        let reject =
-            |metadata: Option<&RecordingMetadata>, stage, reason, retry, message| Rejected {
+        // every failure here is at intake; reading may succeed later, the rest will not
+        let reject = |metadata: Option<&RecordingMetadata>, reason, message: String| {
+            let retry = if reason == Reason::Unreadable {
+                Retry::Transient
+            } else {
+                Retry::Permanent
+            };
+            Rejected {
                 input: input.clone(),
                 metadata: metadata.cloned().map(Box::new),
                 failure: Failure {
-                    stage,
+                    stage: Stage::Intake,
                     reason,
                     retry,
                     message,
                 },
-            };
-        let unreadable = |e: io::Error| {
-            reject(
-                None,
-                Stage::Intake,
-                Reason::Unreadable,
-                Retry::Transient,
-                e.to_string(),
-            )
+            }
         };
+        let unreadable = |e: io::Error| reject(None, Reason::Unreadable, e.to_string());
+        let invalid = |message: String| reject(None, Reason::InvalidMetadata, message);
         let received_at = Timestamp::now();
         let size = std::fs::metadata(path).map_err(unreadable)?.len();
         let sidecar = path.with_extension("json");
         let metadata = match std::fs::read(&sidecar) {
-            Ok(bytes) => RecordingMetadata::from_json(&bytes).map_err(|e| {
-                let message = format!("{}: {e}", sidecar.display());
-                reject(
-                    None,
-                    Stage::Intake,
-                    Reason::InvalidMetadata,
-                    Retry::Permanent,
-                    message,
-                )
-            })?,
+            Ok(bytes) => RecordingMetadata::from_json(&bytes)
+                .map_err(|e| invalid(format!("{}: {e}", sidecar.display())))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.default_metadata(path).map_err(|message| {
-                    reject(
-                        None,
-                        Stage::Intake,
-                        Reason::InvalidMetadata,
-                        Retry::Permanent,
-                        message,
-                    )
-                })?
+                self.default_metadata(path).map_err(invalid)?
             }
             Err(e) => return Err(unreadable(e)),
         };
         if size > self.max_bytes {
             let message = format!("{size} bytes, over the limit of {}", self.max_bytes);
-            return Err(reject(
-                Some(&metadata),
-                Stage::Intake,
-                Reason::OverLimit,
-                Retry::Permanent,
-                message,
-            ));
+            return Err(reject(Some(&metadata), Reason::OverLimit, message));
         }
         let audio: Arc<[u8]> = std::fs::read(path)
-            .map_err(|e| {
-                reject(
-                    Some(&metadata),
-                    Stage::Intake,
-                    Reason::Unreadable,
-                    Retry::Transient,
-                    e.to_string(),
-                )
-            })?
+            .map_err(|e| reject(Some(&metadata), Reason::Unreadable, e.to_string()))?
             .into();
         Ok(Incoming {
             input,

@@ -56,12 +56,7 @@ impl LocalStore {
                 return Ok(PutOutcome::AlreadyStored);
             }
             Ok(_) => {
-                return Err(StoreError {
-                    operation: "put",
-                    key: key.to_string(),
-                    retry: Retry::Permanent,
-                    message: "other bytes are already stored under this key".into(),
-                });
+                return Err(StoreError::conflict(key));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(failed(Retry::Transient, e)),
@@ -203,8 +198,11 @@ fn meta_path(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // unique per process and per write, so two workers never share a temporary file
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp-{}", std::process::id()));
+    temporary.push(format!(".tmp-{}-{n}", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let mut file = File::create(&temporary)?;
     file.write_all(bytes)?;

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::DeadLetter;
 use crate::ports::{
-    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
 };
 use crate::pseudonym::hex;
 
@@ -30,12 +30,7 @@ impl AudioStore for MemoryStore {
             if hex(&Sha256::digest(existing)) == meta.sha256 {
                 return Ok(PutOutcome::AlreadyStored);
             }
-            return Err(StoreError {
-                operation: "put",
-                key: key.to_string(),
-                retry: Retry::Permanent,
-                message: "other bytes are already stored under this key".into(),
-            });
+            return Err(StoreError::conflict(key));
         }
         objects.insert(key.clone(), (bytes.to_vec(), meta.clone()));
         Ok(PutOutcome::Created)

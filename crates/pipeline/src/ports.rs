@@ -137,6 +137,19 @@ pub struct StoreError {
     pub message: String,
 }
 
+impl StoreError {
+    /// Other bytes are already stored under `key`: keys are deterministic, so this is a bug
+    /// or a collision, never something to retry or overwrite.
+    pub fn conflict(key: &ObjectKey) -> StoreError {
+        StoreError {
+            operation: "put",
+            key: key.to_string(),
+            retry: Retry::Permanent,
+            message: "other bytes are already stored under this key".into(),
+        }
+    }
+}
+
 /// An event sink failure.
 #[derive(Debug, thiserror::Error)]
 #[error("publishing {what}: {message}")]
