@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Installs the test servers (a Kafka-protocol broker and an S3-compatible store) into a cache
-# outside the clone, so that only the first run on a machine pays for the build.
+# Installs the test servers into a cache outside the clone, so that only the first run on a
+# machine pays for the build: nisshi (a Kafka-protocol broker) and Garage (an S3-compatible
+# store without tagging) from crates.io, and moto (an S3 emulator with tagging) from PyPI.
 #
 #   CALLSCORE_CACHE   where binaries are kept (default: ~/.cache/callscore)
 #
 # Prints nothing but progress on stderr; exits non-zero if a build fails.
 set -euo pipefail
 
+# keep in step with crates/testkit
 NISSHI_VERSION=0.8.1
 GARAGE_VERSION=2.5.0
+MOTO_VERSION=5.2.5
 cache=${CALLSCORE_CACHE:-$HOME/.cache/callscore}
 
 install_crate() {
@@ -29,3 +32,13 @@ install_crate() {
 
 install_crate nisshi "$NISSHI_VERSION"
 install_crate garage "$GARAGE_VERSION" --no-default-features --features bundled-libs,sqlite
+
+# a venv records its own path, so it is built in place; the stamp marks a finished install
+venv="$cache/moto-venv"
+if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  echo "installing moto $MOTO_VERSION into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "moto[server]==$MOTO_VERSION" >&2
+  echo "$MOTO_VERSION" > "$venv/.installed"
+fi

@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # the C library the spandsp comparison links; libopus, which decodes Ogg Opus; sox and
-# espeak-ng generate the corpora
-packages=(pkg-config libspandsp-dev libopus-dev sox libsox-fmt-all espeak-ng)
+# espeak-ng generate the corpora; a C toolchain, OpenSSL and zlib build the bundled
+# librdkafka; python3-venv holds the S3 emulator used by the tagging tests
+packages=(pkg-config libspandsp-dev libopus-dev sox libsox-fmt-all espeak-ng build-essential
+  libssl-dev zlib1g-dev python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -23,6 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 step() { printf '\n== %s\n' "$*" >&2; }
+
+step "test servers (broker, S3 stores), built once into \${CALLSCORE_CACHE:-~/.cache/callscore}"
+scripts/install-servers.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check

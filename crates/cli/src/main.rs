@@ -2,6 +2,8 @@
 
 mod detect;
 mod process;
+mod serve;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -19,12 +21,14 @@ struct Cli {
 enum Command {
     Detect(detect::Args),
     Process(process::Args),
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Detect(args) => detect::run(&args),
         Command::Process(args) => process::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

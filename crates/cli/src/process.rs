@@ -16,7 +16,6 @@ use callscore_pipeline::{
     LocalStore, NdjsonSink, Pipeline, PseudonymKey, RecordingSource, Rejected, RetentionConfig,
     Settings,
 };
-use callscore_survey::{Status, Survey};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
@@ -101,31 +100,12 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 
 /// Reads the configuration and finds the recordings.
 fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
-    let mut surveys = HashMap::new();
-    for path in &args.surveys {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let survey = Survey::from_toml(&text).with_context(|| format!("{}", path.display()))?;
-        surveys.insert(survey.id().to_string(), survey);
-    }
-    let secret = match (
-        &args.pseudonym_key_file,
-        std::env::var("CALLSCORE_PSEUDONYM_KEY"),
-    ) {
-        (Some(path), _) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read the key file {}", path.display()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            from_hex(text.trim()).unwrap_or(bytes)
-        }
-        (None, Ok(hex)) => {
-            from_hex(hex.trim()).context("CALLSCORE_PSEUDONYM_KEY is not hexadecimal")?
-        }
-        (None, Err(_)) => bail!(
-            "no pseudonymisation key: give --pseudonym-key-file FILE or set \
-             CALLSCORE_PSEUDONYM_KEY (hex, at least 32 bytes)"
-        ),
-    };
+    let surveys = crate::settings::load_surveys(&args.surveys)?;
+    let secret = crate::settings::read_secret(
+        args.pseudonym_key_file.as_deref(),
+        "CALLSCORE_PSEUDONYM_KEY",
+        "pseudonymisation key",
+    )?;
     let pseudonym_key = PseudonymKey::new(&args.pseudonym_key_id, secret)?;
     let retention = match &args.retention {
         Some(path) => {
@@ -330,7 +310,7 @@ fn record(
             summary.keys += analysis.keys_in_band;
             summary.audio_seconds += analysis.audio_seconds;
             for status in analysis.statuses() {
-                *summary.answers.entry(status_name(status)).or_default() += 1;
+                *summary.answers.entry(status.name()).or_default() += 1;
             }
             for warning in &analysis.warnings {
                 summary.warnings += 1;
@@ -343,16 +323,6 @@ fn record(
             *summary.failures.entry(failure.reason.as_str()).or_default() += 1;
             progress.suspend(|| crate::complain(&format!("{input}: {failure}")));
         }
-    }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Answered => "answered",
-        Status::Invalid => "invalid",
-        Status::NoInput => "no_input",
-        Status::Cancelled => "cancelled",
-        Status::Partial => "partial",
     }
 }
 
@@ -395,14 +365,4 @@ fn report(summary: &Summary, files: usize, seconds: f64, letters: &Path) {
         text.push_str(&format!("warnings: {}\n", summary.warnings));
     }
     let _ = io::stderr().write_all(text.as_bytes());
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }

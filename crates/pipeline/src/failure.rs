@@ -99,7 +99,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(crate) fn permanent(stage: Stage, reason: Reason, message: impl Into<String>) -> Failure {
+    /// A failure that will not go away by retrying.
+    pub fn permanent(stage: Stage, reason: Reason, message: impl Into<String>) -> Failure {
         Failure {
             stage,
             reason,

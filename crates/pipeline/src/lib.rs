@@ -48,7 +48,7 @@ pub use ports::{
     SinkError, SourceError, StoreError, WITHHELD, class_name,
 };
 pub use process::{Analysis, Delivered, Incoming, Pipeline, Settings, Timings};
-pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey};
+pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex};
 pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy};
 
 /// Extension of stored objects whose input had none usable.

@@ -44,6 +44,19 @@ pub enum Status {
     Partial,
 }
 
+impl Status {
+    /// The name used in events and metrics, e.g. `no_input`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Answered => "answered",
+            Status::Invalid => "invalid",
+            Status::NoInput => "no_input",
+            Status::Cancelled => "cancelled",
+            Status::Partial => "partial",
+        }
+    }
+}
+
 /// How the presses were divided between the questions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

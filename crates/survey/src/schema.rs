@@ -48,6 +48,34 @@ pub fn all() -> [(&'static str, Value); 3] {
     ]
 }
 
+/// Compares generated schemas with the files committed under `dir`, as JSON values (so only
+/// a change of meaning counts, not formatting); with `CALLSCORE_BLESS=1` in the environment it
+/// rewrites the files instead. Returns the stale files, for the caller's test to report with
+/// the command that blesses them.
+pub fn check_committed<'a>(
+    dir: &std::path::Path,
+    schemas: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Vec<String> {
+    let bless = std::env::var("CALLSCORE_BLESS").is_ok_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for (file, generated) in schemas {
+        let path = dir.join(file);
+        if bless {
+            if let Err(error) = std::fs::write(&path, to_file_text(&generated)) {
+                stale.push(format!("schemas/{file} (cannot write: {error})"));
+            }
+            continue;
+        }
+        let committed: Option<Value> = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        if committed.as_ref() != Some(&generated) {
+            stale.push(format!("schemas/{file}"));
+        }
+    }
+    stale
+}
+
 /// A schema as committed: pretty JSON with keys sorted and a final newline. Sorting here
 /// keeps the text the same whether or not some other crate in the build turns on
 /// serde_json's `preserve_order`.

@@ -14,22 +14,7 @@ fn schemas_dir() -> PathBuf {
 /// `CALLSCORE_BLESS=1 cargo test -p callscore-survey --test schemas` and review the diff.
 #[test]
 fn committed_schemas_match_the_code() {
-    let bless = std::env::var("CALLSCORE_BLESS").is_ok_and(|v| v == "1");
-    let mut stale = Vec::new();
-    for (file, generated) in schema::all() {
-        let path = schemas_dir().join(file);
-        if bless {
-            std::fs::write(&path, schema::to_file_text(&generated)).expect("write the schema");
-            continue;
-        }
-        // Compared as JSON values, so that only a change of meaning counts, not formatting.
-        let committed: Option<Value> = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok());
-        if committed.as_ref() != Some(&generated) {
-            stale.push(format!("schemas/{file}"));
-        }
-    }
+    let stale = schema::check_committed(&schemas_dir(), schema::all());
     assert!(
         stale.is_empty(),
         "{} differ from the Rust types. If the change is intended, run \

@@ -1,0 +1,504 @@
+//! The service's configuration: one TOML file, then environment overrides, validated as a
+//! whole at start-up.
+//!
+//! An override is `CALLSCORE__SECTION__KEY=value` (double underscores between levels, any
+//! case): `CALLSCORE__SERVICE__MAX_IN_FLIGHT=64`. Under `kafka.common`, `kafka.consumer` and
+//! `kafka.producer` single underscores of the last level become dots, so
+//! `CALLSCORE__KAFKA__COMMON__SASL_PASSWORD` sets librdkafka's `sasl.password`. The value is
+//! read as TOML when it parses as a number or boolean, else as text.
+//!
+//! Secrets never live in the file: librdkafka's password and key properties are refused there
+//! (give them in the environment), the pseudonymisation keys come from files or environment
+//! variables, and S3 credentials from the standard AWS chain.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use callscore_audio::Limits;
+use callscore_pipeline::RetentionConfig;
+use callscore_s3::S3Config;
+use callscore_telemetry::LogFormat;
+use serde::Deserialize;
+
+/// The prefix of environment overrides.
+const ENV_PREFIX: &str = "CALLSCORE__";
+/// librdkafka properties that hold secrets.
+const SECRET_PROPERTIES: [&str; 7] = [
+    "sasl.password",
+    "sasl.oauthbearer.client.secret",
+    "ssl.key.password",
+    "ssl.key.pem",
+    "ssl.keystore.password",
+    "sasl.oauthbearer.config",
+    "ssl_key",
+];
+
+/// The whole configuration of `callscore serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    pub(crate) kafka: KafkaSection,
+    pub(crate) s3: S3Config,
+    #[serde(default)]
+    pub(crate) service: ServiceSection,
+    pub(crate) surveys: SurveysSection,
+    #[serde(default)]
+    pub(crate) limits: LimitsSection,
+    pub(crate) pseudonym: PseudonymSection,
+    #[serde(default)]
+    pub(crate) retention: RetentionConfig,
+}
+
+/// Topics and librdkafka properties.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KafkaSection {
+    /// Where recordings arrive.
+    pub(crate) recordings_topic: String,
+    /// Where score and response events go.
+    pub(crate) scores_topic: String,
+    /// Where recordings that cannot be processed go, as they came.
+    pub(crate) dead_letter_topic: String,
+    /// `ce_source` of the events; the tenant is appended.
+    #[serde(default = "default_source")]
+    pub(crate) event_source: String,
+    /// librdkafka properties of both clients, verbatim (`bootstrap.servers`, security, …).
+    #[serde(default)]
+    pub(crate) common: BTreeMap<String, toml::Value>,
+    /// librdkafka properties of the consumer only (`group.id`, …).
+    #[serde(default)]
+    pub(crate) consumer: BTreeMap<String, toml::Value>,
+    /// librdkafka properties of the producer only.
+    #[serde(default)]
+    pub(crate) producer: BTreeMap<String, toml::Value>,
+}
+
+fn default_source() -> String {
+    "/callscore".into()
+}
+
+/// How the service runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ServiceSection {
+    /// Address of `/metrics`, `/healthz` and `/readyz`.
+    pub(crate) listen: SocketAddr,
+    /// Most recordings in flight at once (messages taken and not yet committed).
+    pub(crate) max_in_flight: usize,
+    /// Most bytes of recordings in flight at once; librdkafka's prefetch gets the same bound.
+    pub(crate) max_in_flight_bytes: u64,
+    /// Threads that decode and detect (default: one per core).
+    pub(crate) workers: Option<usize>,
+    /// How long SIGTERM waits for recordings in flight before committing and exiting.
+    pub(crate) shutdown_timeout_ms: u64,
+    /// First wait before retrying a transient failure.
+    pub(crate) retry_initial_ms: u64,
+    /// Longest wait between retries.
+    pub(crate) retry_max_ms: u64,
+    /// `json` (default) or `text`.
+    pub(crate) log_format: LogFormat,
+    /// The log filter when `RUST_LOG` is not set.
+    pub(crate) log_level: String,
+    /// Whether the A-D keys count as key presses.
+    pub(crate) extended_keys: bool,
+}
+
+impl Default for ServiceSection {
+    fn default() -> ServiceSection {
+        ServiceSection {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9464)),
+            max_in_flight: 32,
+            max_in_flight_bytes: 256 << 20,
+            workers: None,
+            shutdown_timeout_ms: 30_000,
+            retry_initial_ms: 200,
+            retry_max_ms: 30_000,
+            log_format: LogFormat::Json,
+            log_level: "info".into(),
+            extended_keys: true,
+        }
+    }
+}
+
+/// Survey definitions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SurveysSection {
+    /// TOML files, relative to the configuration file.
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// Limits on input recordings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LimitsSection {
+    /// Largest recording, in bytes (inline or fetched).
+    pub(crate) max_input_bytes: u64,
+    /// Longest recording, in seconds.
+    pub(crate) max_duration_s: u64,
+    /// Most channels.
+    pub(crate) max_channels: u16,
+}
+
+impl Default for LimitsSection {
+    fn default() -> LimitsSection {
+        let limits = Limits::default();
+        LimitsSection {
+            max_input_bytes: 512 << 20,
+            max_duration_s: limits.max_duration.as_secs(),
+            max_channels: limits.max_channels,
+        }
+    }
+}
+
+impl LimitsSection {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_duration: Duration::from_secs(self.max_duration_s),
+            max_channels: self.max_channels,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Where the pseudonymisation keys come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PseudonymSection {
+    /// The key's id, written into every pseudonym so keys can rotate.
+    pub(crate) key_id: String,
+    /// A file holding the key (raw, or hex); else the environment variable `key_env` (hex).
+    #[serde(default)]
+    pub(crate) key_file: Option<PathBuf>,
+    /// The variable holding the key as hex when there is no file.
+    #[serde(default = "default_key_env")]
+    pub(crate) key_env: String,
+    /// Tenants with keys of their own.
+    #[serde(default)]
+    pub(crate) tenants: BTreeMap<String, TenantKey>,
+}
+
+fn default_key_env() -> String {
+    "CALLSCORE_PSEUDONYM_KEY".into()
+}
+
+/// A tenant's own pseudonymisation key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TenantKey {
+    pub(crate) key_id: String,
+    #[serde(default)]
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) key_env: Option<String>,
+}
+
+impl Config {
+    /// Reads `path`, applies the environment's overrides and validates everything. Relative
+    /// paths in the file are resolved against its directory.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let mut config = Config::parse(&text, &vars).with_context(|| path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve(base);
+        Ok(config)
+    }
+
+    /// Parses the text with the overrides among `vars`, and validates.
+    pub(crate) fn parse(text: &str, vars: &[(String, String)]) -> anyhow::Result<Config> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        check_no_secrets(&table)?;
+        apply_overrides(&mut table, vars)?;
+        let config: Config = toml::Value::Table(table).try_into()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let at = |p: &PathBuf| {
+            if p.is_relative() {
+                base.join(p)
+            } else {
+                p.clone()
+            }
+        };
+        self.surveys.files = self.surveys.files.iter().map(at).collect();
+        self.pseudonym.key_file = self.pseudonym.key_file.as_ref().map(at);
+        for key in self.pseudonym.tenants.values_mut() {
+            key.key_file = key.key_file.as_ref().map(at);
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let kafka = &self.kafka;
+        for (name, topic) in [
+            ("kafka.recordings_topic", &kafka.recordings_topic),
+            ("kafka.scores_topic", &kafka.scores_topic),
+            ("kafka.dead_letter_topic", &kafka.dead_letter_topic),
+        ] {
+            let valid = !topic.is_empty()
+                && topic.len() <= 249
+                && topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !valid {
+                problems.push(format!("{name}: {topic:?} is not a valid Kafka topic name"));
+            }
+        }
+        if kafka.recordings_topic == kafka.scores_topic
+            || kafka.recordings_topic == kafka.dead_letter_topic
+            || kafka.scores_topic == kafka.dead_letter_topic
+        {
+            problems.push("kafka: the three topics must differ".into());
+        }
+        let properties = self.properties();
+        for role in ["consumer", "producer"] {
+            if !properties
+                .get(role)
+                .is_some_and(|p| p.contains_key("bootstrap.servers"))
+            {
+                problems.push(format!(
+                    "kafka: no bootstrap.servers for the {role} (set it in kafka.common)"
+                ));
+            }
+        }
+        if !properties
+            .get("consumer")
+            .is_some_and(|p| p.contains_key("group.id"))
+        {
+            problems.push("kafka.consumer: group.id is required".into());
+        }
+        if let Err(error) = self.s3.validate() {
+            problems.push(format!("s3: {error}"));
+        }
+        let service = &self.service;
+        if service.max_in_flight == 0 || service.max_in_flight_bytes == 0 {
+            problems.push("service: max_in_flight and max_in_flight_bytes must be positive".into());
+        }
+        if service.max_in_flight_bytes < self.limits.max_input_bytes {
+            problems.push(format!(
+                "service.max_in_flight_bytes ({}) is below limits.max_input_bytes ({}): the \
+                 largest recording could never be taken",
+                service.max_in_flight_bytes, self.limits.max_input_bytes
+            ));
+        }
+        if service.retry_initial_ms == 0 || service.retry_max_ms < service.retry_initial_ms {
+            problems.push("service: need 0 < retry_initial_ms <= retry_max_ms".into());
+        }
+        if self.surveys.files.is_empty() {
+            problems.push("surveys.files: at least one survey is needed".into());
+        }
+        if let Err(error) = self.retention.validate() {
+            problems.push(format!("retention: {error}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("invalid configuration:\n  {}", problems.join("\n  "))
+        }
+    }
+
+    /// The librdkafka properties of `consumer` and `producer`: `common`, then the client's own.
+    pub(crate) fn properties(&self) -> HashMap<&'static str, BTreeMap<String, String>> {
+        let text = |v: &toml::Value| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut out = HashMap::new();
+        for (role, own) in [
+            ("consumer", &self.kafka.consumer),
+            ("producer", &self.kafka.producer),
+        ] {
+            let merged = self
+                .kafka
+                .common
+                .iter()
+                .chain(own)
+                .map(|(k, v)| (k.clone(), text(v)))
+                .collect();
+            out.insert(role, merged);
+        }
+        out
+    }
+}
+
+fn check_no_secrets(table: &toml::Table) -> anyhow::Result<()> {
+    let Some(kafka) = table.get("kafka").and_then(|k| k.as_table()) else {
+        return Ok(());
+    };
+    for section in ["common", "consumer", "producer"] {
+        let Some(properties) = kafka.get(section).and_then(|s| s.as_table()) else {
+            continue;
+        };
+        for key in properties.keys() {
+            if SECRET_PROPERTIES.contains(&key.as_str()) {
+                let variable = format!(
+                    "{ENV_PREFIX}KAFKA__{}__{}",
+                    section.to_ascii_uppercase(),
+                    key.replace('.', "_").to_ascii_uppercase()
+                );
+                bail!(
+                    "kafka.{section}.{key:?} is a secret and must not be in the file: set \
+                     {variable} instead"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_overrides(table: &mut toml::Table, vars: &[(String, String)]) -> anyhow::Result<()> {
+    for (name, value) in vars {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let mut parts: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        if parts.iter().any(String::is_empty) {
+            bail!("{name}: empty level in the variable's name");
+        }
+        let librdkafka = parts.len() == 3
+            && parts[0] == "kafka"
+            && matches!(parts[1].as_str(), "common" | "consumer" | "producer");
+        if librdkafka {
+            parts[2] = parts[2].replace('_', ".");
+        }
+        let value = parse_value(value);
+        let (last, levels) = parts.split_last().expect("at least one level");
+        let mut here = &mut *table;
+        for level in levels {
+            here = here
+                .entry(level.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("{name}: {level} is not a table"))?;
+        }
+        here.insert(last.clone(), value);
+    }
+    Ok(())
+}
+
+/// A number or boolean as such, anything else as text.
+fn parse_value(text: &str) -> toml::Value {
+    if let Ok(n) = text.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    if let Ok(b) = text.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [kafka]
+        recordings_topic = "recordings"
+        scores_topic = "scores"
+        dead_letter_topic = "recordings-dlq"
+        [kafka.common]
+        "bootstrap.servers" = "127.0.0.1:9092"
+        [kafka.consumer]
+        "group.id" = "callscore"
+        [s3]
+        bucket = "audio"
+        [surveys]
+        files = ["nps.toml"]
+        [pseudonym]
+        key_id = "k1"
+    "#;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_minimal_file_gets_defaults() {
+        let config = Config::parse(MINIMAL, &[]).expect("valid");
+        assert_eq!(config.service.max_in_flight, 32);
+        let properties = config.properties();
+        assert_eq!(properties["consumer"]["group.id"], "callscore");
+        assert_eq!(
+            properties["producer"]["bootstrap.servers"],
+            "127.0.0.1:9092"
+        );
+        assert!(!properties["producer"].contains_key("group.id"));
+    }
+
+    #[test]
+    fn environment_overrides_reach_any_level() {
+        let config = Config::parse(
+            MINIMAL,
+            &vars(&[
+                ("CALLSCORE__SERVICE__MAX_IN_FLIGHT", "7"),
+                ("CALLSCORE__KAFKA__COMMON__SASL_PASSWORD", "from-env"),
+                ("CALLSCORE__S3__BUCKET", "other"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.service.max_in_flight, 7);
+        assert_eq!(config.s3.bucket, "other");
+        assert_eq!(config.properties()["consumer"]["sasl.password"], "from-env");
+    }
+
+    #[test]
+    fn secrets_in_the_file_are_refused_with_the_variable_to_use() {
+        let text = MINIMAL.replace(
+            "[kafka.consumer]",
+            "\"sasl.password\" = \"hunter2\"\n[kafka.consumer]",
+        );
+        let error = Config::parse(&text, &[]).expect_err("refused").to_string();
+        assert!(
+            error.contains("CALLSCORE__KAFKA__COMMON__SASL_PASSWORD"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = MINIMAL
+            .replace("\"group.id\" = \"callscore\"", "")
+            .replace("scores_topic = \"scores\"", "scores_topic = \"bad topic\"")
+            .replace("files = [\"nps.toml\"]", "files = []");
+        let error = format!("{:#}", Config::parse(&text, &[]).expect_err("refused"));
+        for expected in ["group.id", "bad topic", "surveys.files"] {
+            assert!(error.contains(expected), "{expected} missing from: {error}");
+        }
+    }
+
+    #[test]
+    fn every_example_configuration_in_deploy_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("deploy/config") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("readable");
+                if let Err(error) = Config::parse(&text, &[]) {
+                    panic!("{}: {error:#}", path.display());
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the examples are there");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = format!("{MINIMAL}\n[service]\nmax_inflight = 3\n");
+        let error = format!("{:#}", Config::parse(&text, &[]).expect_err("refused"));
+        assert!(error.contains("max_inflight"), "{error}");
+    }
+}

@@ -1,0 +1,395 @@
+//! `callscore serve` end to end, against a real Kafka-protocol broker (nisshi) and a real
+//! S3-compatible store (Garage), both started on loopback by `callscore-testkit`. Recordings
+//! are produced and results read back by independent clients (plain rdkafka and aws-sdk-s3).
+//!
+//! The tests take turns: each starts its own broker, store and service, and two cores do
+//! not run several of those well at once.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use callscore_testkit::service::{
+    self, DEAD_LETTERS, RECORDINGS, SCORES, Services, answers_of, event_count, expected_answers,
+    recordings,
+};
+use rdkafka::message::{Header, OwnedHeaders};
+use tokio::sync::Mutex;
+
+/// The service under test, built by cargo for this test.
+fn start(
+    services: &Services,
+    config: &std::path::Path,
+    port: u16,
+    log: &std::path::Path,
+) -> service::Service {
+    service::Service::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+        services,
+        config,
+        port,
+        log,
+    )
+}
+
+static TURN: Mutex<()> = Mutex::const_new(());
+
+const READY: Duration = Duration::from_secs(60);
+const DONE: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recordings_become_the_expected_events_and_objects() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(3).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "e2e", "");
+    let service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_ready(READY);
+
+    let recordings = recordings(3);
+    services.produce(&recordings).await;
+    let events = services.read(SCORES, event_count(&recordings), DONE);
+    assert_eq!(answers_of(&events), expected_answers(&recordings));
+    assert_eq!(
+        events.len(),
+        event_count(&recordings),
+        "no duplicates without failures"
+    );
+
+    for event in &events {
+        let value = event.json();
+        assert_eq!(
+            event.key.as_deref(),
+            value["call_id"].as_str(),
+            "keyed by call id"
+        );
+        let h = &event.headers;
+        assert_eq!(h["ce_specversion"], "1.0");
+        assert_eq!(h["ce_id"], value["event_id"].as_str().expect("an id"));
+        assert_eq!(
+            h["ce_type"],
+            format!(
+                "com.callscore.{}.v1",
+                value["event_type"].as_str().expect("a type")
+            )
+        );
+        assert_eq!(h["ce_source"], "/callscore/acme");
+        assert_eq!(h["content-type"], "application/json");
+        assert!(
+            !String::from_utf8_lossy(&event.payload).contains("+3120555"),
+            "no numbers"
+        );
+    }
+
+    // one object per recording, under TENANT/CLASS/CALLER/ID.wav, with its retention data
+    let objects = services.objects().await;
+    assert_eq!(objects.len(), recordings.len());
+    let responses: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| e.json())
+        .filter(|v| v["event_type"] == "response")
+        .collect();
+    for response in &responses {
+        let uri = response["audio"]["uri"].as_str().expect("a URI");
+        let key = uri
+            .strip_prefix("s3://audio/")
+            .expect("in the audio bucket");
+        let meta = &objects[key].meta;
+        let retention = &response["retention"];
+        assert_eq!(
+            meta["retention-class"],
+            retention["class"].as_str().expect("a class")
+        );
+        assert!(key.starts_with(&format!(
+            "acme/{}/",
+            retention["class"].as_str().expect("a class")
+        )));
+        let expires = retention["expires_on"].as_str().unwrap_or("none");
+        assert_eq!(meta["expires-on"], expires);
+        assert_eq!(
+            meta["sha256"],
+            response["audio"]["sha256"].as_str().expect("a digest")
+        );
+    }
+
+    let metrics = service.metrics();
+    let processed = service::metric(
+        &metrics,
+        "callscore_recordings_processed_total",
+        &["outcome=\"processed\""],
+    );
+    assert_eq!(processed, recordings.len() as f64);
+    assert!(service::metric(&metrics, "callscore_key_presses_total", &[]) > 0.0);
+    assert!(
+        service::metric(
+            &metrics,
+            "callscore_answers_total",
+            &["status=\"answered\"", "kind=\"nps\""]
+        ) > 0.0
+    );
+    assert!(
+        service::metric(
+            &metrics,
+            "callscore_store_requests_total",
+            &["operation=\"put\"", "result=\"ok\""]
+        ) > 0.0
+    );
+    assert!(metrics.contains("callscore_end_to_end_duration_seconds_bucket"));
+    let (status, body) = service.readyz().expect("readyz answers");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("tagging"),
+        "the store's limitation is reported: {body}"
+    );
+    assert!(
+        !service.log_text().contains("+3120555"),
+        "no phone number in the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_carries_on() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(1).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "poison", "");
+    let service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_ready(READY);
+
+    let good = recordings(1);
+    let producer = services.producer();
+    // broken metadata, then undecodable audio with valid metadata, then good recordings,
+    // all in the one partition
+    services
+        .send(
+            &producer,
+            "bad-1",
+            b"RIFF not really",
+            OwnedHeaders::new().insert(Header {
+                key: "callscore_metadata",
+                value: Some("{\"schema_version\": 1"),
+            }),
+        )
+        .await;
+    let mut corrupt = good[0].clone();
+    corrupt.metadata["recording_id"] = "rec-corrupt".into();
+    corrupt.audio = b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk".to_vec();
+    services.produce(&[corrupt]).await;
+    services.produce(&good).await;
+
+    let letters = services.read(DEAD_LETTERS, 2, DONE);
+    assert_eq!(letters.len(), 2);
+    let h = &letters[0].headers;
+    assert_eq!(h["callscore_dlq_source_topic"], RECORDINGS);
+    assert_eq!(h["callscore_dlq_source_partition"], "0");
+    assert_eq!(h["callscore_dlq_source_offset"], "0");
+    assert_eq!(h["callscore_dlq_stage"], "intake");
+    assert_eq!(h["callscore_dlq_reason"], "invalid_metadata");
+    assert_eq!(letters[0].payload, b"RIFF not really", "the original bytes");
+    assert_eq!(letters[0].key.as_deref(), Some("bad-1"));
+    let h = &letters[1].headers;
+    assert_eq!(h["callscore_dlq_source_offset"], "1");
+    assert_eq!(h["callscore_dlq_stage"], "decode");
+    assert!(
+        h.contains_key("callscore_metadata"),
+        "original headers kept"
+    );
+
+    let events = services.read(SCORES, event_count(&good), DONE);
+    assert_eq!(
+        answers_of(&events),
+        expected_answers(&good),
+        "the partition carried on"
+    );
+    service.wait_metric(
+        "callscore_dead_letters_total",
+        &["stage=\"intake\"", "reason=\"invalid_metadata\""],
+        1.0,
+        DONE,
+    );
+    // every offset, the poison ones included, is committed
+    let end = (good.len() + 2) as i64;
+    let deadline = Instant::now() + DONE;
+    while services.committed("poison", 1) != vec![end] {
+        assert!(
+            Instant::now() < deadline,
+            "offsets not committed: {:?}",
+            services.committed("poison", 1)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_mid_stream_loses_nothing_and_duplicates_no_object() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(3).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "crash", "");
+    let recordings = recordings(8);
+    services.produce(&recordings).await;
+
+    let mut first = start(&services, &config, port, &dir.path().join("first.log"));
+    first.wait_metric("callscore_recordings_processed_total", &[], 10.0, DONE);
+    first.kill();
+    let stored_before = services.objects().await;
+    let before = services
+        .read(SCORES, usize::MAX, Duration::from_secs(3))
+        .len();
+    assert!(
+        before < event_count(&recordings),
+        "killed mid-stream ({before} events)"
+    );
+
+    let second = start(&services, &config, port, &dir.path().join("second.log"));
+    second.wait_ready(READY);
+    let distinct = || {
+        let events = services.read(SCORES, usize::MAX, Duration::from_secs(3));
+        let ids: BTreeSet<String> = events
+            .iter()
+            .map(|e| e.json()["event_id"].as_str().expect("an id").to_string())
+            .collect();
+        (events, ids.len())
+    };
+    let deadline = Instant::now() + DONE;
+    let events = loop {
+        let (events, ids) = distinct();
+        if ids >= event_count(&recordings) || Instant::now() > deadline {
+            break events;
+        }
+    };
+    assert_eq!(
+        answers_of(&events),
+        expected_answers(&recordings),
+        "nothing lost"
+    );
+    let objects = services.objects().await;
+    assert_eq!(objects.len(), recordings.len(), "one object per recording");
+    // objects stored before the crash were never written again
+    for (key, stored) in &stored_before {
+        assert_eq!(&objects[key], stored, "{key} was rewritten");
+    }
+    let ids: Vec<String> = events
+        .iter()
+        .map(|e| e.json()["event_id"].as_str().expect("an id").to_string())
+        .collect();
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    // at least once: events of recordings finished but not yet committed at the kill come
+    // again, with the same ids
+    assert_eq!(unique.len(), event_count(&recordings), "one id per fact");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_commits_and_exits_zero() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(2).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "term", "");
+    let recordings = recordings(4);
+    services.produce(&recordings).await;
+    let mut service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_metric("callscore_recordings_processed_total", &[], 4.0, DONE);
+    let status = service.terminate(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "log:\n{}", service.log_text());
+    let log = service.log_text();
+    assert!(log.contains("stopped"), "{log}");
+
+    // whatever was committed is finished: a restart picks up from there and ends complete
+    let again = start(&services, &config, port, &dir.path().join("again.log"));
+    again.wait_ready(READY);
+    let events = services.read(SCORES, usize::MAX, Duration::from_secs(3));
+    let deadline = Instant::now() + DONE;
+    let mut events = events;
+    while answers_of(&events).len() < expected_answers(&recordings).len()
+        && Instant::now() < deadline
+    {
+        events = services.read(SCORES, usize::MAX, Duration::from_secs(3));
+    }
+    assert_eq!(answers_of(&events), expected_answers(&recordings));
+    let committed: i64 = services.committed("term", 2).iter().sum();
+    assert_eq!(
+        committed,
+        recordings.len() as i64,
+        "every offset committed in the end"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_outage_of_30_seconds_loses_nothing_and_recovers_without_a_restart() {
+    let _turn = TURN.lock().await;
+    let mut services = Services::start(2).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "outage", "");
+    let service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_ready(READY);
+
+    services.garage.kill();
+    let recordings = recordings(2);
+    services.produce(&recordings).await;
+    std::thread::sleep(Duration::from_secs(30));
+    let metrics = service.metrics();
+    assert!(
+        service::metric(
+            &metrics,
+            "callscore_store_requests_total",
+            &["result=\"transient_error\""]
+        ) > 0.0,
+        "{metrics}"
+    );
+    assert!(service::metric(&metrics, "callscore_retries_total", &["stage=\"store\""]) > 0.0);
+    assert!(
+        service::metric(
+            &metrics,
+            "callscore_errors_total",
+            &["stage=\"store\"", "retry=\"transient\""]
+        ) > 0.0
+    );
+    assert_eq!(
+        service::metric(&metrics, "callscore_recordings_processed_total", &[]),
+        0.0,
+        "nothing finishes while the store is down"
+    );
+    let (status, body) = service.readyz().expect("readyz answers");
+    assert_eq!(status, 503, "not ready while the store is down: {body}");
+
+    services.garage.resume();
+    let events = services.read(SCORES, event_count(&recordings), DONE);
+    assert_eq!(answers_of(&events), expected_answers(&recordings));
+    assert_eq!(services.objects().await.len(), recordings.len());
+    service.wait_ready(READY);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_restart_is_ridden_out() {
+    let _turn = TURN.lock().await;
+    let mut services = Services::start(2).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "restart", "");
+    let service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_ready(READY);
+
+    let all = recordings(2);
+    let (before, after) = all.split_at(all.len() / 2);
+    services.produce(before).await;
+    service.wait_metric(
+        "callscore_recordings_processed_total",
+        &[],
+        before.len() as f64,
+        DONE,
+    );
+
+    services.broker.kill();
+    std::thread::sleep(Duration::from_secs(5));
+    services.broker.resume();
+    services.produce(after).await;
+    let deadline = Instant::now() + DONE;
+    let mut events = Vec::new();
+    while answers_of(&events).len() < expected_answers(&all).len() && Instant::now() < deadline {
+        events = services.read(SCORES, usize::MAX, Duration::from_secs(3));
+    }
+    assert_eq!(
+        answers_of(&events),
+        expected_answers(&all),
+        "both halves processed"
+    );
+    assert_eq!(services.objects().await.len(), all.len());
+}

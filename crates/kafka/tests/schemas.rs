@@ -1,0 +1,15 @@
+//! The committed schemas of the recordings topic (message headers, audio references) are what the code generates.
+
+use std::path::Path;
+
+#[test]
+fn committed_schemas_match_the_code() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+    let stale = callscore_survey::schema::check_committed(&dir, callscore_kafka::schemas());
+    assert!(
+        stale.is_empty(),
+        "{} differ from the code; if the change is intended and backward compatible, run \
+         `CALLSCORE_BLESS=1 cargo test -p callscore-kafka --test schemas` and commit the result",
+        stale.join(", ")
+    );
+}

@@ -1,0 +1,80 @@
+//! callscore's audio store on AWS S3 and S3-compatible stores (garage, MinIO, Ceph RGW, …):
+//! [`S3Store`] implements the pipeline's [`AudioStore`](callscore_pipeline::AudioStore) port
+//! and keeps its contract (checked against real stores by this crate's tests).
+//!
+//! # Layout
+//!
+//! An object's name is the configured prefix and the pipeline's
+//! [`ObjectKey`](callscore_pipeline::ObjectKey), `PREFIX/TENANT/CLASS/CALLER/RECORDING.EXT`,
+//! so everything of one caller sits under four prefixes (one per retention class) and a
+//! store that can only expire by prefix still expires each class on its own schedule. Every
+//! object carries its retention data as user metadata (`x-amz-meta-tenant`, `-recording-id`,
+//! `-retention-class`, `-expires-on` (a day, or `none` under a legal hold), `-sha256`,
+//! `-size`), and, where the store keeps tags, as tags (`retention-class`, `expires-on`,
+//! `tenant`) sent with the write itself, so no object is ever seen untagged.
+//!
+//! # Capability probe
+//!
+//! [`S3Store::connect`] writes a probe object under `PREFIX_callscore/probe/` with every
+//! header a put sends (so a store that refuses one fails at start-up, not on every
+//! recording), then deletes it. With `tagging = "auto"` (the default) it reads the probe's
+//! tags back: stores that drop tags (garage accepts `x-amz-tagging`, forgets it, and answers
+//! `GetObjectTagging` with 501) are written without tags. It also writes the probe again with
+//! `If-None-Match: *`: a 412 shows that conditional writes work; garage accepts the header
+//! and overwrites. [`S3Store::capabilities`] holds the findings and [`S3Store::limitations`]
+//! says what they cost, for the start-up log and the readiness detail. callscore never
+//! installs lifecycle rules here.
+//!
+//! # Idempotency and integrity
+//!
+//! Keys are deterministic, so a redelivered recording is put again under the same key. A put
+//! first asks for the object (HeadObject): the same SHA-256 in its metadata means
+//! [`PutOutcome::AlreadyStored`](callscore_pipeline::PutOutcome) and nothing is written;
+//! another means a permanent conflict, never an overwrite. Otherwise it writes, with
+//! `If-None-Match: *` where the store honours it, so that a concurrent writer that got there
+//! in between is caught (412) and judged the same way. Every write carries
+//! `x-amz-checksum-sha256`, the digest the pipeline computed, so that a verifying store (AWS,
+//! garage; not moto) refuses bytes damaged since they were hashed.
+//!
+//! The credentials need `s3:ListBucket` on the bucket (without it, asking for a missing
+//! object is answered 403 instead of 404), `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
+//! and `s3:GetObjectTagging` with `tagging = "auto"`; plus `s3:GetObject` on staging buckets
+//! for [`S3Store::fetch`].
+//!
+//! Failures are [`StoreError`](callscore_pipeline::StoreError)s whose
+//! [`Retry`](callscore_pipeline::Retry) says whether to try again: timeouts, outages, 5xx,
+//! 408, 429 and `SlowDown` are transient, other refusals permanent.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use callscore_s3::{S3Config, S3Store};
+//!
+//! let config: S3Config = toml::from_str(
+//!     r#"bucket = "callscore-audio"
+//!        endpoint_url = "http://127.0.0.1:3900"
+//!        region = "garage"
+//!        force_path_style = true"#,
+//! )?;
+//! // credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the rest of the chain
+//! let store = S3Store::connect(&config).await?;
+//! for limitation in store.limitations() {
+//!     tracing::warn!("{limitation}");
+//! }
+//! let audio = store.fetch("s3://staging/acme/r1.wav", 64 << 20).await?;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod fetch;
+mod object;
+mod probe;
+mod store;
+
+pub use config::{S3Config, Sse, TaggingMode};
+pub use error::{FetchError, S3Error};
+pub use store::{Capabilities, S3Store};

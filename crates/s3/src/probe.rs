@@ -1,0 +1,100 @@
+//! Finding out at start-up what a store supports, by writing a probe object the way a put
+//! would and looking at what the store did with it.
+
+use callscore_pipeline::{ObjectMeta, class_name};
+use callscore_survey::RetentionClass;
+use sha2::{Digest, Sha256};
+
+use crate::config::TaggingMode;
+use crate::error::{Failure, S3Error};
+use crate::store::{Capabilities, S3Store};
+
+/// Where probe objects are written, under the store's prefix: outside every tenant's keys.
+const PROBE_PREFIX: &str = "_callscore/probe/";
+
+/// The probe object's bytes.
+const PROBE: &[u8] = b"callscore capability probe";
+
+impl S3Store {
+    /// Writes a probe object with every header a put sends (checksum, metadata, encryption,
+    /// and tags unless tagging is off), so that a store refusing one of them fails here, at
+    /// start-up, and not on every recording. Then:
+    /// - with `tagging = "auto"`, reads the tags back: a store without tagging refuses
+    ///   (garage: 501 `NotImplemented`) or returns none;
+    /// - writes it again with `If-None-Match: *`: 412 means conditional writes work; success
+    ///   means the header was ignored (garage); 501 means it is not implemented.
+    ///
+    /// The probe is deleted whatever happened.
+    pub(crate) async fn probe(&self) -> Result<Capabilities, S3Error> {
+        let now = jiff::Timestamp::now();
+        let name = format!(
+            "{}{PROBE_PREFIX}{}-{}",
+            self.config.prefix(),
+            now.as_nanosecond(),
+            std::process::id()
+        );
+        let meta = ObjectMeta {
+            tenant: "_callscore".into(),
+            recording_id: "probe".into(),
+            retention_class: class_name(RetentionClass::NonRespondent),
+            // should the delete fail, the leftover expires with the shortest-kept class
+            expires_on: Some(now.to_zoned(jiff::tz::TimeZone::UTC).date()),
+            sha256: Sha256::digest(PROBE)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            content_type: "text/plain".into(),
+            size: PROBE.len() as u64,
+        };
+        let failed = |e: Failure| S3Error::Probe(format!("{name}: {}", e.message));
+        let tags = self.config.tagging != TaggingMode::Off;
+        self.write(&name, PROBE, &meta, tags, false)
+            .await
+            .map_err(failed)?;
+        let found = async {
+            // tags first: the second write replaces the object
+            let tagging = match self.config.tagging {
+                TaggingMode::Auto => self.keeps_tags(&name).await.map_err(failed)?,
+                mode => mode == TaggingMode::On,
+            };
+            let conditional_writes = match self.write(&name, PROBE, &meta, tags, true).await {
+                Err(e) if e.status == Some(412) => true,
+                Ok(()) => false,
+                Err(e) if e.not_implemented() => false,
+                Err(e) => return Err(failed(e)),
+            };
+            Ok(Capabilities {
+                tagging,
+                conditional_writes,
+            })
+        }
+        .await;
+        if let Err(e) = self.delete_object(&name).await {
+            tracing::warn!(key = %name, error = %e.message, "the probe object was not deleted");
+        }
+        tracing::debug!(capabilities = ?found, "probed the store");
+        found
+    }
+
+    /// Whether the object `name`, written with tags, has them.
+    async fn keeps_tags(&self, name: &str) -> Result<bool, Failure> {
+        let tags = self
+            .client
+            .get_object_tagging()
+            .bucket(&self.config.bucket)
+            .key(name)
+            .send()
+            .await;
+        match tags {
+            Ok(tags) => Ok(!tags.tag_set().is_empty()),
+            Err(e) => {
+                let failure = Failure::of(&e);
+                if failure.not_implemented() {
+                    Ok(false)
+                } else {
+                    Err(failure)
+                }
+            }
+        }
+    }
+}
