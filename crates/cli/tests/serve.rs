@@ -13,6 +13,7 @@ use callscore_testkit::service::{
     recordings,
 };
 use rdkafka::message::{Header, OwnedHeaders};
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 /// The service under test, built by cargo for this test.
@@ -147,6 +148,80 @@ async fn recordings_become_the_expected_events_and_objects() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn referenced_audio_is_fetched_from_the_staging_bucket() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(1).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "staging", "");
+    let service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_ready(READY);
+
+    let good: Vec<_> = recordings(1).into_iter().take(2).collect();
+    let s3 = services.s3();
+    let producer = services.producer();
+    let reference = |recording: &service::Recording, uri: &str, sha256: &str| {
+        let metadata = serde_json::to_string(&recording.metadata).expect("JSON");
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "callscore_metadata",
+                value: Some(&metadata),
+            })
+            .insert(Header {
+                key: "content-type",
+                value: Some("application/vnd.callscore.audio-ref.v1+json"),
+            });
+        let value = serde_json::json!({ "uri": uri, "sha256": sha256 }).to_string();
+        (headers, value)
+    };
+    for recording in &good {
+        let key = format!("incoming/{}.wav", recording.recording_id());
+        s3.put_object()
+            .bucket("staging")
+            .key(&key)
+            .body(recording.audio.clone().into())
+            .send()
+            .await
+            .expect("uploaded");
+        let digest = callscore_pipeline::hex(&Sha256::digest(&recording.audio));
+        let (headers, value) = reference(recording, &format!("s3://staging/{key}"), &digest);
+        services
+            .send(&producer, recording.call_id(), value.as_bytes(), headers)
+            .await;
+    }
+    // a reference to nothing, and one whose digest does not match
+    let (headers, value) = reference(&good[0], "s3://staging/incoming/missing.wav", "00");
+    services
+        .send(&producer, "missing", value.as_bytes(), headers)
+        .await;
+    let key = format!("s3://staging/incoming/{}.wav", good[1].recording_id());
+    let (headers, value) = reference(&good[1], &key, &"0".repeat(64));
+    services
+        .send(&producer, "tampered", value.as_bytes(), headers)
+        .await;
+
+    let events = services.read(SCORES, event_count(&good), DONE);
+    assert_eq!(answers_of(&events), expected_answers(&good));
+    let letters = services.read(DEAD_LETTERS, 2, DONE);
+    let errors: Vec<&str> = letters
+        .iter()
+        .map(|l| l.headers["callscore_dlq_error"].as_str())
+        .collect();
+    assert!(errors[0].contains("missing.wav"), "{errors:?}");
+    assert!(errors[1].contains("SHA-256"), "{errors:?}");
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.headers["callscore_dlq_stage"] == "intake")
+    );
+    assert!(
+        service.metric(
+            "callscore_stage_duration_seconds_count",
+            &["stage=\"fetch\""]
+        ) >= 4.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_carries_on() {
     let _turn = TURN.lock().await;
     let services = Services::start(1).await;
@@ -222,7 +297,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_carries_o
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_stream_loses_nothing_and_duplicates_no_object() {
     let _turn = TURN.lock().await;
-    let services = Services::start(3).await;
+    let mut services = Services::start(3).await;
     let dir = tempfile::tempdir().expect("a directory");
     let (config, port) = services.config(dir.path(), "crash", "");
     let recordings = recordings(8);
@@ -230,7 +305,13 @@ async fn sigkill_mid_stream_loses_nothing_and_duplicates_no_object() {
 
     let mut first = start(&services, &config, port, &dir.path().join("first.log"));
     first.wait_metric("callscore_recordings_processed_total", &[], 10.0, DONE);
+    // hold a full load of recordings in flight (the store is away), for several auto-commit
+    // intervals, then kill: none of them may have been committed
+    services.garage.kill();
+    first.wait_metric("callscore_in_flight_recordings", &[], 8.0, DONE);
+    std::thread::sleep(Duration::from_secs(3));
     first.kill();
+    services.garage.resume();
     let stored_before = services.objects().await;
     let before = services
         .read(SCORES, usize::MAX, Duration::from_secs(3))

@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use callscore_pipeline::{
     AudioStore, ObjectKey, ObjectMeta, PutOutcome, Retry, class_name, contract,
 };
-use callscore_s3::{S3Config, S3Error, S3Store, TaggingMode};
+use callscore_s3::{S3Config, S3Error, S3Store, Sse, TaggingMode};
 use callscore_survey::RetentionClass;
 use callscore_testkit::{Garage, Moto, S3Endpoint};
 use sha2::{Digest, Sha256};
@@ -50,11 +50,7 @@ async fn connect(endpoint: &S3Endpoint) -> S3Store {
 
 /// A plain client, to look at what the store did behind the adapter's back.
 fn plain_client(endpoint: &S3Endpoint) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint))
-        .endpoint_url(&endpoint.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    endpoint.client()
 }
 
 fn key(class: RetentionClass, recording: &str) -> ObjectKey {
@@ -151,6 +147,41 @@ async fn on_moto_objects_carry_their_retention_tags_from_the_first_write() {
             ]
         );
     }
+}
+
+#[tokio::test]
+async fn server_side_encryption_is_requested_in_the_put_when_configured() {
+    let moto = Moto::start("audio");
+    let sealed = S3Config {
+        server_side_encryption: Some(Sse::Aes256),
+        ..config(moto.endpoint())
+    };
+    let store = S3Store::from_sdk_config(&sealed, &sdk_config(moto.endpoint()))
+        .await
+        .expect("connects");
+    let (key, bytes) = (
+        key(RetentionClass::Respondent, "sse"),
+        b"RIFF sealed".to_vec(),
+    );
+    store
+        .put(
+            &key,
+            &bytes,
+            &meta(&bytes, RetentionClass::Respondent, "sse"),
+        )
+        .await
+        .expect("put");
+    let head = plain_client(moto.endpoint())
+        .head_object()
+        .bucket("audio")
+        .key(format!("{PREFIX}{key}"))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        head.server_side_encryption().map(|s| s.as_str()),
+        Some("AES256")
+    );
 }
 
 #[tokio::test]

@@ -215,6 +215,25 @@ pub struct S3Endpoint {
 }
 
 impl S3Endpoint {
+    /// A plain aws-sdk-s3 client of this store, signing with its static credentials.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Builder, Credentials, Region};
+        let config = Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(Credentials::new(
+                &self.access_key,
+                &self.secret_key,
+                None,
+                None,
+                "callscore-test",
+            ))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// The variables of the standard AWS chain that point a client at this store.
     pub fn aws_env(&self) -> Vec<(&'static str, String)> {
         vec![

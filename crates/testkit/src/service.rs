@@ -181,21 +181,7 @@ key_file = "{key}"
 
     /// A plain S3 client of the store.
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let e = self.garage.endpoint();
-        let config = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .endpoint_url(&e.url)
-            .region(aws_sdk_s3::config::Region::new(e.region.clone()))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                &e.access_key,
-                &e.secret_key,
-                None,
-                None,
-                "test",
-            ))
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        self.garage.endpoint().client()
     }
 
     /// Every object in the audio bucket, with its user metadata and modification time.
