@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let moved = baseline(&services, count, None).await?;
     let rate = count as f64 / started.elapsed().as_secs_f64();
     let paced = paced_copies(copies + 1, paced_count);
-    let latencies = paced_run(&services, &paced, rate / 2.0, || {
+    let latencies = paced_run(&services, &paced, rate / 2.0, BASELINE_EVENTS, || {
         baseline(&services, paced.len(), Some(moved))
     })
     .await?;
@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(3600),
     );
     let rate = count as f64 / started.elapsed().as_secs_f64();
-    let latencies = paced_run(&services, &paced, rate / 2.0, || async {
+    let latencies = paced_run(&services, &paced, rate / 2.0, service::SCORES, || async {
         let target = (count + paced.len()) as f64;
         let done = serve
             .reach(
@@ -139,11 +139,13 @@ fn paced_copies(first_copy: usize, count: usize) -> Vec<Recording> {
 }
 
 /// Produces `recordings` at `rate` per second while `drain` runs, then returns each
-/// recording's latency in seconds: its last event's broker timestamp minus its own.
+/// recording's latency in seconds: from just before it was produced to its last event on
+/// `events` (the event's timestamp, set by its producer on this machine's clock).
 async fn paced_run<F, Fut>(
     services: &Services,
     recordings: &[Recording],
     rate: f64,
+    events: &str,
     drain: F,
 ) -> anyhow::Result<Vec<f64>>
 where
@@ -153,31 +155,24 @@ where
     let producing = async {
         let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
         let mut next = Instant::now();
+        let mut sent = HashMap::new();
         for recording in recordings {
             tokio::time::sleep_until(next.into()).await;
+            sent.insert(recording.call_id().to_string(), now_millis());
             services.produce(std::slice::from_ref(recording)).await;
             next += interval;
         }
+        sent
     };
-    let (_, drained) = tokio::join!(producing, drain());
+    let (sent, drained) = tokio::join!(producing, drain());
     drained?;
-    let sent: HashMap<String, i64> = services
-        .read(service::RECORDINGS, usize::MAX, Duration::from_secs(5))
-        .into_iter()
-        .filter_map(|m| Some((m.key?, m.timestamp?)))
-        .collect();
     let mut last: HashMap<String, i64> = HashMap::new();
-    for event in services.read(service::SCORES, usize::MAX, Duration::from_secs(5)) {
+    for event in services.read(events, usize::MAX, Duration::from_secs(15)) {
         let (Some(key), Some(at)) = (event.key, event.timestamp) else {
             continue;
         };
         let entry = last.entry(key).or_insert(at);
         *entry = (*entry).max(at);
-    }
-    for event in services.read(BASELINE_EVENTS, usize::MAX, Duration::from_secs(2)) {
-        if let (Some(key), Some(at)) = (event.key, event.timestamp) {
-            last.insert(key, at);
-        }
     }
     let mut latencies: Vec<f64> = recordings
         .iter()
@@ -191,6 +186,12 @@ where
 }
 
 const BASELINE_EVENTS: &str = "baseline-events";
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// Moves recordings from the topic to the store with no processing, `IN_FLIGHT` at a time,
 /// until `count` more are done. `consumed` continues a consumer group already `consumed` deep.

@@ -474,3 +474,63 @@ async fn a_broker_restart_is_ridden_out() {
     );
     assert_eq!(services.objects().await.len(), all.len());
 }
+
+#[test]
+fn a_wrong_configuration_is_refused_at_start_up_with_every_problem_named() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[kafka]
+recordings_topic = "recordings"
+scores_topic = "recordings"
+dead_letter_topic = "dlq"
+[kafka.common]
+"bootstrap.servers" = "127.0.0.1:9"
+[s3]
+bucket = "audio"
+[surveys]
+files = []
+[pseudonym]
+key_id = "k1"
+"#,
+    )
+    .expect("written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callscore"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for problem in ["the three topics must differ", "group.id", "surveys.files"] {
+        assert!(stderr.contains(problem), "{problem} missing from: {stderr}");
+    }
+}
+
+#[test]
+fn the_local_example_configuration_checks_with_its_key_from_the_environment() {
+    let config = service::root().join("deploy/config/local.toml");
+    let run = |key: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_callscore"));
+        command
+            .args(["serve", "--check", "--config"])
+            .arg(&config)
+            .env_remove("CALLSCORE_PSEUDONYM_KEY");
+        if let Some(key) = key {
+            command.env("CALLSCORE_PSEUDONYM_KEY", key);
+        }
+        command.output().expect("runs")
+    };
+    let out = run(Some(&"ab".repeat(32)));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CALLSCORE_PSEUDONYM_KEY"));
+}

@@ -13,7 +13,7 @@ mod offsets;
 mod producer;
 pub mod wire;
 
-pub use consumer::{Consumed, ConsumerEvents, Intake, IntakeConfig, Messages};
+pub use consumer::{Consumed, ConsumerEvents, Intake, IntakeConfig, Messages, PAUSE_AFTER};
 pub use offsets::{OffsetTracker, Partition, Receipt};
 pub use producer::{KafkaSink, SinkConfig, dead_letter_headers};
 pub use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};

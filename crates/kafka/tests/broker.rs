@@ -170,3 +170,53 @@ async fn the_sink_keeps_the_event_sink_contract() {
     })
     .await;
 }
+
+/// The byte bound holds like the count bound: with room for 6 bytes, three 2-byte messages
+/// are taken and the fourth waits until one is finished.
+#[tokio::test(flavor = "multi_thread")]
+async fn bytes_in_flight_are_bounded() {
+    let services = Services::start(1).await;
+    services.create_topic("sized", 1).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", services.bootstrap())
+        .create()
+        .expect("a producer");
+    for i in 0..6 {
+        producer
+            .send(
+                FutureRecord::<str, str>::to("sized").payload(&format!("b{i}")),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produced");
+    }
+    let config = IntakeConfig {
+        topic: "sized".into(),
+        properties: BTreeMap::from([
+            ("bootstrap.servers".to_string(), services.bootstrap()),
+            ("group.id".to_string(), "sized".to_string()),
+        ]),
+        max_in_flight: 100,
+        max_in_flight_bytes: 6,
+    };
+    let (intake, mut messages) =
+        Intake::start(&config, Arc::new(Counts::default())).expect("started");
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let consumed = tokio::time::timeout(Duration::from_secs(60), messages.recv())
+            .await
+            .expect("messages arrive")
+            .expect("open");
+        taken.push(consumed);
+    }
+    let more = tokio::time::timeout(Duration::from_secs(2), messages.recv()).await;
+    assert!(more.is_err(), "a fourth message with 6 bytes in flight");
+    intake.finish(&taken[0].receipt);
+    let next = tokio::time::timeout(Duration::from_secs(30), messages.recv())
+        .await
+        .expect("room again")
+        .expect("open");
+    assert_eq!(next.receipt.offset, 3);
+    intake.close().expect("closed");
+}

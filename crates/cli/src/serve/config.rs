@@ -111,7 +111,7 @@ impl Default for ServiceSection {
         ServiceSection {
             listen: SocketAddr::from(([0, 0, 0, 0], 9464)),
             max_in_flight: 32,
-            max_in_flight_bytes: 256 << 20,
+            max_in_flight_bytes: 512 << 20,
             workers: None,
             shutdown_timeout_ms: 30_000,
             retry_initial_ms: 200,
@@ -147,7 +147,7 @@ impl Default for LimitsSection {
     fn default() -> LimitsSection {
         let limits = Limits::default();
         LimitsSection {
-            max_input_bytes: 512 << 20,
+            max_input_bytes: 256 << 20,
             max_duration_s: limits.max_duration.as_secs(),
             max_channels: limits.max_channels,
         }
