@@ -400,6 +400,13 @@ async fn a_store_outage_of_30_seconds_loses_nothing_and_recovers_without_a_resta
     let mut services = Services::start(2).await;
     let dir = tempfile::tempdir().expect("a directory");
     let (config, port) = services.config(dir.path(), "outage", "");
+    // an outage longer than max.poll.interval.ms must not cost the group membership
+    let text = std::fs::read_to_string(&config).expect("the configuration");
+    let text = text.replace(
+        "\"auto.commit.interval.ms\" = 500",
+        "\"auto.commit.interval.ms\" = 500\n\"max.poll.interval.ms\" = 12000",
+    );
+    std::fs::write(&config, text).expect("written");
     let service = start(&services, &config, port, &dir.path().join("serve.log"));
     service.wait_ready(READY);
 
@@ -437,6 +444,11 @@ async fn a_store_outage_of_30_seconds_loses_nothing_and_recovers_without_a_resta
     assert_eq!(answers_of(&events), expected_answers(&recordings));
     assert_eq!(services.objects().await.len(), recordings.len());
     service.wait_ready(READY);
+    assert_eq!(
+        service.metric("callscore_rebalances_total", &["kind=\"revoke\""]),
+        0.0,
+        "30 s of retrying never breached the 12 s max.poll.interval.ms"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,7 +7,8 @@
 //! and on [`Intake::close`]; the stored position of a partition is the lowest offset still in
 //! flight ([`OffsetTracker`]). When the work in flight reaches its count or byte bound, the
 //! poller waits for a finish without polling, so librdkafka keeps what it prefetched; only
-//! when the bound holds for [`PAUSE_AFTER`] (a store outage, say) is the assignment paused and
+//! when the bound holds for [`PAUSE_AFTER`] (or a third of `max.poll.interval.ms`, if that is
+//! shorter: a store outage, say) is the assignment paused and
 //! polling resumed, so `max.poll.interval.ms` is never breached. (Pausing drops librdkafka's
 //! prefetched messages, and resuming fetches them again: doing that at every full moment
 //! cost 95 % of the throughput.)
@@ -31,8 +32,11 @@ use crate::offsets::{OffsetTracker, Partition, Receipt};
 
 /// How long one poll waits for a message.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
-/// How long the in-flight bound may hold before the assignment is paused and polling resumes.
+/// How long the in-flight bound may hold before the assignment is paused and polling resumes;
+/// a third of `max.poll.interval.ms` when that is shorter.
 pub const PAUSE_AFTER: Duration = Duration::from_secs(10);
+/// librdkafka's default `max.poll.interval.ms`.
+const DEFAULT_MAX_POLL_INTERVAL_MS: u64 = 300_000;
 /// How long the poller waits for a finish while the bound holds.
 const FULL_WAIT: Duration = Duration::from_millis(50);
 
@@ -228,10 +232,16 @@ impl Intake {
         let poller = {
             let consumer = Arc::clone(&consumer);
             let shared = Arc::clone(&shared);
-            let bound = (
-                config.max_in_flight.max(1),
-                config.max_in_flight_bytes.max(1),
-            );
+            let max_poll_interval = config
+                .properties
+                .get("max.poll.interval.ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_POLL_INTERVAL_MS);
+            let bound = Bound {
+                count: config.max_in_flight.max(1),
+                bytes: config.max_in_flight_bytes.max(1),
+                pause_after: PAUSE_AFTER.min(Duration::from_millis(max_poll_interval / 3)),
+            };
             std::thread::Builder::new()
                 .name("kafka-poll".into())
                 .spawn(move || poll(&consumer, &shared, &sender, bound))
@@ -307,21 +317,29 @@ impl Intake {
     }
 }
 
+/// The in-flight bound of the poll loop.
+#[derive(Debug, Clone, Copy)]
+struct Bound {
+    count: usize,
+    bytes: u64,
+    pause_after: Duration,
+}
+
 /// The poll loop: takes messages while under the bound, pauses the assignment at it.
 fn poll(
     consumer: &BaseConsumer<Context>,
     shared: &Shared,
     sender: &mpsc::Sender<Consumed>,
-    (max_count, max_bytes): (usize, u64),
+    bound: Bound,
 ) {
     let mut full_since: Option<Instant> = None;
     while !shared.stop.load(Ordering::Relaxed) {
         let tracker = shared.tracker();
-        let full =
-            tracker.in_flight() >= max_count || shared.bytes.load(Ordering::Relaxed) >= max_bytes;
+        let full = tracker.in_flight() >= bound.count
+            || shared.bytes.load(Ordering::Relaxed) >= bound.bytes;
         if full {
             let since = *full_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < PAUSE_AFTER {
+            if since.elapsed() < bound.pause_after {
                 // keep librdkafka's prefetched messages: wait for room without polling
                 let _woken = shared.finished.wait_timeout(tracker, FULL_WAIT);
                 continue;
