@@ -160,16 +160,7 @@ async fn referenced_audio_is_fetched_from_the_staging_bucket() {
     let s3 = services.s3();
     let producer = services.producer();
     let reference = |recording: &service::Recording, uri: &str, sha256: &str| {
-        let metadata = serde_json::to_string(&recording.metadata).expect("JSON");
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "callscore_metadata",
-                value: Some(&metadata),
-            })
-            .insert(Header {
-                key: "content-type",
-                value: Some("application/vnd.callscore.audio-ref.v1+json"),
-            });
+        let headers = recording.headers("application/vnd.callscore.audio-ref.v1+json");
         let value = serde_json::json!({ "uri": uri, "sha256": sha256 }).to_string();
         (headers, value)
     };

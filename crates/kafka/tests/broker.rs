@@ -30,6 +30,24 @@ impl ConsumerEvents for Counts {
     fn client_error(&self, _message: &str) {}
 }
 
+/// Produces `count` messages `PREFIX0`, `PREFIX1`, … to `topic` with a plain producer.
+async fn produce(services: &Services, topic: &str, prefix: &str, count: usize) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", services.bootstrap())
+        .create()
+        .expect("a producer");
+    for i in 0..count {
+        producer
+            .send(
+                FutureRecord::<str, str>::to(topic).payload(&format!("{prefix}{i}")),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produced");
+    }
+}
+
 fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -53,20 +71,7 @@ fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
 async fn commits_never_pass_unfinished_work() {
     let services = Services::start(1).await;
     services.create_topic("work", 1).await;
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", services.bootstrap())
-        .create()
-        .expect("a producer");
-    for i in 0..20 {
-        producer
-            .send(
-                FutureRecord::<str, str>::to("work").payload(&format!("m{i}")),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("produced");
-    }
+    produce(&services, "work", "m", 20).await;
     let events = Arc::new(Counts::default());
     let config = IntakeConfig {
         topic: "work".into(),
@@ -177,20 +182,7 @@ async fn the_sink_keeps_the_event_sink_contract() {
 async fn bytes_in_flight_are_bounded() {
     let services = Services::start(1).await;
     services.create_topic("sized", 1).await;
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", services.bootstrap())
-        .create()
-        .expect("a producer");
-    for i in 0..6 {
-        producer
-            .send(
-                FutureRecord::<str, str>::to("sized").payload(&format!("b{i}")),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("produced");
-    }
+    produce(&services, "sized", "b", 6).await;
     let config = IntakeConfig {
         topic: "sized".into(),
         properties: BTreeMap::from([

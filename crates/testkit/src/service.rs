@@ -39,6 +39,20 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// The headers of its message: the metadata, and `content_type` for the value.
+    pub fn headers(&self, content_type: &str) -> OwnedHeaders {
+        let metadata = serde_json::to_string(&self.metadata).expect("JSON");
+        OwnedHeaders::new()
+            .insert(Header {
+                key: "callscore_metadata",
+                value: Some(&metadata),
+            })
+            .insert(Header {
+                key: "content-type",
+                value: Some(content_type),
+            })
+    }
+
     pub fn recording_id(&self) -> &str {
         self.metadata["recording_id"].as_str().expect("an id")
     }
@@ -224,16 +238,7 @@ key_file = "{key}"
     pub async fn produce(&self, recordings: &[Recording]) {
         let producer = self.producer();
         for recording in recordings {
-            let metadata = serde_json::to_string(&recording.metadata).expect("JSON");
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: "callscore_metadata",
-                    value: Some(&metadata),
-                })
-                .insert(Header {
-                    key: "content-type",
-                    value: Some(recording.content_type),
-                });
+            let headers = recording.headers(recording.content_type);
             self.send(&producer, recording.call_id(), &recording.audio, headers)
                 .await;
         }

@@ -375,11 +375,12 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Option<Outcome> {
         extension: read.extension,
         received_at: Timestamp::now(),
     };
-    let analysis = match analyse(shared, incoming).await {
+    let analysis = match retry(shared, || analyse(shared, incoming.clone())).await {
         Ok(analysis) => analysis,
-        Err(failure) => {
+        Err(Some(failure)) => {
             return dead_letter(shared, message, &input, Some(&metadata), &failure).await;
         }
+        Err(None) => return None,
     };
     observe_analysis(shared, &analysis);
     let delivered = retry(shared, || {
