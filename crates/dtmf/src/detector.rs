@@ -8,9 +8,9 @@ use crate::design;
 use crate::kernel::{BINS, Kernel, Spectrum};
 use crate::key::{COL_HZ, Key, ROW_HZ};
 use crate::limits::{
-    BLOCK_SECONDS, FULL_SCALE_SINE_DBM0, MAX_BRIDGE_SECONDS, SCREEN_BLOCKS, SCREEN_MAX_DEVIATION,
-    SCREEN_MIN_COHERENCE, SCREEN_MIN_LEVEL_DBM0, SCREEN_MIN_SHARE_OF_LOUDEST,
-    SCREEN_MIN_TONAL_SHARE,
+    BLOCK_SECONDS, FULL_SCALE_SINE_DBM0, MAX_BRIDGE_SECONDS, MAX_MASKED_BRIDGE_SECONDS,
+    SCREEN_BLOCKS, SCREEN_MAX_DEVIATION, SCREEN_MIN_COHERENCE, SCREEN_MIN_LEVEL_DBM0,
+    SCREEN_MIN_SHARE_OF_LOUDEST, SCREEN_MIN_TONAL_SHARE,
 };
 use crate::limits::{Rejection, judge};
 use crate::segment::Segment;
@@ -167,6 +167,8 @@ pub(crate) struct Geometry {
     screen_cos: [f64; BINS],
     /// Blocks of absence that end a key press.
     pub(crate) bridge_blocks: u32,
+    /// Blocks of absence that end a key press when its bins stay loud throughout (masked).
+    pub(crate) masked_bridge_blocks: u32,
     /// Minimum squared bin magnitude for screening.
     screen_floor: f64,
 }
@@ -187,6 +189,7 @@ impl Geometry {
         let amp = 10f64.powf((SCREEN_MIN_LEVEL_DBM0 - FULL_SCALE_SINE_DBM0) / 20.0);
         let screen_floor = (0.7 * amp * len as f64 / 2.0).powi(2);
         let bridge_blocks = (MAX_BRIDGE_SECONDS * rate / len as f64).ceil() as u32;
+        let masked_bridge_blocks = (MAX_MASKED_BRIDGE_SECONDS * rate / len as f64).ceil() as u32;
         Geometry {
             rate,
             len,
@@ -196,6 +199,7 @@ impl Geometry {
             derotate,
             screen_cos,
             bridge_blocks,
+            masked_bridge_blocks,
             screen_floor,
         }
     }
@@ -588,7 +592,8 @@ impl Detector {
         for b in from..=block {
             let slot = self.slot(b);
             let samples = &self.raw[slot * self.geometry.len..(slot + 1) * self.geometry.len];
-            segment.add(b, &self.spectra[slot], samples, present(b));
+            let present = present(b);
+            segment.add(b, &self.spectra[slot], samples, present, present);
         }
         self.segment = Some(Box::new(segment));
     }

@@ -49,11 +49,12 @@ pub(crate) const MAX_NORMAL_TWIST_DB: f64 = 9.5;
 pub(crate) const MAX_REVERSE_TWIST_DB: f64 = 5.5;
 
 /// Q.24: accept a frequency error of 1.5 % + 2 Hz, reject from 3.5 %. The limit sits just
-/// outside the acceptance band (0.2 % + 1 Hz more, several times the estimation error even in
-/// noise) rather than in the middle: a voice's harmonics fall anywhere, and every hertz of
-/// window lets more of them through.
+/// outside the acceptance band (1.5 Hz more, several times the estimation error even in
+/// noise) rather than in the middle: a voice's harmonics and an instrument's partials fall
+/// anywhere, and every hertz of window lets more of them through (a bell's partial 2.0 % off
+/// 852 Hz was a false digit with a wider window).
 pub(crate) fn max_deviation_hz(nominal_hz: f64) -> f64 {
-    0.017 * nominal_hz + 3.0
+    0.015 * nominal_hz + 3.5
 }
 
 /// Q.24: tones of 40 ms must be detected, tones of 23 ms or less never; the limit sits in the
@@ -63,6 +64,11 @@ pub(crate) const MIN_DURATION_SECONDS: f64 = 0.0315;
 /// Q.24: a break of 10 ms or less inside a tone is bridged, a pause of 40 ms separates digits.
 /// Breaks shorter than this many seconds are bridged.
 pub(crate) const MAX_BRIDGE_SECONDS: f64 = 0.030;
+
+/// A break in which both tones' bins stay loud, but another sound over them spoils their
+/// phase, is a key masked by a voice, not a pause between two keys (a pause is quiet at the
+/// key's frequencies): such breaks are bridged up to this many seconds.
+pub(crate) const MAX_MASKED_BRIDGE_SECONDS: f64 = 0.060;
 
 /// A tone louder than this was mis-measured: a full-scale sine is +3.14 dBm0.
 const MAX_LEVEL_DBM0: f64 = 6.0;

@@ -35,6 +35,9 @@ const RAMP_HIGH: f64 = 0.7;
 const PROBED_BLOCKS: usize = 40;
 /// Length in blocks of the stretch a key pressed over other sound is also judged on (20 ms).
 const CLEAN_BLOCKS: usize = 4;
+/// Power, relative to an alias that explains a group's bins better, that a tone must keep in
+/// a fit of both for the two to count as two sounds (see `Segment::coexists`).
+const COEXIST: f64 = 0.25;
 /// A sample this close to full scale means the signal was clipped.
 const CLIP_LEVEL: f32 = 0.98;
 
@@ -61,6 +64,9 @@ struct Stored {
     energy: f64,
     peak: f32,
     present: bool,
+    /// Both tone bins were loud enough to be the key's, steady or not: the next block's phase
+    /// is compared with this one's.
+    loud: bool,
 }
 
 #[derive(Debug)]
@@ -82,6 +88,9 @@ pub(crate) struct Segment {
     blocks: Vec<Stored>,
     /// Absent blocks since the last present one.
     gap: u32,
+    /// Of those, the blocks in which a tone's bin was quiet: a pause rather than a key
+    /// masked by other sound.
+    quiet: u32,
 }
 
 impl Segment {
@@ -101,9 +110,10 @@ impl Segment {
             advance,
             raw: Vec::new(),
             len: geometry.len,
-            tail_blocks: geometry.bridge_blocks as usize + TAIL_MARGIN_BLOCKS,
+            tail_blocks: geometry.masked_bridge_blocks as usize + TAIL_MARGIN_BLOCKS,
             blocks: Vec::new(),
             gap: 0,
+            quiet: 0,
         }
     }
 
@@ -137,8 +147,15 @@ impl Segment {
         self.gap
     }
 
-    /// Adds a block with a presence decision already made.
-    pub(crate) fn add(&mut self, index: u64, spectrum: &Spectrum, samples: &[f32], present: bool) {
+    /// Adds a block with a presence decision already made (`present` implies `loud`).
+    pub(crate) fn add(
+        &mut self,
+        index: u64,
+        spectrum: &Spectrum,
+        samples: &[f32],
+        present: bool,
+        loud: bool,
+    ) {
         let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         self.blocks.push(Stored {
             index,
@@ -146,6 +163,7 @@ impl Segment {
             energy: spectrum.energy,
             peak,
             present,
+            loud,
         });
         self.raw.extend_from_slice(samples);
         if self.blocks.len() > HEAD_BLOCKS + self.tail_blocks {
@@ -155,8 +173,10 @@ impl Segment {
         }
         if present {
             self.gap = 0;
+            self.quiet = 0;
         } else {
             self.gap += 1;
+            self.quiet += u32::from(!loud);
         }
     }
 
@@ -171,8 +191,11 @@ impl Segment {
         samples: &[f32],
     ) -> (bool, bool) {
         let magnitudes = self.bins.map(|k| spectrum.bins[k].abs());
+        // the phase is compared with the previous block's whenever that was loud, present or
+        // not: a bin that only sees another tone's leakage is loud in every block and steady
+        // in none, and must not pass every other block for lack of a comparison
         let products = match self.blocks.last() {
-            Some(prev) if prev.present && prev.index + 1 == index => {
+            Some(prev) if prev.loud && prev.index + 1 == index => {
                 Some(self.bins.map(|k| spectrum.bins[k] * prev.bins[k].conj()))
             }
             _ => None,
@@ -185,19 +208,17 @@ impl Segment {
                 z.re >= z.abs() * MAX_PHASE_ERROR.cos()
             })
         });
-        // something much louder started: whatever this segment followed is over
-        if magnitudes
+        // something much louder over the key: it masks the key rather than ending it, and a
+        // different key much louder than this one takes over (see the detector)
+        let swelled = magnitudes
             .iter()
             .zip(self.reference)
-            .any(|(&m, r)| m > MAX_SWELL * r)
-        {
-            return (false, false);
-        }
+            .any(|(&m, r)| m > MAX_SWELL * r);
         let loud = magnitudes
             .iter()
             .zip(self.reference)
             .all(|(&m, r)| m >= 0.5 * r);
-        let present = loud && steady;
+        let present = loud && steady && !swelled;
         if present && let Some(p) = products {
             for (a, p) in self.advance.iter_mut().zip(p) {
                 *a = *a + p;
@@ -211,8 +232,10 @@ impl Segment {
                 }
             }
         }
-        self.add(index, spectrum, samples, present);
-        (present, self.gap < geometry.bridge_blocks)
+        self.add(index, spectrum, samples, present, loud);
+        // a pause ends the key press; a stretch masked by louder sound, only a long one
+        let open = self.quiet < geometry.bridge_blocks && self.gap < geometry.masked_bridge_blocks;
+        (present, open)
     }
 
     /// Measures the whole segment, or says why it cannot be a key press without measuring
@@ -651,14 +674,49 @@ impl Segment {
             }
             total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
         }
-        freqs
-            .into_iter()
-            .zip(matched)
-            .map(|(freq, matched)| (freq, if total > 0.0 { matched / total } else { 0.0 }))
-            .fold(
-                (aliased, f64::MIN),
-                |best, c| if c.1 > best.1 { c } else { best },
-            )
+        let share = matched.map(|m| if total > 0.0 { m / total } else { 0.0 });
+        let best = (0..3)
+            .max_by(|&a, &b| share[a].total_cmp(&share[b]))
+            .expect("three candidates");
+        // an alias that explains the bins better may still be a second sound beside the
+        // tone (a voice's harmonic 200 Hz from a key's tone): the tone stands if a fit of both
+        // together leaves it strong, where the alias's own leakage would leave it nothing
+        if best != 1 && self.coexists(&steering[1], &steering[best], group, interior) {
+            return (aliased, share[1]);
+        }
+        (freqs[best], share[best])
+    }
+
+    /// Whether a tone with responses `tone` across `group`'s bins is there beside one with
+    /// responses `other`: fitting both to every interior block at once, the tone keeps at
+    /// least `COEXIST` of the other's power.
+    fn coexists(
+        &self,
+        tone: &[Complex; 4],
+        other: &[Complex; 4],
+        group: usize,
+        interior: &[usize],
+    ) -> bool {
+        let dot = |a: &[Complex], b: &[Complex]| {
+            a.iter()
+                .zip(b)
+                .fold(Complex::default(), |acc, (&a, &b)| acc + a.conj() * b)
+        };
+        let (g11, g22, g12) = (dot(tone, tone).re, dot(other, other).re, dot(tone, other));
+        let det = g11 * g22 - g12.norm_sqr();
+        if det <= 1e-3 * g11 * g22 {
+            return false;
+        }
+        let (mut tone_power, mut other_power) = (0.0, 0.0);
+        for &i in interior {
+            let x = &self.blocks[i].bins[group * 4..group * 4 + 4];
+            let (r1, r2) = (dot(tone, x), dot(other, x));
+            let c = (r1.scale(g22) - g12 * r2).scale(1.0 / det);
+            let a = (r2.scale(g11) - g12.conj() * r1).scale(1.0 / det);
+            tone_power += c.norm_sqr();
+            other_power += a.norm_sqr();
+        }
+        tone_power > 0.0 && tone_power >= COEXIST * other_power
     }
 }
 

@@ -1,0 +1,103 @@
+//! Keys under interference: what a prompt or a voice over a key does to the detector. Each
+//! test is one of the ways the barge-in corpus (`callscore-corpus barge-in`) found a key lost
+//! or split, reduced to a signal that shows it alone.
+
+use callscore_dtmf::{Detector, DetectorConfig, Key, KeyEvent};
+use callscore_synth::{Digit, Rng, add_digit, add_sine, amplitude, mix, noise};
+
+const RATE: u32 = 8000;
+
+fn ms(ms: f64) -> usize {
+    (ms * f64::from(RATE) / 1000.0).round() as usize
+}
+
+fn detect(signal: &[f32]) -> Vec<KeyEvent> {
+    let mut detector = Detector::new(&DetectorConfig::default()).expect("8 kHz");
+    let mut events = Vec::new();
+    detector.push(signal, &mut events);
+    detector.finish(&mut events);
+    events
+}
+
+fn keyed(signal: &mut [f32], key: char, from_ms: f64, to_ms: f64, dbm0: f64) {
+    let digit = Digit {
+        start: ms(from_ms),
+        ..Digit::new(key, 0, ms(to_ms - from_ms)).levels(dbm0, dbm0)
+    };
+    add_digit(signal, RATE, &digit);
+}
+
+fn summary(events: &[KeyEvent]) -> Vec<(Key, f64, f64)> {
+    events
+        .iter()
+        .map(|e| (e.key, e.start_seconds() * 1000.0, e.end_seconds() * 1000.0))
+        .collect()
+}
+
+/// A key whose tones sit next to the previous key's (697 Hz beside 770 Hz, 1477 Hz beside
+/// 1336 Hz) fills the previous key's bins with its own leakage: loud, but turning at the wrong
+/// rate. The previous key must end there, not go on following the leakage and hold the new key
+/// off.
+#[test]
+fn a_key_straight_after_another_is_not_held_off_by_its_leakage() {
+    let mut signal = vec![0.0f32; ms(400.0)];
+    keyed(&mut signal, '5', 50.0, 170.0, -20.0);
+    keyed(&mut signal, '3', 170.0, 320.0, -12.0);
+    let events = detect(&signal);
+    let found = summary(&events);
+    assert_eq!(
+        events.iter().map(|e| e.key).collect::<Vec<_>>(),
+        [Key::D5, Key::D3],
+        "{found:?}"
+    );
+    assert!((found[1].1 - 170.0).abs() < 10.0, "{found:?}");
+}
+
+/// A loud sound over a key for 45 ms (as loud as the key at both of its frequencies) masks
+/// the key without pausing it: the bins stay loud throughout. It is one key press, not two;
+/// a pause of as long is quiet at the key's frequencies and does separate two (Q.24, checked
+/// in the conformance suite).
+#[test]
+fn a_key_masked_for_45_ms_by_a_louder_sound_stays_one_key() {
+    for seed in 0..20 {
+        let mut signal = vec![0.0f32; ms(450.0)];
+        keyed(&mut signal, '8', 50.0, 350.0, -14.0);
+        let mut burst = vec![0.0f32; ms(45.0)];
+        noise::white(&mut burst, 9.0, &mut Rng::new(seed));
+        mix(&mut signal, ms(160.0), &burst, 1.0);
+        let events = detect(&signal);
+        let found = summary(&events);
+        assert_eq!(events.len(), 1, "seed {seed}: {found:?}");
+        assert_eq!(events[0].key, Key::D8, "seed {seed}: {found:?}");
+        assert!(
+            (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 350.0).abs() < 5.0,
+            "seed {seed}: {found:?}"
+        );
+    }
+}
+
+/// A voice's harmonic about 200 Hz below a key's row tone (736 Hz beside 941 Hz) is, seen
+/// in 5 ms blocks, an alias of it: either could explain the bins. While both sound, the key's
+/// tone is still there, and the key is still `0`, not `5` (the key whose row the harmonic is
+/// nearest).
+#[test]
+fn a_harmonic_one_block_rate_from_a_tone_does_not_change_the_key() {
+    let mut signal = vec![0.0f32; ms(400.0)];
+    keyed(&mut signal, '0', 50.0, 250.0, -12.0);
+    add_sine(
+        &mut signal,
+        RATE,
+        ms(20.0),
+        ms(190.0),
+        736.0,
+        amplitude(-9.0),
+        0.0,
+    );
+    let events = detect(&signal);
+    let found = summary(&events);
+    assert_eq!(
+        events.iter().map(|e| e.key).collect::<Vec<_>>(),
+        [Key::D0],
+        "{found:?}"
+    );
+}
