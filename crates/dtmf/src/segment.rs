@@ -14,8 +14,8 @@ const HEAD_BLOCKS: usize = 80;
 /// Blocks kept from the end of a segment beyond the pause that closes it, for timing its
 /// trailing edge.
 const TAIL_MARGIN_BLOCKS: usize = 3;
-/// A block whose tone bins are this many times louder than the segment's reference belongs to
-/// a new, louder sound: the segment ends before it.
+/// A block whose tone bins are this many times louder than the segment's reference is
+/// dominated by another, louder sound: the key is masked there, not present.
 const MAX_SWELL: f64 = 2.5;
 /// Largest deviation, in radians per block, of a bin's phase advance from the segment's tone
 /// while the key is held: about 32 Hz at 5 ms blocks, far more than noise or speech under a

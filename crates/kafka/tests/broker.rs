@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use callscore_kafka::{ConsumerEvents, Intake, IntakeConfig, KafkaSink, SinkConfig};
+use callscore_kafka::{
+    Consumed, ConsumerEvents, Intake, IntakeConfig, KafkaSink, Messages, SinkConfig,
+};
 use callscore_pipeline::DeadLetter;
 use callscore_testkit::service::Services;
 use rdkafka::config::ClientConfig;
@@ -28,6 +30,21 @@ impl ConsumerEvents for Counts {
     fn lag(&self, _topic: &str, _partition: i32, _lag: i64) {}
     fn committed(&self, _ok: bool) {}
     fn client_error(&self, _message: &str) {}
+}
+
+/// The next message from the intake, waiting up to a minute.
+async fn next_message(messages: &mut Messages) -> Consumed {
+    tokio::time::timeout(Duration::from_secs(60), messages.recv())
+        .await
+        .expect("a message within a minute")
+        .expect("the intake is open")
+}
+
+/// Whether no message arrives for two seconds.
+async fn nothing_arrives(messages: &mut Messages) -> bool {
+    tokio::time::timeout(Duration::from_secs(2), messages.recv())
+        .await
+        .is_err()
 }
 
 /// Produces `count` messages `PREFIX0`, `PREFIX1`, … to `topic` with a plain producer.
@@ -85,15 +102,14 @@ async fn commits_never_pass_unfinished_work() {
     let (intake, mut messages) = Intake::start(&config, events.clone()).expect("started");
     let mut taken = Vec::new();
     while taken.len() < 8 {
-        let consumed = tokio::time::timeout(Duration::from_secs(60), messages.recv())
-            .await
-            .expect("messages arrive")
-            .expect("open");
+        let consumed = next_message(&mut messages).await;
         taken.push(consumed);
     }
     // the bound: nothing more arrives while 8 are in flight
-    let more = tokio::time::timeout(Duration::from_secs(2), messages.recv()).await;
-    assert!(more.is_err(), "a ninth message while eight are in flight");
+    assert!(
+        nothing_arrives(&mut messages).await,
+        "a ninth message while eight are in flight"
+    );
     assert_eq!(intake.in_flight(), 8);
 
     // finish 7..1 in reverse, leaving offset 0 unfinished: nothing is committable
@@ -103,10 +119,7 @@ async fn commits_never_pass_unfinished_work() {
     // finishing frees room: the rest arrive, and are finished, all but offset 0
     let mut rest = 0;
     while rest < 12 {
-        let consumed = tokio::time::timeout(Duration::from_secs(60), messages.recv())
-            .await
-            .expect("messages arrive")
-            .expect("open");
+        let consumed = next_message(&mut messages).await;
         intake.finish(&consumed.receipt);
         rest += 1;
     }
@@ -121,10 +134,7 @@ async fn commits_never_pass_unfinished_work() {
 
     // a new member starts from the unfinished message, then everything finishes
     let (intake, mut messages) = Intake::start(&config, events).expect("started");
-    let first = tokio::time::timeout(Duration::from_secs(60), messages.recv())
-        .await
-        .expect("redelivered")
-        .expect("open");
+    let first = next_message(&mut messages).await;
     assert_eq!(
         first.receipt.offset, 0,
         "redelivery starts at the unfinished message"
@@ -132,10 +142,7 @@ async fn commits_never_pass_unfinished_work() {
     intake.finish(&first.receipt);
     let mut last = 0;
     while last < 19 {
-        let consumed = tokio::time::timeout(Duration::from_secs(60), messages.recv())
-            .await
-            .expect("redelivered")
-            .expect("open");
+        let consumed = next_message(&mut messages).await;
         last = consumed.receipt.offset;
         intake.finish(&consumed.receipt);
     }
@@ -196,19 +203,15 @@ async fn bytes_in_flight_are_bounded() {
         Intake::start(&config, Arc::new(Counts::default())).expect("started");
     let mut taken = Vec::new();
     for _ in 0..3 {
-        let consumed = tokio::time::timeout(Duration::from_secs(60), messages.recv())
-            .await
-            .expect("messages arrive")
-            .expect("open");
+        let consumed = next_message(&mut messages).await;
         taken.push(consumed);
     }
-    let more = tokio::time::timeout(Duration::from_secs(2), messages.recv()).await;
-    assert!(more.is_err(), "a fourth message with 6 bytes in flight");
+    assert!(
+        nothing_arrives(&mut messages).await,
+        "a fourth message with 6 bytes in flight"
+    );
     intake.finish(&taken[0].receipt);
-    let next = tokio::time::timeout(Duration::from_secs(30), messages.recv())
-        .await
-        .expect("room again")
-        .expect("open");
+    let next = next_message(&mut messages).await;
     assert_eq!(next.receipt.offset, 3);
     intake.close().expect("closed");
 }
