@@ -107,15 +107,19 @@ impl Segment {
         advance: [Complex; 2],
     ) -> Segment {
         let (row, col) = key.position();
+        let tail_blocks = geometry.masked_bridge_blocks as usize + TAIL_MARGIN_BLOCKS;
+        // room for all it keeps (and the block about to be dropped) from the start, so that
+        // following a key never reallocates
+        let most = HEAD_BLOCKS + tail_blocks + 1;
         Segment {
             key,
             bins: [row, 4 + col],
             reference,
             advance,
-            raw: Vec::new(),
+            raw: Vec::with_capacity(most * geometry.len),
             len: geometry.len,
-            tail_blocks: geometry.masked_bridge_blocks as usize + TAIL_MARGIN_BLOCKS,
-            blocks: Vec::new(),
+            tail_blocks,
+            blocks: Vec::with_capacity(most),
             gap: 0,
             quiet: 0,
         }
