@@ -611,6 +611,26 @@ impl Detector {
                 held.reach = held.reach.max(event.end);
                 self.pending = Some(held);
             }
+            // a key that keeps one of the held key's tones and follows its end within a break
+            // the detector bridges is not a new press, since a keypad pauses between digits:
+            // one of the two is a louder voice's harmonic standing in for a tone. The cleaner
+            // measured one stands. (Measured from the held key's end, not from its reach: a
+            // rejected stretch after it may be the start of the next key.)
+            Some(mut held)
+                if shares_tone(held.event.key, event.key)
+                    && event.start <= held.event.end + bridge =>
+            {
+                let end = held.event.end.max(event.end);
+                if event.quality > held.event.quality {
+                    held.event = KeyEvent {
+                        start: held.event.start.min(event.start),
+                        ..event
+                    };
+                }
+                held.event.end = end;
+                held.reach = held.reach.max(end);
+                self.pending = Some(held);
+            }
             Some(held) => {
                 self.emit(held.event, events);
                 self.pending = Some(Pending {

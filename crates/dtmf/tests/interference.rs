@@ -101,3 +101,34 @@ fn a_harmonic_one_block_rate_from_a_tone_does_not_change_the_key() {
         "{found:?}"
     );
 }
+
+/// A voice's harmonic louder than a key's row tone and near another row's (a wobble around
+/// 856 Hz over the `5`'s 770 Hz) takes the key's second half over: with the key's column tone
+/// it makes an `8`. A keypad pauses between digits, so a key that keeps
+/// one of the previous key's tones and follows it without a pause is the same press: one
+/// key, the cleaner measured `5`.
+#[test]
+fn a_louder_harmonic_taking_over_one_tone_does_not_add_a_key() {
+    let mut signal = vec![0.0f32; ms(400.0)];
+    keyed(&mut signal, '5', 50.0, 300.0, -14.0);
+    // 853 to 859 Hz and back, its level swelling and fading by 3 dB, 5 times a second
+    let amp = f64::from(amplitude(-8.0));
+    let mut phase = 0.0f64;
+    for (n, x) in signal[ms(170.0)..ms(300.0)].iter_mut().enumerate() {
+        let t = n as f64 / f64::from(RATE);
+        let wobble = (std::f64::consts::TAU * 5.0 * t).sin();
+        phase += std::f64::consts::TAU * (856.0 + 3.0 * wobble) / f64::from(RATE);
+        *x += (amp * (1.0 + 0.3 * wobble) * phase.sin()) as f32;
+    }
+    let events = detect(&signal);
+    let found = summary(&events);
+    assert_eq!(
+        events.iter().map(|e| e.key).collect::<Vec<_>>(),
+        [Key::D5],
+        "{found:?}"
+    );
+    assert!(
+        (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 300.0).abs() < 5.0,
+        "{found:?}"
+    );
+}
