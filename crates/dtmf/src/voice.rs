@@ -15,8 +15,8 @@ const LOOK_RATE: f64 = 8000.0;
 /// Lowest and highest voice pitch looked for, in Hz.
 const MIN_PITCH_HZ: f64 = 65.0;
 const MAX_PITCH_HZ: f64 = 420.0;
-/// Shortest comparison window of the pitch search, in samples at 8 kHz (10 ms): shorter
-/// candidates are not judged.
+/// Shortest comparison window of the pitch search, in seconds: shorter candidates are not
+/// judged.
 const MIN_PITCH_WINDOW_SECONDS: f64 = 0.010;
 /// The pitch search takes the first lag whose normalised difference falls below this.
 const PITCH_THRESHOLD: f64 = 0.3;
@@ -257,6 +257,9 @@ fn pitch(x: &[f64], rate: f64) -> Option<(f64, f64)> {
         (min_lag.max(1)..max_lag).min_by(|&a, &b| normalised[a].total_cmp(&normalised[b]))
     })?;
     let (a, b, c) = (normalised[lag - 1], normalised[lag], normalised[lag + 1]);
+    if !b.is_finite() {
+        return None;
+    }
     let curvature = a - 2.0 * b + c;
     let offset = if curvature != 0.0 {
         (0.5 * (a - c) / curvature).clamp(-1.0, 1.0)
@@ -301,9 +304,15 @@ mod tests {
             .collect()
     }
 
+    /// The key `5` (770 and 1336 Hz) over a voice at 140 Hz, whose harmonics it falls between
+    /// (770 / 140 = 5.5 and 1336 / 140 = 9.54).
+    fn key_between_harmonics(n: usize) -> Vec<f32> {
+        mix(&[comb(140.0, n), tone(770.0, 0.2, n), tone(1336.0, 0.2, n)])
+    }
+
     #[test]
     fn two_harmonics_of_a_voice_sit_on_its_comb() {
-        // pitch 110 Hz: the 7th and 12th harmonics lie 0.2 % and 1.2 % off 770 and 1336 Hz
+        // pitch 110 Hz: the 7th harmonic is 770 Hz, the 12th lies 1.2 % below 1336 Hz
         let n = 480;
         let voice = comb(110.0, n);
         let loud = mix(&[voice, tone(770.0, 0.2, n), tone(1320.0, 0.2, n)]);
@@ -314,12 +323,8 @@ mod tests {
 
     #[test]
     fn a_key_between_a_voices_harmonics_is_off_its_comb() {
-        let n = 480;
-        let voice = comb(140.0, n);
-        let keyed = mix(&[voice, tone(770.0, 0.2, n), tone(1336.0, 0.2, n)]);
-        let look = look(&keyed, RATE, [770.0, 1336.0]);
+        let look = look(&key_between_harmonics(480), RATE, [770.0, 1336.0]);
         assert!(look.voicing > 0.8, "{look:?}");
-        // 770 / 140 = 5.5 and 1336 / 140 = 9.54
         assert!(look.harmonic_offset > 0.4, "{look:?}");
         assert!(look.rival_db < -6.0, "{look:?}");
     }
@@ -327,8 +332,7 @@ mod tests {
     #[test]
     fn a_higher_rate_is_looked_at_as_8_khz() {
         // the voice and key of the test above at 48 kHz, each sample held six times
-        let n = 480;
-        let keyed = mix(&[comb(140.0, n), tone(770.0, 0.2, n), tone(1336.0, 0.2, n)]);
+        let keyed = key_between_harmonics(480);
         let held: Vec<f32> = keyed.iter().flat_map(|&s| [s; 6]).collect();
         let look = look(&held, 6.0 * RATE, [770.0, 1336.0]);
         assert!(look.voicing > 0.8, "{look:?}");
@@ -361,5 +365,9 @@ mod tests {
         assert_eq!(look(&[0.0; 400], RATE, [697.0, 1209.0]).voicing, 0.0);
         assert_eq!(look(&[0.1; 50], RATE, [697.0, 1209.0]).voicing, 0.0);
         assert_eq!(look(&[], RATE, [697.0, 1209.0]).voicing, 0.0);
+        // broken input gives a neutral look, never a NaN that would slip past the score
+        let broken = look(&[f32::NAN; 400], RATE, [697.0, 1209.0]);
+        assert_eq!(broken.voicing, 0.0);
+        assert!(broken.rival_db.is_finite() && broken.harmonic_offset.is_finite());
     }
 }

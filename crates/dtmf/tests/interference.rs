@@ -27,6 +27,10 @@ fn keyed(signal: &mut [f32], key: char, from_ms: f64, to_ms: f64, dbm0: f64) {
     add_digit(signal, RATE, &digit);
 }
 
+fn keys(events: &[KeyEvent]) -> Vec<Key> {
+    events.iter().map(|e| e.key).collect()
+}
+
 fn summary(events: &[KeyEvent]) -> Vec<(Key, f64, f64)> {
     events
         .iter()
@@ -45,11 +49,7 @@ fn a_key_straight_after_another_is_not_held_off_by_its_leakage() {
     keyed(&mut signal, '3', 170.0, 320.0, -12.0);
     let events = detect(&signal);
     let found = summary(&events);
-    assert_eq!(
-        events.iter().map(|e| e.key).collect::<Vec<_>>(),
-        [Key::D5, Key::D3],
-        "{found:?}"
-    );
+    assert_eq!(keys(&events), [Key::D5, Key::D3], "{found:?}");
     assert!((found[1].1 - 170.0).abs() < 10.0, "{found:?}");
 }
 
@@ -95,11 +95,7 @@ fn a_harmonic_one_block_rate_from_a_tone_does_not_change_the_key() {
     );
     let events = detect(&signal);
     let found = summary(&events);
-    assert_eq!(
-        events.iter().map(|e| e.key).collect::<Vec<_>>(),
-        [Key::D0],
-        "{found:?}"
-    );
+    assert_eq!(keys(&events), [Key::D0], "{found:?}");
 }
 
 /// A voice's harmonic louder than a key's row tone and near another row's (a wobble around
@@ -122,11 +118,7 @@ fn a_louder_harmonic_taking_over_one_tone_does_not_add_a_key() {
     }
     let events = detect(&signal);
     let found = summary(&events);
-    assert_eq!(
-        events.iter().map(|e| e.key).collect::<Vec<_>>(),
-        [Key::D5],
-        "{found:?}"
-    );
+    assert_eq!(keys(&events), [Key::D5], "{found:?}");
     assert!(
         (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 300.0).abs() < 5.0,
         "{found:?}"
