@@ -10,11 +10,13 @@ fn fixtures() -> PathBuf {
 
 /// Runs sox, failing the test with the reason when it cannot (sox is installed by
 /// `scripts/test.sh`; a missing sox must not pass as a skipped check).
+/// Runs sox in its repeatable mode (`-R`): its noise is then the same on every run, and so is
+/// every test here.
 fn sox(args: &[&str]) {
-    let out = Command::new("sox")
-        .args(args)
-        .output()
-        .expect("sox runs (Debian packages sox and libsox-fmt-all; scripts/test.sh installs them)");
+    let out =
+        Command::new("sox").arg("-R").args(args).output().expect(
+            "sox runs (Debian packages sox and libsox-fmt-all; scripts/test.sh installs them)",
+        );
     assert!(
         out.status.success(),
         "sox {args:?}: {}",

@@ -328,8 +328,7 @@ pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<
     let mut rows = String::from(
         "label,key,start,duration_ms,low_dbm0,high_dbm0,twist_db,low_dev_hz,high_dev_hz,\
          fit,purity,share,neigh_db,c_fit,c_purity,c_share,c_neigh_db,\
-         drift_db,chirp_hz,edge_db,ramp,decay_db,voicing,harmonic_offset,rival_db,\
-         clipped,rejection,source\n",
+         drift_db,chirp_hz,edge_db,ramp,decay_db,clipped,rejection,source\n",
     );
     let plan = talkoff::plan(minutes);
     let talk = parallel(plan.len(), |i| -> anyhow::Result<Vec<String>> {
@@ -446,8 +445,7 @@ fn explain_file(path: &str) -> anyhow::Result<String> {
 fn verdicts(samples: &[f32]) -> String {
     let mut out = String::new();
     out.push_str(
-        "key   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay \
-         voic harm rival  verdict\n",
+        "key   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay  verdict\n",
     );
     for c in candidates(samples) {
         let (low, high) = c.key.frequencies();
@@ -476,13 +474,6 @@ fn verdicts(samples: &[f32]) -> String {
                 s.ramp_blocks,
                 s.decay_db
             );
-            if let Some(v) = s.voice {
-                let _ = write!(
-                    out,
-                    " {:4.2} {:4.2} {:5.1}",
-                    v.voicing, v.harmonic_offset, v.rival_db
-                );
-            }
         }
         let verdict = c.rejection.map_or("key", |r| r.as_str());
         let _ = writeln!(out, "  {verdict}");
@@ -510,22 +501,12 @@ fn candidate_row(label: &str, c: &callscore_dtmf::Candidate, source: &str) -> St
             f.fit, f.purity, f.tone_share, f.neighbours_db
         )
     };
-    // candidates outside the Q.24 limits have no shape measured, and only close calls get
-    // the second look
+    // candidates outside the Q.24 limits have no shape measured
     let shape = c.shape.as_ref().map_or_else(
-        || ",".repeat(15),
+        || ",".repeat(12),
         |s| {
-            let voice = s.voice.map_or_else(
-                || ",,".to_owned(),
-                |v| {
-                    format!(
-                        "{:.3},{:.3},{:.1}",
-                        v.voicing, v.harmonic_offset, v.rival_db
-                    )
-                },
-            );
             format!(
-                "{},{},{:.2},{:.2},{:.1},{},{:.2},{voice}",
+                "{},{},{:.2},{:.2},{:.1},{},{:.2}",
                 features(&s.whole),
                 features(&s.cleanest),
                 s.drift_db,

@@ -44,11 +44,8 @@
 //! 3. *Validation.* The closed segment is measured as a whole: the frequency of each tone
 //!    from its phase progression (to about a hertz), the per-block amplitude of each tone with
 //!    the leakage of the other tone removed, start and end to a fraction of a block from the
-//!    amplitude of the edge blocks, level, twist, purity, the tones' share of the power, the
-//!    power around them, decay and glide, combined into a talk-off score.
-//! 4. *Second look.* A candidate whose score is a close call is analysed once more over its
-//!    whole length, at a resolution of a few hertz: with the two tones taken out, is what is
-//!    left a voice, and do the tones sit on its harmonics? Only then is a key reported.
+//!    amplitude of the edge blocks, level, twist, purity, the tones' share of the power and
+//!    their second harmonics. Only then is a key reported.
 //!
 //! The limits, and the ITU-T Q.24 requirements they serve, are in the `limits` module.
 
@@ -59,11 +56,9 @@ mod kernel;
 mod key;
 mod limits;
 mod segment;
-mod voice;
 
 pub use detector::{Detector, DetectorConfig, DetectorStats, Rejections};
 pub use limits::Rejection;
-pub use voice::VoiceLook;
 
 pub use key::{COL_HZ, Key, ROW_HZ};
 pub use limits::FULL_SCALE_SINE_DBM0;
@@ -195,10 +190,6 @@ pub struct Shape {
     /// the key press, where a line explains the level well; 0 otherwise. Struck and plucked
     /// instruments decay, keys do not.
     pub decay_db: f32,
-    /// The second look at a close call, over the whole candidate at a resolution of a few
-    /// hertz: whether the tones are two harmonics of a voice. Only taken where it can change
-    /// the decision.
-    pub voice: Option<VoiceLook>,
 }
 
 /// How much a stretch of a candidate looks like DTMF rather than a voice or an instrument.

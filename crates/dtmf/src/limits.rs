@@ -6,7 +6,7 @@
 //! `callscore-corpus`).
 
 use crate::key::{COL_HZ, ROW_HZ};
-use crate::{Candidate, Shape, VoiceLook};
+use crate::{Candidate, Shape};
 
 /// Level of a full-scale sine in dBm0 (G.711 convention).
 #[allow(clippy::approx_constant)] // the G.711 figure, not an approximation of pi
@@ -93,14 +93,7 @@ const MIN_TONE_SHARE: f32 = 0.3;
 ///   harmonic of a voice has its siblings beside it, a key has only what it was keyed over;
 /// - decay along a straight line in dB: struck and plucked instruments fade, keys do not;
 /// - the change of frequency from the start to the end: voices glide.
-///
-/// Close calls are then taken a second look at (see [`voice_term`]).
 pub(crate) fn talk_off_score(c: &Candidate, shape: &Shape) -> f32 {
-    block_score(c, shape) + shape.voice.map_or(0.0, voice_term)
-}
-
-/// The part of the talk-off score measured on the 5 ms blocks.
-pub(crate) fn block_score(c: &Candidate, shape: &Shape) -> f32 {
     let level = c.low_dbm0.min(c.high_dbm0).min(-8.0);
     let duration = (c.duration_seconds() as f32).clamp(0.001, 0.4);
     let neighbours = shape.cleanest.neighbours_db.clamp(-25.0, 60.0);
@@ -108,39 +101,6 @@ pub(crate) fn block_score(c: &Candidate, shape: &Shape) -> f32 {
         - 0.696 * neighbours
         - 1.181 * shape.decay_db.min(20.0)
         - 0.0294 * shape.chirp_hz.min(50.0)
-}
-
-/// Weight of the harmonic offset of a voiced residual in the talk-off score.
-const VOICE_WEIGHT: f32 = 20.0;
-/// Harmonic offset at which the second look is neutral: nearer a harmonic counts against a
-/// key, farther for it.
-const NEUTRAL_OFFSET: f32 = 0.22;
-/// Score per dB of a rival peak above the tone, and the most a rival counts.
-const RIVAL_WEIGHT: f32 = 0.5;
-const MAX_RIVAL_DB: f32 = 12.0;
-
-/// What the second look adds to the talk-off score. Once the two tones are taken out, a
-/// voice's own candidate leaves the rest of the voice, with the tones on its harmonics; a key
-/// pressed over a prompt leaves the prompt, whose harmonics fall anywhere around the tones.
-/// The more voiced the rest, the more this counts. A tone with a louder peak within 150 Hz
-/// is one partial among several.
-///
-/// The four constants were chosen by a grid search over the candidates of seeds 2 and 3
-/// (`callscore-corpus features`); seed 1 only broke ties between equally good settings.
-/// Seeds 4 and 5 played no part and are the fair check: there the look cut the errors of both
-/// corpora together from 15 to 13, where seeds 1-3 went from 16 to 5.
-pub(crate) fn voice_term(look: VoiceLook) -> f32 {
-    VOICE_WEIGHT * look.voicing * (look.harmonic_offset.min(0.5) - NEUTRAL_OFFSET)
-        - RIVAL_WEIGHT * look.rival_db.clamp(0.0, MAX_RIVAL_DB)
-}
-
-/// Whether a candidate with this block score is a close call: one the second look can still
-/// turn either way (it adds at most `VOICE_WEIGHT * (0.5 - NEUTRAL_OFFSET)` and takes away at
-/// most `VOICE_WEIGHT * NEUTRAL_OFFSET + RIVAL_WEIGHT * MAX_RIVAL_DB`).
-pub(crate) fn is_close_call(block_score: f32) -> bool {
-    let most_added = VOICE_WEIGHT * (0.5 - NEUTRAL_OFFSET);
-    let most_taken = VOICE_WEIGHT * NEUTRAL_OFFSET + RIVAL_WEIGHT * MAX_RIVAL_DB;
-    (-most_added..most_taken).contains(&block_score)
 }
 
 /// Why a candidate key press was not reported: the first check it failed.

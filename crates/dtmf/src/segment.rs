@@ -5,16 +5,12 @@ use crate::complex::{Complex, wrap};
 use crate::detector::Geometry;
 use crate::kernel::{BINS, Spectrum};
 use crate::key::Key;
-use crate::limits::{
-    FULL_SCALE_SINE_DBM0, block_score, is_close_call, max_deviation_hz, q24_rejection,
-};
-use crate::{Candidate, Features, Rejection, Shape, voice};
+use crate::limits::{FULL_SCALE_SINE_DBM0, max_deviation_hz, q24_rejection};
+use crate::{Candidate, Features, Rejection, Shape};
 
 /// Blocks kept from the start of a segment for its measurement (400 ms); a longer press is
 /// measured on its first 400 ms and timed with its last blocks.
 const HEAD_BLOCKS: usize = 80;
-/// The longest stretch of a candidate the second look analyses, in seconds.
-const LOOK_SECONDS: f64 = 0.2;
 /// Blocks kept from the end of a segment beyond the pause that closes it, for timing its
 /// trailing edge.
 const TAIL_MARGIN_BLOCKS: usize = 3;
@@ -566,7 +562,7 @@ impl Segment {
                 }
             }
         }
-        let mut shape = Shape {
+        candidate.shape = Some(Shape {
             whole,
             cleanest,
             drift_db: drift_db as f32,
@@ -574,31 +570,8 @@ impl Segment {
             ramp_blocks: ramp as u32,
             decay_db: decay_db.max(0.0) as f32,
             chirp_hz: chirp_hz as f32,
-            voice: None,
-        };
-        // 9. a close call gets a second look over the whole candidate
-        if is_close_call(block_score(&candidate, &shape)) {
-            let most = (LOOK_SECONDS * geometry.rate) as usize;
-            shape.voice = self
-                .head_samples(candidate.start, candidate.end, most)
-                .map(|samples| voice::look(samples, geometry.rate, freqs));
-        }
-        candidate.shape = Some(shape);
+        });
         Ok(candidate)
-    }
-
-    /// The samples from `start` to `end` (absolute positions), at most the first `most` of
-    /// them, if the segment still holds them all: it keeps its first `HEAD_BLOCKS` blocks
-    /// whole.
-    fn head_samples(&self, start: u64, end: u64, most: usize) -> Option<&[f32]> {
-        let first = self.blocks.first()?.index * self.len as u64;
-        let held = self.blocks.len().min(HEAD_BLOCKS) * self.len;
-        let from = usize::try_from(start.checked_sub(first)?).ok()?;
-        let to = usize::try_from(end.checked_sub(first)?)
-            .ok()?
-            .min(from + most)
-            .min(held);
-        (from < to).then(|| &self.raw[from..to])
     }
 
     /// The features of a stretch of interior blocks, for tones whose responses across their
