@@ -110,9 +110,12 @@ fn synthesise(path: &Path, seconds: &str, effects: &[&str]) {
     sox(&args);
 }
 
+/// Length of the keypad recording (twelve keys of 320 ms), as sox takes it.
+const KEYPAD_SECONDS: &str = "3.84";
+
 /// The twelve keys of a phone keypad, 120 ms each with 200 ms between them, at -11 dBm0 per
-/// tone over pink noise 30 dB down, made by sox: a caller answering a survey.
-fn keypad(dir: &Path) -> PathBuf {
+/// tone, made by sox: a caller answering a survey.
+fn keypad_tones(dir: &Path) -> PathBuf {
     const ROWS: [u32; 4] = [697, 770, 852, 941];
     const COLUMNS: [u32; 3] = [1209, 1336, 1477];
     let mut parts = Vec::new();
@@ -134,16 +137,30 @@ fn keypad(dir: &Path) -> PathBuf {
     args.extend(parts.iter().map(|p| p.to_str().expect("UTF-8")));
     args.push(tones.to_str().expect("UTF-8"));
     sox(&args);
-    let noise = dir.join("noise.wav");
-    synthesise(&noise, "3.84", &["pinknoise", "vol", "0.01"]);
-    let keypad = dir.join("keypad.wav");
-    sox(&[
+    tones
+}
+
+/// Mixes `tones` with `noise` (of the same length) into `out`, in the format its extension
+/// and `options` name.
+fn mix(tones: &Path, noise: &Path, options: &[&str], out: &Path) {
+    let mut args = vec![
         "-D",
         "-m",
         tones.to_str().expect("UTF-8"),
         noise.to_str().expect("UTF-8"),
-        keypad.to_str().expect("UTF-8"),
-    ]);
+    ];
+    args.extend_from_slice(options);
+    args.push(out.to_str().expect("UTF-8"));
+    sox(&args);
+}
+
+/// The keypad over pink noise 30 dB down.
+fn keypad(dir: &Path) -> PathBuf {
+    let tones = keypad_tones(dir);
+    let noise = dir.join("noise.wav");
+    synthesise(&noise, KEYPAD_SECONDS, &["pinknoise", "vol", "0.01"]);
+    let keypad = dir.join("keypad.wav");
+    mix(&tones, &noise, &[], &keypad);
     keypad
 }
 
@@ -151,6 +168,62 @@ fn keypad(dir: &Path) -> PathBuf {
 fn keypad_presses_read_the_same_in_every_format() {
     let dir = tempfile::tempdir().expect("temp dir");
     same_digits_in_every_format(&keypad(dir.path()), "1", "123456789*0#", &[]);
+}
+
+/// GSM 06.10 settles over its first frames: the onset of a tone comes out bent, weaker or
+/// louder than the rest of it, and how much depends on the noise under it. The keypad over 96
+/// different pink noises (callscore's own generator, seeded, about -36 dBm0 like the other
+/// keypad's), each coded as GSM.
+///
+/// Two of the 96 still lose a key: GSM lets one tone sag by 6 dB or more along the press, and
+/// the talk-off score reads that as an instrument's decay. The bound holds the line; the
+/// detector before onset growth counted as the key lost a key in 5.
+#[test]
+fn gsm_coded_keypads_lose_a_key_in_at_most_two_noises_of_96() {
+    const VARIANTS: u64 = 96;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tones = keypad_tones(dir.path());
+    let seconds: f64 = KEYPAD_SECONDS.parse().expect("a number");
+    let mut files = Vec::new();
+    for seed in 0..VARIANTS {
+        let mut noise = vec![0.0f32; (seconds * 8000.0) as usize];
+        callscore_synth::noise::pink(&mut noise, -36.0, &mut callscore_synth::Rng::new(seed));
+        let raw = dir.path().join(format!("noise-{seed}.raw"));
+        let bytes: Vec<u8> = callscore_synth::to_i16(&noise)
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
+        std::fs::write(&raw, bytes).expect("temp file");
+        let wav = dir.path().join(format!("noise-{seed}.wav"));
+        let format = [
+            "-t", "raw", "-r", "8000", "-e", "signed", "-b", "16", "-c", "1",
+        ];
+        let mut args = vec!["-D"];
+        args.extend(format);
+        args.extend([raw.to_str().expect("UTF-8"), wav.to_str().expect("UTF-8")]);
+        sox(&args);
+        let coded = dir.path().join(format!("keypad-{seed}.gsm"));
+        mix(&tones, &wav, &["-r", "8000"], &coded);
+        files.push(coded);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_callscore"))
+        .arg("detect")
+        .args(&files)
+        .output()
+        .expect("callscore runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+    let misread: Vec<(usize, &str)> = stdout
+        .lines()
+        .enumerate()
+        .filter(|(_, digits)| *digits != "123456789*0#")
+        .collect();
+    assert!(misread.len() <= 2, "noise seeds misread: {misread:?}");
 }
 
 #[test]
@@ -168,7 +241,8 @@ fn a_stereo_call_reads_the_same_in_every_format() {
 #[test]
 fn short_keys_survive_every_format_but_gsm() {
     // 80 ms keys (the fixture) are read from everything but GSM 06.10, whose vocoder bends
-    // tones this short: 8 and 9 are lost there (measured: 9's high tone comes out 3 % off)
+    // tones this short: 8 is lost there (its tones come out only 11 dB above the coding
+    // noise in the other bins)
     let without_gsm = &ENCODINGS[2..];
     assert!(
         without_gsm

@@ -21,6 +21,9 @@ const MAX_SWELL: f64 = 2.5;
 /// while the key is held: about 32 Hz at 5 ms blocks, far more than noise or speech under a
 /// key causes and less than a neighbouring DTMF tone (73 Hz or more away) does.
 const MAX_PHASE_ERROR: f64 = 1.0;
+/// Largest deviation, in radians per block, of a bin's phase advance from the segment's tone
+/// for a block in which the tone grew louder to count as the key itself (about 11 Hz).
+const MAX_GROWTH_PHASE_ERROR: f64 = 0.35;
 /// Lag, in blocks, of the fine frequency estimate.
 const FINE_LAG: usize = 4;
 /// Blocks either side of a key compared with the key (see `Candidate::edge_db`).
@@ -222,7 +225,16 @@ impl Segment {
             .iter()
             .zip(self.reference)
             .all(|(&m, r)| m >= 0.5 * r);
-        let present = loud && steady && !swelled;
+        // a tone that grows louder while its phase keeps advancing at the key's rate, block
+        // after block, is the key itself getting louder (a codec settling after the onset,
+        // gain control), not another sound over it
+        let grown = products.is_some_and(|p| {
+            (0..2).all(|g| {
+                let z = p[g] * self.advance[g].conj();
+                z.re >= z.abs() * MAX_GROWTH_PHASE_ERROR.cos()
+            })
+        });
+        let present = loud && steady && (!swelled || grown);
         if present && let Some(p) = products {
             for (a, p) in self.advance.iter_mut().zip(p) {
                 *a = *a + p;

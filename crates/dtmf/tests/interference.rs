@@ -124,3 +124,52 @@ fn a_louder_harmonic_taking_over_one_tone_does_not_add_a_key() {
         "{found:?}"
     );
 }
+
+/// A codec that settles over its first frames (GSM 06.10) lets a key's tone start weak and
+/// then come up by 10 dB, its phase running on unbroken. The louder stretch is the key itself,
+/// not another sound masking it: one key, timed from the weak start and measured at the level
+/// it settles at.
+#[test]
+fn a_tone_that_comes_up_after_the_onset_is_still_the_key() {
+    let mut signal = vec![0.0f32; ms(300.0)];
+    noise::white(&mut signal, -45.0, &mut Rng::new(7));
+    let (row, column) = (852.0, 1477.0);
+    add_sine(
+        &mut signal,
+        RATE,
+        ms(50.0),
+        ms(120.0),
+        row,
+        amplitude(-18.0),
+        0.3,
+    );
+    // the column tone: 35 ms at -28 dBm0, then at -18 dBm0 with its phase running on
+    let weak = ms(35.0);
+    add_sine(
+        &mut signal,
+        RATE,
+        ms(50.0),
+        weak,
+        column,
+        amplitude(-28.0),
+        1.1,
+    );
+    let phase = 1.1 + std::f64::consts::TAU * column * weak as f64 / f64::from(RATE);
+    add_sine(
+        &mut signal,
+        RATE,
+        ms(50.0) + weak,
+        ms(120.0) - weak,
+        column,
+        amplitude(-18.0),
+        phase,
+    );
+    let events = detect(&signal);
+    let found = summary(&events);
+    assert_eq!(keys(&events), [Key::D9], "{found:?}");
+    assert!(
+        (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 170.0).abs() < 5.0,
+        "{found:?}"
+    );
+    assert!((events[0].high_dbm0 + 18.0).abs() < 2.0, "{:?}", events[0]);
+}
