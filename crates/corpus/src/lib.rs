@@ -10,7 +10,7 @@
 //!   every key must be found and nothing inserted.
 //!
 //! The `callscore-corpus` binary runs them from the command line; the crate's tests run a
-//! 10-minute talk-off slice and a barge-in set in CI.
+//! talk-off hour and the barge-in set of seed 1 in CI.
 
 pub mod bargein;
 pub mod fixtures;

@@ -3,7 +3,7 @@
 //!
 //! The corpus is a list of 30-second items in five categories. Item `i` of a category is made
 //! from the seed and `i` alone, so a shorter corpus is always the first items of a longer one:
-//! the 10-minute slice CI runs is part of the 60-minute corpus.
+//! a 10-minute slice is part of the 60-minute corpus.
 
 use callscore_synth::{Rng, g711, mix, music, noise, progress, set_active_level, set_level};
 
