@@ -246,7 +246,11 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_carries_o
     assert_eq!(letters.len(), 2);
     // two stages (intake and decode) write these letters concurrently, so the dead-letter
     // topic may hold them in either order: take them in the order of their source offsets
-    letters.sort_by_key(|l| l.headers["callscore_dlq_source_offset"].parse::<i64>().ok());
+    letters.sort_by_key(|l| {
+        l.headers["callscore_dlq_source_offset"]
+            .parse::<i64>()
+            .expect("the source offset is a number")
+    });
     let h = &letters[0].headers;
     assert_eq!(h["callscore_dlq_source_topic"], RECORDINGS);
     assert_eq!(h["callscore_dlq_source_partition"], "0");

@@ -209,12 +209,13 @@ impl Segment {
         };
         // each bin's phase advances at this segment's frequencies, not at those of another
         // tone that leaks into it
-        let steady = products.is_none_or(|p| {
+        let on_track = |p: &[Complex; 2], limit: f64| {
             (0..2).all(|g| {
                 let z = p[g] * self.advance[g].conj();
-                z.re >= z.abs() * MAX_PHASE_ERROR.cos()
+                z.re >= z.abs() * limit.cos()
             })
-        });
+        };
+        let steady = products.is_none_or(|p| on_track(&p, MAX_PHASE_ERROR));
         // something much louder over the key: it masks the key rather than ending it, and a
         // different key much louder than this one takes over (see the detector)
         let swelled = magnitudes
@@ -228,12 +229,7 @@ impl Segment {
         // a tone that grows louder while its phase keeps advancing at the key's rate, block
         // after block, is the key itself getting louder (a codec settling after the onset,
         // gain control), not another sound over it
-        let grown = products.is_some_and(|p| {
-            (0..2).all(|g| {
-                let z = p[g] * self.advance[g].conj();
-                z.re >= z.abs() * MAX_GROWTH_PHASE_ERROR.cos()
-            })
-        });
+        let grown = products.is_some_and(|p| on_track(&p, MAX_GROWTH_PHASE_ERROR));
         let present = loud && steady && (!swelled || grown);
         if present && let Some(p) = products {
             for (a, p) in self.advance.iter_mut().zip(p) {

@@ -38,6 +38,17 @@ fn summary(events: &[KeyEvent]) -> Vec<(Key, f64, f64)> {
         .collect()
 }
 
+/// Checks that `events` are the one key `key`, from `from_ms` to `to_ms` within 5 ms;
+/// `context` names the case in the message.
+fn assert_one_key(events: &[KeyEvent], key: Key, from_ms: f64, to_ms: f64, context: &str) {
+    let found = summary(events);
+    assert_eq!(keys(events), [key], "{context}{found:?}");
+    assert!(
+        (found[0].1 - from_ms).abs() < 5.0 && (found[0].2 - to_ms).abs() < 5.0,
+        "{context}{found:?}"
+    );
+}
+
 /// A key whose tones sit next to the previous key's (697 Hz beside 770 Hz, 1477 Hz beside
 /// 1336 Hz) fills the previous key's bins with its own leakage: loud, but turning at the wrong
 /// rate. The previous key must end there, not go on following the leakage and hold the new key
@@ -65,14 +76,8 @@ fn a_key_masked_for_45_ms_by_a_louder_sound_stays_one_key() {
         let mut burst = vec![0.0f32; ms(45.0)];
         noise::white(&mut burst, 9.0, &mut Rng::new(seed));
         mix(&mut signal, ms(160.0), &burst, 1.0);
-        let events = detect(&signal);
-        let found = summary(&events);
-        assert_eq!(events.len(), 1, "seed {seed}: {found:?}");
-        assert_eq!(events[0].key, Key::D8, "seed {seed}: {found:?}");
-        assert!(
-            (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 350.0).abs() < 5.0,
-            "seed {seed}: {found:?}"
-        );
+        let context = format!("seed {seed}: ");
+        assert_one_key(&detect(&signal), Key::D8, 50.0, 350.0, &context);
     }
 }
 
@@ -116,13 +121,7 @@ fn a_louder_harmonic_taking_over_one_tone_does_not_add_a_key() {
         phase += std::f64::consts::TAU * (856.0 + 3.0 * wobble) / f64::from(RATE);
         *x += (amp * (1.0 + 0.3 * wobble) * phase.sin()) as f32;
     }
-    let events = detect(&signal);
-    let found = summary(&events);
-    assert_eq!(keys(&events), [Key::D5], "{found:?}");
-    assert!(
-        (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 300.0).abs() < 5.0,
-        "{found:?}"
-    );
+    assert_one_key(&detect(&signal), Key::D5, 50.0, 300.0, "");
 }
 
 /// A codec that settles over its first frames (GSM 06.10) lets a key's tone start weak and
@@ -165,11 +164,6 @@ fn a_tone_that_comes_up_after_the_onset_is_still_the_key() {
         phase,
     );
     let events = detect(&signal);
-    let found = summary(&events);
-    assert_eq!(keys(&events), [Key::D9], "{found:?}");
-    assert!(
-        (found[0].1 - 50.0).abs() < 5.0 && (found[0].2 - 170.0).abs() < 5.0,
-        "{found:?}"
-    );
+    assert_one_key(&events, Key::D9, 50.0, 170.0, "");
     assert!((events[0].high_dbm0 + 18.0).abs() < 2.0, "{:?}", events[0]);
 }
