@@ -27,10 +27,11 @@ fn barge_in_calls_lose_almost_no_key_and_gain_none() {
     let o = &report.outcome;
     assert!(o.expected > 2000, "{} keys", o.expected);
     assert!(o.inserted.is_empty(), "{}", report.render());
-    // the requirement is every key; the detector is not there yet (2 of 2,518 missed on this
-    // set), and this keeps it from slipping: at most 1 key in 800, where spandsp misses about
-    // 1 in 20 on real barge-in recordings
-    assert!(o.missed.len() * 800 <= o.expected, "{}", report.render());
+    // the requirement is every key; the detector is not there yet (1 of 2,518 missed on this
+    // set: a key pressed over a loud prompt harmonic beside its row tone), and this keeps it
+    // from slipping: at most 1 key in 2,000, where spandsp misses about 1 in 20 on real
+    // barge-in recordings
+    assert!(o.missed.len() * 2000 <= o.expected, "{}", report.render());
     // found keys are timed to 5 ms but for a few whose edges a louder prompt hides
     assert!(o.mistimed.len() * 50 <= o.found, "{}", report.render());
 }

@@ -478,7 +478,14 @@ impl Segment {
             .map_or_else(|| whole, |w| self.features(w, &steer, geometry.len));
 
         // 7. drift: how much each tone's level and frequency change from the first third of
-        // the key press to the last
+        // the key press to the last. A change of frequency counts only beyond its standard
+        // error: the sound beside the tones (the share `whole.fit` leaves) shifts each block's
+        // phase by about sqrt(r / 2) radians for a noise-to-tone ratio r, and the phases of
+        // a stretch's products telescope, so its mean advance errs by sqrt(r) / m for m
+        // products. A short key pressed over a prompt is not taken for a voice's glide on
+        // two noisy products.
+        let fit = f64::from(whole.fit).max(1e-3);
+        let noise_to_tone = (1.0 - fit).max(0.0) / fit;
         let third = per_block.len() / 3;
         let (mut drift_db, mut chirp_hz) = (0.0f64, 0.0f64);
         if third >= 2 {
@@ -490,18 +497,21 @@ impl Segment {
                 if level(head) > 0.0 && level(tail) > 0.0 {
                     drift_db = drift_db.max((20.0 * (level(tail) / level(head)).log10()).abs());
                 }
+                // the summed products of a stretch, and how many there are
                 let advance = |part: &[BlockMeasure]| {
                     part.windows(2)
                         .filter(|w| w[1].index == w[0].index + 1)
-                        .fold(Complex::default(), |acc, w| {
-                            acc + w[1].amps[g] * w[0].amps[g].conj()
+                        .fold((Complex::default(), 0usize), |(acc, n), w| {
+                            (acc + w[1].amps[g] * w[0].amps[g].conj(), n + 1)
                         })
                 };
-                let (h, t) = (advance(head), advance(tail));
+                let ((h, h_count), (t, t_count)) = (advance(head), advance(tail));
                 if h.norm_sqr() > 0.0 && t.norm_sqr() > 0.0 {
-                    let delta = wrap(t.arg() - h.arg());
-                    chirp_hz =
-                        chirp_hz.max((delta * geometry.block_rate() / std::f64::consts::TAU).abs());
+                    let variance =
+                        noise_to_tone * ((h_count as f64).powi(-2) + (t_count as f64).powi(-2));
+                    let error = variance.sqrt();
+                    let delta = (wrap(t.arg() - h.arg()).abs() - error).max(0.0);
+                    chirp_hz = chirp_hz.max(delta * geometry.block_rate() / std::f64::consts::TAU);
                 }
             }
         }
