@@ -348,6 +348,24 @@ fn dft_avx2_fma(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
     dft::<true>(block, basis)
 }
 
+/// `out[j] = sum_n samples[n] * rows[n][j]` for eight outputs, with the widest multiply-add
+/// the processor offers: the spectral probes a candidate is measured with (see `segment`).
+pub(crate) fn weighted_sums8(samples: &[f32], rows: &[[f32; 8]]) -> [f32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU reported both features.
+        #[allow(unsafe_code)]
+        return unsafe { weighted_sums8_avx2_fma(samples, rows) };
+    }
+    weighted_sums::<false, 8>(samples, rows)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weighted_sums8_avx2_fma(samples: &[f32], rows: &[[f32; 8]]) -> [f32; 8] {
+    weighted_sums::<true, 8>(samples, rows)
+}
+
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
     // without hardware FMA, mul_add is a slow library call
@@ -355,32 +373,41 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
 }
 
 /// `out[j] = sum_n block[n] * basis[n][j]`, and the block's energy.
-///
-/// Four interleaved accumulator sets keep the multiply-add chains short enough that the
-/// processor's FMA units stay busy; each set is 16 lanes wide, two AVX registers.
 #[inline(always)]
 fn dft<const FMA: bool>(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
-    let mut acc = [[0.0f32; OUT]; 4];
-    let mut samples = block.chunks_exact(4);
-    let mut rows = basis.chunks_exact(4);
-    for (x4, b4) in (&mut samples).zip(&mut rows) {
+    (
+        weighted_sums::<FMA, OUT>(block, basis),
+        energy::<FMA>(block),
+    )
+}
+
+/// `out[j] = sum_n samples[n] * rows[n][j]`.
+///
+/// Four interleaved accumulator sets keep the multiply-add chains short enough that the
+/// processor's FMA units stay busy.
+#[inline(always)]
+fn weighted_sums<const FMA: bool, const W: usize>(samples: &[f32], rows: &[[f32; W]]) -> [f32; W] {
+    let mut acc = [[0.0f32; W]; 4];
+    let mut quads = samples.chunks_exact(4);
+    let mut row_quads = rows.chunks_exact(4);
+    for (x4, r4) in (&mut quads).zip(&mut row_quads) {
         for s in 0..4 {
             let x = x4[s];
-            for j in 0..OUT {
-                acc[s][j] = madd::<FMA>(x, b4[s][j], acc[s][j]);
+            for j in 0..W {
+                acc[s][j] = madd::<FMA>(x, r4[s][j], acc[s][j]);
             }
         }
     }
-    for (&x, b) in samples.remainder().iter().zip(rows.remainder()) {
-        for j in 0..OUT {
-            acc[0][j] = madd::<FMA>(x, b[j], acc[0][j]);
+    for (&x, r) in quads.remainder().iter().zip(row_quads.remainder()) {
+        for j in 0..W {
+            acc[0][j] = madd::<FMA>(x, r[j], acc[0][j]);
         }
     }
-    let mut out = [0.0f32; OUT];
+    let mut out = [0.0f32; W];
     for (j, o) in out.iter_mut().enumerate() {
         *o = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
     }
-    (out, energy::<FMA>(block))
+    out
 }
 
 /// Sum of squares, in 16 independent lanes: one serial chain of multiply-adds would take

@@ -3,7 +3,7 @@
 
 use crate::complex::{Complex, wrap};
 use crate::detector::Geometry;
-use crate::kernel::{BINS, Spectrum};
+use crate::kernel::{BINS, Spectrum, weighted_sums8};
 use crate::key::Key;
 use crate::limits::{FULL_SCALE_SINE_DBM0, max_deviation_hz, q24_rejection};
 use crate::{Candidate, Features, Rejection, Shape};
@@ -404,15 +404,7 @@ impl Segment {
             })
             .collect();
         let probes_of = |i: usize| {
-            let mut sums = [0.0f32; 2 * PROBES];
-            for (&x, row) in self.raw[i * self.len..(i + 1) * self.len]
-                .iter()
-                .zip(&twiddles)
-            {
-                for (sum, t) in sums.iter_mut().zip(row) {
-                    *sum += t * x;
-                }
-            }
+            let sums = weighted_sums8(&self.raw[i * self.len..(i + 1) * self.len], &twiddles);
             std::array::from_fn::<Complex, PROBES, _>(|p| {
                 Complex::new(f64::from(sums[2 * p]), f64::from(sums[2 * p + 1]))
             })
@@ -560,7 +552,7 @@ impl Segment {
             for g in 0..2 {
                 let db: Vec<f64> = per_block
                     .iter()
-                    .map(|b| 20.0 * b.amps[g].abs().max(1e-9).log10())
+                    .map(|b| decibels(b.amps[g].norm_sqr().max(1e-18)))
                     .collect();
                 let mean = db.iter().sum::<f64>() / n;
                 let cov: f64 = t
@@ -683,16 +675,16 @@ impl Segment {
         // the three candidates in one pass over the blocks
         let freqs = [-1.0, 0.0, 1.0].map(|m| aliased + m * geometry.block_rate());
         let steering = freqs.map(|f| steering(geometry, group, f));
-        let norms = steering.map(|s| s.iter().map(|g| g.norm_sqr()).sum::<f64>());
+        let inverse_norms = steering.map(|s| 1.0 / s.iter().map(|g| g.norm_sqr()).sum::<f64>());
         let (mut matched, mut total) = ([0.0f64; 3], 0.0);
         for &i in interior {
             let x = &self.blocks[i].bins[group * 4..group * 4 + 4];
-            for ((sum, steer), norm) in matched.iter_mut().zip(&steering).zip(norms) {
+            for ((sum, steer), inverse) in matched.iter_mut().zip(&steering).zip(inverse_norms) {
                 let dot = x
                     .iter()
                     .zip(steer)
                     .fold(Complex::default(), |acc, (&x, g)| acc + x * g.conj());
-                *sum += dot.norm_sqr() / norm;
+                *sum += dot.norm_sqr() * inverse;
             }
             total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
         }
@@ -785,7 +777,6 @@ fn group_fit<'a>(
     steering: &[Complex; 4],
     blocks: impl Iterator<Item = &'a [Complex; BINS]>,
 ) -> f64 {
-    let norm: f64 = steering.iter().map(|g| g.norm_sqr()).sum();
     let (mut matched, mut total) = (0.0, 0.0);
     for bins in blocks {
         let x = &bins[group * 4..group * 4 + 4];
@@ -793,10 +784,15 @@ fn group_fit<'a>(
             .iter()
             .zip(steering)
             .fold(Complex::default(), |acc, (&x, g)| acc + x * g.conj());
-        matched += dot.norm_sqr() / norm;
+        matched += dot.norm_sqr();
         total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
     }
-    if total > 0.0 { matched / total } else { 0.0 }
+    let norm: f64 = steering.iter().map(|g| g.norm_sqr()).sum();
+    if total > 0.0 {
+        matched / norm / total
+    } else {
+        0.0
+    }
 }
 
 /// The median of a non-empty list (the mean of the two middle values of an even one), by
@@ -812,24 +808,50 @@ fn median(values: &mut [f64]) -> f64 {
     (lower + upper) / 2.0
 }
 
+/// `10 log10(power)` for a positive, normal `power`, to within 1e-8 dB, several times faster
+/// than the library's logarithm: the exponent from the bits, and the logarithm of the mantissa
+/// (brought within [1/sqrt 2, sqrt 2]) from the series of `2 atanh((m - 1) / (m + 1))`.
+fn decibels(power: f64) -> f64 {
+    let bits = power.to_bits();
+    let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if mantissa > std::f64::consts::SQRT_2 {
+        mantissa /= 2.0;
+        exponent += 1;
+    }
+    let s = (mantissa - 1.0) / (mantissa + 1.0);
+    let s2 = s * s;
+    let ln_mantissa =
+        2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 / 9.0))));
+    let ln = ln_mantissa + exponent as f64 * std::f64::consts::LN_2;
+    ln * (10.0 / std::f64::consts::LN_10)
+}
+
 /// How steadily the phase advances over a list of block-to-block products: 1 when every
 /// product points the same way. With four or more, the one that agrees least is left out.
 fn steadiness(pairs: &[Complex]) -> f64 {
     let sum = pairs.iter().fold(Complex::default(), |a, &p| a + p);
-    let norm: f64 = pairs.iter().map(|p| p.abs()).sum();
+    let (mut norm, mut worst) = (0.0, None::<(f64, Complex, f64)>);
+    for &p in pairs {
+        let magnitude = p.abs();
+        norm += magnitude;
+        if magnitude > 0.0 {
+            // the cosine of the angle to the sum, but for the sum's (common) magnitude
+            let agreement = (p.re * sum.re + p.im * sum.im) / magnitude;
+            if worst.is_none_or(|w| agreement < w.0) {
+                worst = Some((agreement, p, magnitude));
+            }
+        }
+    }
     if norm <= 0.0 || sum.norm_sqr() == 0.0 {
         return if pairs.is_empty() { 1.0 } else { 0.0 };
     }
-    let agreement = |p: &Complex| (p.re * sum.re + p.im * sum.im) / (p.abs() * sum.abs());
     let (mut sum, mut norm) = (sum, norm);
     if pairs.len() >= 4
-        && let Some(worst) = pairs
-            .iter()
-            .filter(|p| p.norm_sqr() > 0.0)
-            .min_by(|a, b| agreement(a).total_cmp(&agreement(b)))
+        && let Some((_, p, magnitude)) = worst
     {
-        sum = sum - *worst;
-        norm -= worst.abs();
+        sum = sum - p;
+        norm -= magnitude;
     }
     if norm > 0.0 { sum.abs() / norm } else { 1.0 }
 }
@@ -843,6 +865,17 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(median(&mut [7.0]), 7.0);
+    }
+
+    #[test]
+    fn decibels_match_the_library_logarithm() {
+        let mut power = 1e-18f64;
+        while power < 1e6 {
+            let want = 10.0 * power.log10();
+            assert!((decibels(power) - want).abs() < 1e-8, "{power}");
+            power *= 1.0137;
+        }
+        assert!(decibels(1.0).abs() < 1e-12);
     }
 
     #[test]
