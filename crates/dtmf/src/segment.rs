@@ -279,7 +279,6 @@ impl Segment {
         let estimates = self.phase_frequencies(geometry, &run);
         let mut bins = self.bins;
         let mut freqs = [0.0; 2];
-        let mut fit = 1.0f64;
         for g in 0..2 {
             let (screened, aliased, _) = (g * 4..g * 4 + 4)
                 .filter_map(|k| {
@@ -289,8 +288,7 @@ impl Segment {
                 })
                 .max_by(|a, b| a.2.total_cmp(&b.2))
                 .ok_or(Rejection::Frequency)?;
-            let (freq, group_fit) = self.resolve_alias(geometry, g, aliased, interior);
-            fit = fit.min(group_fit);
+            let freq = self.resolve_alias(geometry, g, aliased, interior);
             let nearest = (g * 4..g * 4 + 4)
                 .min_by(|&a, &b| {
                     (geometry.freqs[a] - freq)
@@ -663,20 +661,20 @@ impl Segment {
     }
 
     /// Picks, among `aliased` and its neighbours one block rate away, the frequency whose
-    /// response pattern across the group's four bins best matches what the bins saw, and how
-    /// well it matches (1 is a single pure tone).
+    /// response pattern across the group's four bins best matches what the bins saw.
     fn resolve_alias(
         &self,
         geometry: &Geometry,
         group: usize,
         aliased: f64,
         interior: &[usize],
-    ) -> (f64, f64) {
+    ) -> f64 {
         // the three candidates in one pass over the blocks
         let freqs = [-1.0, 0.0, 1.0].map(|m| aliased + m * geometry.block_rate());
         let steering = freqs.map(|f| steering(geometry, group, f));
         let inverse_norms = steering.map(|s| 1.0 / s.iter().map(|g| g.norm_sqr()).sum::<f64>());
-        let (mut matched, mut total) = ([0.0f64; 3], 0.0);
+        // each candidate's share of the bins' energy, less the common denominator
+        let mut matched = [0.0f64; 3];
         for &i in interior {
             let x = &self.blocks[i].bins[group * 4..group * 4 + 4];
             for ((sum, steer), inverse) in matched.iter_mut().zip(&steering).zip(inverse_norms) {
@@ -686,19 +684,17 @@ impl Segment {
                     .fold(Complex::default(), |acc, (&x, g)| acc + x * g.conj());
                 *sum += dot.norm_sqr() * inverse;
             }
-            total += x.iter().map(|x| x.norm_sqr()).sum::<f64>();
         }
-        let share = matched.map(|m| if total > 0.0 { m / total } else { 0.0 });
         let best = (0..3)
-            .max_by(|&a, &b| share[a].total_cmp(&share[b]))
+            .max_by(|&a, &b| matched[a].total_cmp(&matched[b]))
             .expect("three candidates");
         // an alias that explains the bins better may still be a second sound beside the
         // tone (a voice's harmonic 200 Hz from a key's tone): the tone stands if a fit of both
         // together leaves it strong, where the alias's own leakage would leave it nothing
         if best != 1 && self.coexists(&steering[1], &steering[best], group, interior) {
-            return (aliased, share[1]);
+            return aliased;
         }
-        (freqs[best], share[best])
+        freqs[best]
     }
 
     /// Whether a tone with responses `tone` across `group`'s bins is there beside one with
