@@ -55,14 +55,18 @@ impl Simd {
     fn detect() -> Simd {
         if std::arch::is_x86_feature_detected!("avx512f") {
             Simd::Avx512
-        } else if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
+        } else if avx2_fma() {
             Simd::Avx2Fma
         } else {
             Simd::Baseline
         }
     }
+}
+
+/// Whether the processor has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 impl Kernel {
@@ -352,7 +356,7 @@ fn dft_avx2_fma(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
 /// the processor offers: the spectral probes a candidate is measured with (see `segment`).
 pub(crate) fn weighted_sums8(samples: &[f32], rows: &[[f32; 8]]) -> [f32; 8] {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if avx2_fma() {
         // SAFETY: the CPU reported both features.
         #[allow(unsafe_code)]
         return unsafe { weighted_sums8_avx2_fma(samples, rows) };
@@ -441,6 +445,27 @@ mod tests {
             .fold(Complex::default(), |acc, (&x, &g)| {
                 acc + g.scale(f64::from(x))
             })
+    }
+
+    #[test]
+    fn weighted_sums_of_eight_match_the_plain_sums() {
+        for len in [3usize, 4, 40, 41] {
+            let samples: Vec<f32> = (0..len)
+                .map(|n| ((n * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.7)
+                .collect();
+            let rows: Vec<[f32; 8]> = (0..len)
+                .map(|n| std::array::from_fn(|j| ((n * 31 + j * 17) % 23) as f32 / 11.0 - 1.0))
+                .collect();
+            let sums = weighted_sums8(&samples, &rows);
+            for (j, &sum) in sums.iter().enumerate() {
+                let want: f64 = samples
+                    .iter()
+                    .zip(&rows)
+                    .map(|(&x, r)| f64::from(x) * f64::from(r[j]))
+                    .sum();
+                assert!((f64::from(sum) - want).abs() < 1e-5, "len {len} output {j}");
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! test is one of the ways the barge-in corpus (`callscore-corpus barge-in`) found a key lost
 //! or split, reduced to a signal that shows it alone.
 
-use callscore_dtmf::{Detector, DetectorConfig, Key, KeyEvent};
+use callscore_dtmf::{Candidate, Detector, DetectorConfig, Key, KeyEvent};
 use callscore_synth::{Digit, Rng, add_digit, add_sine, amplitude, mix, noise};
 
 const RATE: u32 = 8000;
@@ -12,11 +12,27 @@ fn ms(ms: f64) -> usize {
 }
 
 fn detect(signal: &[f32]) -> Vec<KeyEvent> {
-    let mut detector = Detector::new(&DetectorConfig::default()).expect("8 kHz");
+    detect_with_candidates(signal).0
+}
+
+/// The key events, and every candidate measured, reported or not.
+fn detect_with_candidates(signal: &[f32]) -> (Vec<KeyEvent>, Vec<Candidate>) {
+    let mut detector = Detector::new(&DetectorConfig {
+        record_candidates: true,
+        ..DetectorConfig::default()
+    })
+    .expect("8 kHz");
     let mut events = Vec::new();
     detector.push(signal, &mut events);
     detector.finish(&mut events);
-    events
+    (events, detector.take_candidates())
+}
+
+/// The glide measured on each candidate that met the Q.24 limits.
+fn glides(candidates: &[Candidate]) -> impl Iterator<Item = f32> + '_ {
+    candidates
+        .iter()
+        .filter_map(|c| Some(c.shape.as_ref()?.chirp_hz))
 }
 
 fn keyed(signal: &mut [f32], key: char, from_ms: f64, to_ms: f64, dbm0: f64) {
@@ -175,29 +191,14 @@ fn a_tone_that_comes_up_after_the_onset_is_still_the_key() {
 /// tones is still measured in full.
 #[test]
 fn a_short_key_in_noise_is_not_taken_for_a_glide_and_a_real_glide_still_is() {
-    let candidates = |signal: &[f32]| {
-        let mut detector = Detector::new(&DetectorConfig {
-            record_candidates: true,
-            ..DetectorConfig::default()
-        })
-        .expect("8 kHz");
-        let mut events = Vec::new();
-        detector.push(signal, &mut events);
-        detector.finish(&mut events);
-        (events, detector.take_candidates())
-    };
     let mut chirps = Vec::new();
     for seed in 0..40 {
         let mut signal = vec![0.0f32; ms(400.0)];
         noise::white(&mut signal, -20.0, &mut Rng::new(seed));
         keyed(&mut signal, '0', 150.0, 197.0, -16.0);
-        let (events, candidates) = candidates(&signal);
+        let (events, candidates) = detect_with_candidates(&signal);
         assert_eq!(keys(&events), [Key::D0], "seed {seed}");
-        chirps.extend(
-            candidates
-                .iter()
-                .filter_map(|c| Some(c.shape.as_ref()?.chirp_hz)),
-        );
+        chirps.extend(glides(&candidates));
     }
     chirps.sort_by(f32::total_cmp);
     let median = chirps[chirps.len() / 2];
@@ -214,13 +215,10 @@ fn a_short_key_in_noise_is_not_taken_for_a_glide_and_a_real_glide_still_is() {
             *x += amplitude(-12.0) * phase.sin() as f32;
         }
     }
-    let (_, candidates) = candidates(&signal);
-    let glides: Vec<f32> = candidates
-        .iter()
-        .filter_map(|c| Some(c.shape.as_ref()?.chirp_hz))
-        .collect();
+    let (_, candidates) = detect_with_candidates(&signal);
+    let measured: Vec<f32> = glides(&candidates).collect();
     assert!(
-        glides.len() == 1 && (glides[0] - 20.0).abs() < 4.0,
-        "{glides:?}"
+        measured.len() == 1 && (measured[0] - 20.0).abs() < 4.0,
+        "{measured:?}"
     );
 }
