@@ -328,7 +328,7 @@ pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<
     let mut rows = String::from(
         "label,key,start,duration_ms,low_dbm0,high_dbm0,twist_db,low_dev_hz,high_dev_hz,\
          fit,purity,share,neigh_db,c_fit,c_purity,c_share,c_neigh_db,\
-         drift_db,chirp_hz,edge_db,ramp,decay_db,clipped,rejection,source\n",
+         drift_db,chirp_hz,edge_db,ramp,decay_db,pitch_hz,aperiodicity,harmonic_dev,clipped,rejection,source\n",
     );
     let plan = talkoff::plan(minutes);
     let talk = parallel(plan.len(), |i| -> anyhow::Result<Vec<String>> {
@@ -445,7 +445,7 @@ fn explain_file(path: &str) -> anyhow::Result<String> {
 fn verdicts(samples: &[f32]) -> String {
     let mut out = String::new();
     out.push_str(
-        "key   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay  verdict\n",
+        "key   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay pitch  off  verdict\n",
     );
     for c in candidates(samples) {
         let (low, high) = c.key.frequencies();
@@ -463,7 +463,7 @@ fn verdicts(samples: &[f32]) -> String {
         if let Some(s) = &c.shape {
             let _ = write!(
                 out,
-                " {:4.2} {:4.2} {:5.2} {:5.1} {:5.1} {:5.1} {:5.1} {:4} {:5.1}",
+                " {:4.2} {:4.2} {:5.2} {:5.1} {:5.1} {:5.1} {:5.1} {:4} {:5.1} {:5.0} {:4.2}",
                 s.whole.fit.min(s.cleanest.fit),
                 s.whole.purity,
                 s.whole.tone_share,
@@ -472,7 +472,9 @@ fn verdicts(samples: &[f32]) -> String {
                 s.chirp_hz,
                 s.edge_db,
                 s.ramp_blocks,
-                s.decay_db
+                s.decay_db,
+                s.pitch_hz,
+                s.harmonic_deviation
             );
         }
         let verdict = c.rejection.map_or("key", |r| r.as_str());
@@ -503,17 +505,20 @@ fn candidate_row(label: &str, c: &callscore_dtmf::Candidate, source: &str) -> St
     };
     // candidates outside the Q.24 limits have no shape measured
     let shape = c.shape.as_ref().map_or_else(
-        || ",".repeat(12),
+        || ",".repeat(15),
         |s| {
             format!(
-                "{},{},{:.2},{:.2},{:.1},{},{:.2}",
+                "{},{},{:.2},{:.2},{:.1},{},{:.2},{:.1},{:.3},{:.3}",
                 features(&s.whole),
                 features(&s.cleanest),
                 s.drift_db,
                 s.chirp_hz,
                 s.edge_db,
                 s.ramp_blocks,
-                s.decay_db
+                s.decay_db,
+                s.pitch_hz,
+                s.aperiodicity,
+                s.harmonic_deviation
             )
         },
     );

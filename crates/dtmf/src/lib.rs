@@ -55,6 +55,7 @@ mod detector;
 mod kernel;
 mod key;
 mod limits;
+mod pitch;
 mod segment;
 
 pub use detector::{Detector, DetectorConfig, DetectorStats, Rejections};
@@ -190,6 +191,16 @@ pub struct Shape {
     /// the key press, where a line explains the level well; 0 otherwise. Struck and plucked
     /// instruments decay, keys do not.
     pub decay_db: f32,
+    /// The pitch of the sound under the tones (the tones taken out) in Hz. Measured only where
+    /// it could change the verdict; 0 when not measured or none was found.
+    pub pitch_hz: f32,
+    /// How far that sound is from periodic: 0 for a sustained vowel, near 1 for noise (1 when
+    /// not measured or no pitch was found).
+    pub aperiodicity: f32,
+    /// How far from a whole harmonic of that pitch the farther tone is, in harmonics (0 to
+    /// 0.5; 0.25, which counts neither way, when not measured or no pitch was found): a voice
+    /// taken for a key is two of its own harmonics, a key's tones fall anywhere.
+    pub harmonic_deviation: f32,
 }
 
 /// How much a stretch of a candidate looks like DTMF rather than a voice or an instrument.

@@ -5,7 +5,10 @@ use crate::complex::{Complex, wrap};
 use crate::detector::Geometry;
 use crate::kernel::{BINS, Spectrum, weighted_sums8};
 use crate::key::Key;
-use crate::limits::{FULL_SCALE_SINE_DBM0, max_deviation_hz, q24_rejection};
+use crate::limits::{
+    FULL_SCALE_SINE_DBM0, NEUTRAL_DEVIATION, max_deviation_hz, pitch_matters, q24_rejection,
+};
+use crate::pitch::{Pitch, harmonic_deviation, pitch_under_tones};
 use crate::{Candidate, Features, Rejection, Shape};
 
 /// Blocks kept from the start of a segment for its measurement (400 ms); a longer press is
@@ -41,6 +44,9 @@ const CLEAN_BLOCKS: usize = 4;
 /// Power, relative to an alias that explains a group's bins better, that a tone must keep in
 /// a fit of both for the two to count as two sounds (see `Segment::coexists`).
 const COEXIST: f64 = 0.25;
+/// Blocks the pitch under the tones is measured over (100 ms): a voice's pitch changes little
+/// in that time.
+const PITCH_BLOCKS: usize = 20;
 /// A sample this close to full scale means the signal was clipped.
 const CLIP_LEVEL: f32 = 0.98;
 
@@ -578,8 +584,38 @@ impl Segment {
             ramp_blocks: ramp as u32,
             decay_db: decay_db.max(0.0) as f32,
             chirp_hz: chirp_hz as f32,
+            pitch_hz: 0.0,
+            aperiodicity: 1.0,
+            harmonic_deviation: NEUTRAL_DEVIATION,
         });
+        // 9. the pitch of what sounds under the tones, and how far off its harmonics the tones
+        // are (a voice's own harmonics sit on its comb): only where it could change the verdict
+        if pitch_matters(&candidate)
+            && let Some(pitch) = self.pitch_under(geometry, interior, freqs)
+            && let Some(shape) = &mut candidate.shape
+        {
+            shape.pitch_hz = pitch.hz as f32;
+            shape.aperiodicity = pitch.aperiodicity as f32;
+            shape.harmonic_deviation = harmonic_deviation(freqs, &pitch) as f32;
+        }
         Ok(candidate)
+    }
+
+    /// The pitch of the sound under the tones at `freqs`, over the first contiguous
+    /// `PITCH_BLOCKS` of the `interior` blocks (which the tones fill), the tones taken out.
+    fn pitch_under(
+        &self,
+        geometry: &Geometry,
+        interior: &[usize],
+        freqs: [f64; 2],
+    ) -> Option<Pitch> {
+        let &start = interior.first()?;
+        let last = *interior.last()?;
+        let end = (start..=last.min(start + PITCH_BLOCKS - 1))
+            .take_while(|&i| self.blocks[i].index == self.blocks[start].index + (i - start) as u64)
+            .last()?;
+        let mut samples = self.raw[start * self.len..(end + 1) * self.len].to_vec();
+        pitch_under_tones(&mut samples, freqs, geometry.rate)
     }
 
     /// The features of a stretch of interior blocks, for tones whose responses across their

@@ -222,3 +222,64 @@ fn a_short_key_in_noise_is_not_taken_for_a_glide_and_a_real_glide_still_is() {
         "{measured:?}"
     );
 }
+
+/// A steady vowel: harmonics of `f0` up to 3.4 kHz under a falling envelope, `boosted`
+/// harmonics 12 dB up, the whole at `dbm0`.
+fn vowel(signal: &mut [f32], f0: f64, boosted: &[u32], dbm0: f64) {
+    let mut v = vec![0.0f32; signal.len()];
+    let mut h = 1;
+    while f64::from(h) * f0 < 3400.0 {
+        let gain = if boosted.contains(&h) { 4.0 } else { 1.0 } / f64::from(h).sqrt();
+        let len = v.len();
+        add_sine(
+            &mut v,
+            RATE,
+            0,
+            len,
+            f64::from(h) * f0,
+            gain as f32,
+            0.7 * f64::from(h),
+        );
+        h += 1;
+    }
+    let power = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / v.len() as f64;
+    let gain = f64::from(amplitude(dbm0)) / (2.0 * power).sqrt();
+    mix(signal, 0, &v, gain as f32);
+}
+
+/// Under a key pressed over a prompt's vowel lies the vowel, periodic at its pitch, and the
+/// key's tones fall between its harmonics. A vowel taken for a key is two of its own
+/// harmonics, on its comb. The detector measures this where it decides a close call.
+#[test]
+fn a_key_over_a_vowel_is_off_its_comb_and_a_vowel_s_own_harmonics_are_on_it() {
+    let pitched = |candidates: &[Candidate]| -> Vec<(Key, f32, f32)> {
+        candidates
+            .iter()
+            .filter_map(|c| {
+                let s = c.shape.as_ref()?;
+                Some((c.key, s.pitch_hz, s.harmonic_deviation))
+            })
+            .collect()
+    };
+    // an `8` (852 and 1336 Hz) over a vowel at 118 Hz: 7.2 and 11.3 of its harmonics
+    let mut signal = vec![0.0f32; ms(400.0)];
+    vowel(&mut signal, 118.0, &[], -18.0);
+    keyed(&mut signal, '8', 100.0, 170.0, -16.0);
+    let (events, candidates) = detect_with_candidates(&signal);
+    assert_one_key(&events, Key::D8, 100.0, 170.0, "");
+    let measured = pitched(&candidates);
+    assert!(
+        matches!(measured[..], [(Key::D8, hz, off)] if (hz - 118.0).abs() < 1.0 && off > 0.3),
+        "{measured:?}"
+    );
+    // a louder vowel at 121.7 Hz whose 7th and 11th harmonics (852 and 1339 Hz) stand out
+    let mut signal = vec![0.0f32; ms(400.0)];
+    vowel(&mut signal, 121.7, &[7, 11], -14.0);
+    let (events, candidates) = detect_with_candidates(&signal);
+    assert_eq!(summary(&events), [], "{candidates:?}");
+    let measured = pitched(&candidates);
+    assert!(
+        matches!(measured[..], [(Key::D8, hz, off)] if (hz - 121.7).abs() < 1.0 && off < 0.05),
+        "{measured:?}"
+    );
+}

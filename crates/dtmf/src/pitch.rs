@@ -1,0 +1,330 @@
+//! The pitch of the sound under a candidate's tones, and whether the tones sit on its
+//! harmonics.
+//!
+//! A voice taken for a key is two of its own harmonics: with the two tones removed, what is
+//! left is the rest of the same voice, periodic at a pitch of which both tones are whole
+//! multiples. A key pressed over a prompt is two tones the prompt's pitch knows nothing
+//! about: they fall anywhere between its harmonics.
+
+/// Pitches looked for: a deep voice's to a child's.
+const MIN_PITCH_HZ: f64 = 65.0;
+const MAX_PITCH_HZ: f64 = 420.0;
+/// The first dip of the normalised difference below this is the period: the lags of two and
+/// three periods dip as deep, and the first is the pitch.
+const DIP: f64 = 0.3;
+/// Fewest samples compared at every lag for a pitch to be looked for.
+const MIN_COMPARED: usize = 80;
+/// The band below the tones a voice must be heard in: below 500 Hz, which holds the
+/// fundamental of every voice looked for, and 200 Hz under the lowest DTMF tone.
+const LOW_BAND_HZ: f64 = 500.0;
+/// Share of the whole power that must lie in that band, the tones taken out, for the pitch
+/// under the tones to mean anything (20 dB under the whole).
+const MIN_SHARE_UNDER: f64 = 0.01;
+
+/// The pitch of a stretch of sound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pitch {
+    pub(crate) hz: f64,
+    /// The normalised difference at the period: 0 for a perfectly periodic sound, near 1
+    /// for noise.
+    pub(crate) aperiodicity: f64,
+}
+
+/// How far from a whole harmonic of `pitch` the farther of the two tones at `freqs` is, in
+/// harmonics: 0 when both sit on the voice's comb, up to 0.5 halfway between two harmonics.
+pub(crate) fn harmonic_deviation(freqs: [f64; 2], pitch: &Pitch) -> f64 {
+    freqs
+        .iter()
+        .map(|f| {
+            let n = f / pitch.hz;
+            (n - n.round()).abs()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The pitch of the sound under two tones at `freqs` (in Hz) in `samples`, which it
+/// overwrites with that sound: the tones are taken out. `None` when the sound under them has
+/// too little power below them, where a voice's fundamental and first harmonics lie: what is
+/// left of a key over quiet noise is the tones' own remains, or a codec's distortion of them,
+/// which repeats at some common period of the two tones and would pass for a voice whose
+/// harmonics they are.
+pub(crate) fn pitch_under_tones(samples: &mut [f32], freqs: [f64; 2], rate: f64) -> Option<Pitch> {
+    let power = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+    let before = power(samples);
+    remove_tones(samples, freqs, rate);
+    let mut low = samples.to_vec();
+    low_pass(&mut low, LOW_BAND_HZ, rate);
+    if power(&low) < MIN_SHARE_UNDER * before {
+        return None;
+    }
+    pitch(samples, rate)
+}
+
+/// Takes the two tones at `freqs` (in Hz) out of `samples`: the least-squares fit of two
+/// sinusoids of constant amplitude and phase is subtracted. Samples too few to tell the
+/// tones apart are left as they are.
+fn remove_tones(samples: &mut [f32], freqs: [f64; 2], rate: f64) {
+    // the four basis signals, cosine and sine of each tone, by rotating phasors
+    let steps = freqs.map(|f| {
+        let w = std::f64::consts::TAU * f / rate;
+        (w.cos(), w.sin())
+    });
+    let basis =
+        |phasors: &[(f64, f64); 2]| [phasors[0].0, phasors[0].1, phasors[1].0, phasors[1].1];
+    let advance = |phasors: &mut [(f64, f64); 2]| {
+        for ((c, s), (sc, ss)) in phasors.iter_mut().zip(steps) {
+            (*c, *s) = (*c * sc - *s * ss, *c * ss + *s * sc);
+        }
+    };
+    let mut gram = [[0.0f64; 4]; 4];
+    let mut projection = [0.0f64; 4];
+    let mut phasors = [(1.0, 0.0); 2];
+    for &x in samples.iter() {
+        let b = basis(&phasors);
+        for ((row, p), bi) in gram.iter_mut().zip(&mut projection).zip(b) {
+            *p += bi * f64::from(x);
+            for (g, bj) in row.iter_mut().zip(b) {
+                *g += bi * bj;
+            }
+        }
+        advance(&mut phasors);
+    }
+    let Some(a) = solve4(gram, projection) else {
+        return;
+    };
+    let mut phasors = [(1.0, 0.0); 2];
+    for x in samples.iter_mut() {
+        let b = basis(&phasors);
+        let tones: f64 = a.iter().zip(b).map(|(a, b)| a * b).sum();
+        *x -= tones as f32;
+        advance(&mut phasors);
+    }
+}
+
+/// Filters `samples` in place with a 4th-order Butterworth low-pass at `cutoff` Hz (two
+/// biquad sections).
+fn low_pass(samples: &mut [f32], cutoff: f64, rate: f64) {
+    let w = std::f64::consts::TAU * cutoff / rate;
+    // the two sections' quality factors: 1 / (2 cos(pi/8)) and 1 / (2 cos(3 pi/8))
+    for q in [0.541_196_100_146_197, 1.306_562_964_876_376_6] {
+        let alpha = w.sin() / (2.0 * q);
+        let a0 = 1.0 + alpha;
+        let b1 = (1.0 - w.cos()) / a0;
+        let b0 = b1 / 2.0;
+        let (a1, a2) = (-2.0 * w.cos() / a0, (1.0 - alpha) / a0);
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0f64, 0.0, 0.0, 0.0);
+        for v in samples.iter_mut() {
+            let x = f64::from(*v);
+            let y = b0 * x + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2;
+            (x2, x1, y2, y1) = (x1, x, y1, y);
+            *v = y as f32;
+        }
+    }
+}
+
+/// Solves `m a = v` by Gaussian elimination with partial pivoting; `None` when `m` is
+/// (nearly) singular.
+fn solve4(mut m: [[f64; 4]; 4], mut v: [f64; 4]) -> Option<[f64; 4]> {
+    let scale = (0..4).map(|i| m[i][i].abs()).fold(0.0, f64::max);
+    for col in 0..4 {
+        let pivot = (col..4)
+            .max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))
+            .expect("rows remain");
+        if m[pivot][col].abs() <= 1e-9 * scale {
+            return None;
+        }
+        m.swap(col, pivot);
+        v.swap(col, pivot);
+        let pivot_row = m[col];
+        for row in col + 1..4 {
+            let f = m[row][col] / pivot_row[col];
+            for (x, p) in m[row].iter_mut().zip(pivot_row).skip(col) {
+                *x -= f * p;
+            }
+            v[row] -= f * v[col];
+        }
+    }
+    let mut a = [0.0; 4];
+    for row in (0..4).rev() {
+        let known: f64 = (row + 1..4).map(|k| m[row][k] * a[k]).sum();
+        a[row] = (v[row] - known) / m[row][row];
+    }
+    Some(a)
+}
+
+/// The pitch of `samples`, from the cumulative-mean-normalised difference of the signal with
+/// itself at every lag (the YIN method): the period is the first lag at which the signal
+/// nearly repeats, refined between samples. `None` when the stretch is too short to compare
+/// a whole period of the lowest pitch, or silent.
+fn pitch(samples: &[f32], rate: f64) -> Option<Pitch> {
+    let longest = (rate / MIN_PITCH_HZ) as usize + 2;
+    let shortest = ((rate / MAX_PITCH_HZ) as usize).max(2);
+    let compared = samples.len().checked_sub(longest)?;
+    if compared < MIN_COMPARED {
+        return None;
+    }
+    // difference[lag]: the energy of the signal less itself `lag` samples on
+    let mut difference = vec![0.0f64; longest + 1];
+    let head = &samples[..compared];
+    for (lag, d) in difference.iter_mut().enumerate().skip(1) {
+        *d = squared_difference(head, &samples[lag..lag + compared]);
+    }
+    // normalised by the mean difference over the shorter lags: 1 for noise, near 0 at a
+    // period
+    let mut normalised = vec![1.0f64; longest + 1];
+    let mut running = 0.0;
+    for lag in 1..=longest {
+        running += difference[lag];
+        normalised[lag] = if running > 0.0 {
+            difference[lag] * lag as f64 / running
+        } else {
+            1.0
+        };
+    }
+    if running <= 0.0 {
+        return None;
+    }
+    let dips = shortest..longest;
+    let period = dips
+        .clone()
+        .find(|&lag| {
+            normalised[lag] < DIP
+                && normalised[lag] <= normalised[lag - 1]
+                && normalised[lag] <= normalised[lag + 1]
+        })
+        .or_else(|| dips.min_by(|&a, &b| normalised[a].total_cmp(&normalised[b])))?;
+    // the parabola through the dip and its neighbours
+    let (before, at, after) = (
+        normalised[period - 1],
+        normalised[period],
+        normalised[period + 1],
+    );
+    let curvature = before - 2.0 * at + after;
+    let offset = if curvature > 0.0 {
+        (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
+    } else {
+        0.0
+    };
+    Some(Pitch {
+        hz: rate / (period as f64 + offset),
+        aperiodicity: at,
+    })
+}
+
+/// The sum of squared differences of two equally long slices, in lanes the compiler can
+/// vectorise.
+fn squared_difference(a: &[f32], b: &[f32]) -> f64 {
+    const LANES: usize = 8;
+    let mut lanes = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += (x - y) * (x - y);
+        }
+    }
+    f64::from(lanes.iter().sum::<f32>() + tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: f64 = 8000.0;
+
+    fn tone(f: f64, amplitude: f64, phase: f64, n: usize) -> impl Iterator<Item = f64> {
+        (0..n).map(move |i| amplitude * (std::f64::consts::TAU * f * i as f64 / RATE + phase).sin())
+    }
+
+    /// A voice-like sound: harmonics 1 to 15 of `f0`, falling 3 dB per harmonic.
+    fn voice(f0: f64, n: usize) -> Vec<f64> {
+        let mut x = vec![0.0; n];
+        for h in 1..=15 {
+            let f = f0 * f64::from(h);
+            if f >= RATE / 2.0 {
+                break;
+            }
+            let amplitude = 0.1 * 10f64.powf(-0.15 * f64::from(h - 1));
+            for (x, t) in x.iter_mut().zip(tone(f, amplitude, 0.3 * f64::from(h), n)) {
+                *x += t;
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn finds_the_pitch_of_a_harmonic_sound_and_not_its_octave() {
+        for f0 in [80.0, 123.4, 210.0, 380.0] {
+            let x: Vec<f32> = voice(f0, 800).iter().map(|&v| v as f32).collect();
+            let p = pitch(&x, RATE).expect("long enough");
+            assert!((p.hz - f0).abs() < 0.01 * f0, "{f0} Hz measured {}", p.hz);
+            assert!(
+                p.aperiodicity < 0.1,
+                "{f0} Hz: aperiodicity {}",
+                p.aperiodicity
+            );
+        }
+    }
+
+    #[test]
+    fn too_short_or_silent_has_no_pitch() {
+        assert_eq!(pitch(&[0.1; 150], RATE), None);
+        assert_eq!(pitch(&[0.0; 800], RATE), None);
+    }
+
+    #[test]
+    fn the_tones_come_out_and_the_rest_stays() {
+        let n = 800;
+        let under = voice(130.0, n);
+        let keyed: Vec<f32> = tone(852.0, 0.3, 1.0, n)
+            .zip(tone(1209.0, 0.25, 2.0, n))
+            .zip(&under)
+            .map(|((a, b), v)| (a + b + v) as f32)
+            .collect();
+        let mut residual = keyed;
+        remove_tones(&mut residual, [852.0, 1209.0], RATE);
+        // the voice has harmonics near both tones, which a fit over 100 ms barely touches
+        let error: f64 = residual
+            .iter()
+            .zip(&under)
+            .map(|(&r, &v)| (f64::from(r) - v).powi(2))
+            .sum();
+        let power: f64 = under.iter().map(|v| v * v).sum();
+        assert!(
+            error < 0.01 * power,
+            "left {:.4} of the voice's power",
+            error / power
+        );
+        // a clean key leaves next to nothing
+        let mut clean: Vec<f32> = tone(852.0, 0.3, 1.0, n)
+            .zip(tone(1209.0, 0.25, 2.0, n))
+            .map(|(a, b)| (a + b) as f32)
+            .collect();
+        assert_eq!(pitch_under_tones(&mut clean, [852.0, 1209.0], RATE), None);
+    }
+
+    #[test]
+    fn a_key_over_a_voice_is_off_its_comb_and_the_voice_s_own_harmonics_are_on_it() {
+        let n = 800;
+        let under = voice(118.0, n);
+        let keyed: Vec<f32> = tone(852.0, 0.3, 1.0, n)
+            .zip(tone(1336.0, 0.25, 2.0, n))
+            .zip(&under)
+            .map(|((a, b), v)| (a + b + v) as f32)
+            .collect();
+        let mut residual = keyed;
+        let p = pitch_under_tones(&mut residual, [852.0, 1336.0], RATE).expect("a voice under");
+        // 852 / 118 = 7.22 and 1336 / 118 = 11.32 harmonics
+        assert!((harmonic_deviation([852.0, 1336.0], &p) - 0.32).abs() < 0.03);
+        // the voice's 7th and 11th harmonics taken for a key's tones
+        let mut own: Vec<f32> = under.iter().map(|&v| v as f32).collect();
+        let harmonics = [7.0 * 118.0, 11.0 * 118.0];
+        let p = pitch_under_tones(&mut own, harmonics, RATE).expect("the rest of the voice");
+        assert!(harmonic_deviation(harmonics, &p) < 0.03);
+    }
+}
