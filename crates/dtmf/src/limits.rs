@@ -87,8 +87,11 @@ const CROWDED_NEIGHBOURS_DB: f32 = -8.0;
 /// A crowded candidate must still be one steady tone per group: keys pressed over loud prompts
 /// measured fit 0.92 and purity 0.93 or more on the corpora (9 of them in 12,400 keys), the
 /// voices that passed the talk-off score fit 0.89 or less, or were unsteady (purity 0.76).
+/// Since the score counts the pitch under the tones, no crowded voice of purity 0.85 to 0.9
+/// on seeds 1-7 comes within 1.1 points of it, and the keys of that purity (pressed over
+/// prompts, 0.886 to 0.892) are kept.
 const CROWDED_MIN_FIT: f32 = 0.9;
-const CROWDED_MIN_PURITY: f32 = 0.9;
+const CROWDED_MIN_PURITY: f32 = 0.85;
 
 /// The talk-off score: how much more a candidate looks like a key press than like a voice or
 /// an instrument. Positive is a key.
@@ -296,8 +299,10 @@ mod tests {
             judge(&candidate(0.95, 0.76, -3.6)),
             Some(Rejection::TalkOff)
         );
-        // a key pressed over a loud prompt: crowded too, but one steady tone per group
+        // a key pressed over a loud prompt: crowded too, but one steady tone per group, or
+        // nearly steady
         assert_eq!(judge(&candidate(0.93, 0.93, -4.4)), None);
+        assert_eq!(judge(&candidate(0.93, 0.88, -4.4)), None);
         // the same fit with little around the tones is left to the score
         assert_eq!(judge(&candidate(0.88, 0.92, -20.0)), None);
     }
