@@ -124,7 +124,7 @@ pub(crate) fn talk_off_score(c: &Candidate, shape: &Shape) -> f32 {
 /// harmonic. Fitted on its own, the five weights above held, on the candidates of seeds 1-7
 /// of both corpora: weights from 10 to 20 did about equally well, and 20 is the largest that
 /// keeps seeds 2 and 3 (the score's training seeds) free of false digits. Over the seven
-/// seeds' talk-off hours and barge-in sets it took the false digits from 9 to 8, the missed
+/// seeds' talk-off hours and barge-in sets it took the false digits from 6 to 5, the missed
 /// keys from 30 to 24 and the inserted keys from 6 to 3.
 const HARMONIC_WEIGHT: f32 = 20.0;
 
