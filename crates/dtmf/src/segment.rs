@@ -589,9 +589,13 @@ impl Segment {
             harmonic_deviation: NEUTRAL_DEVIATION,
         });
         // 9. the pitch of what sounds under the tones, and how far off its harmonics the tones
-        // are (a voice's own harmonics sit on its comb): only where it could change the verdict
+        // are (a voice's own harmonics sit on its comb): only where it could change the verdict.
+        // Measured on the blocks the tones fill, or, where those give no pitch (a short
+        // candidate's are too few), on the edge blocks too.
         if pitch_matters(&candidate)
-            && let Some(pitch) = self.pitch_under(geometry, interior, freqs)
+            && let Some(pitch) = self
+                .pitch_under(geometry, interior, freqs)
+                .or_else(|| self.pitch_under(geometry, &present, freqs))
             && let Some(shape) = &mut candidate.shape
         {
             shape.pitch_hz = pitch.hz as f32;
@@ -602,15 +606,15 @@ impl Segment {
     }
 
     /// The pitch of the sound under the tones at `freqs`, over the first contiguous
-    /// `PITCH_BLOCKS` of the `interior` blocks (which the tones fill), the tones taken out.
+    /// `PITCH_BLOCKS` of the stored blocks at `positions`, the tones taken out.
     fn pitch_under(
         &self,
         geometry: &Geometry,
-        interior: &[usize],
+        positions: &[usize],
         freqs: [f64; 2],
     ) -> Option<Pitch> {
-        let &start = interior.first()?;
-        let last = *interior.last()?;
+        let &start = positions.first()?;
+        let last = *positions.last()?;
         let end = (start..=last.min(start + PITCH_BLOCKS - 1))
             .take_while(|&i| self.blocks[i].index == self.blocks[start].index + (i - start) as u64)
             .last()?;

@@ -272,6 +272,17 @@ fn a_key_over_a_vowel_is_off_its_comb_and_a_vowel_s_own_harmonics_are_on_it() {
         matches!(measured[..], [(Key::D8, hz, off)] if (hz - 118.0).abs() < 1.0 && off > 0.3),
         "{measured:?}"
     );
+    // a press too short for the blocks the tones fill to give a pitch: the edges count too
+    let mut signal = vec![0.0f32; ms(400.0)];
+    vowel(&mut signal, 118.0, &[], -18.0);
+    keyed(&mut signal, '8', 100.0, 136.0, -16.0);
+    let (events, candidates) = detect_with_candidates(&signal);
+    assert_one_key(&events, Key::D8, 100.0, 136.0, "");
+    let measured = pitched(&candidates);
+    assert!(
+        matches!(measured[..], [(Key::D8, hz, off)] if (hz - 118.0).abs() < 1.0 && off > 0.3),
+        "{measured:?}"
+    );
     // a louder vowel at 121.7 Hz whose 7th and 11th harmonics (852 and 1339 Hz) stand out
     let mut signal = vec![0.0f32; ms(400.0)];
     vowel(&mut signal, 121.7, &[7, 11], -14.0);
