@@ -43,11 +43,11 @@ pub(crate) fn harmonic_deviation(freqs: [f64; 2], pitch: &Pitch) -> f64 {
 }
 
 /// The pitch of the sound under two tones at `freqs` (in Hz) in `samples`, which it
-/// overwrites with that sound: the tones are taken out. `None` when the sound under them has
-/// too little power below them, where a voice's fundamental and first harmonics lie: what is
-/// left of a key over quiet noise is the tones' own remains, or a codec's distortion of them,
-/// which repeats at some common period of the two tones and would pass for a voice whose
-/// harmonics they are.
+/// overwrites with that sound: the tones are taken out. `None` when the stretch is too short
+/// for a pitch (see `pitch`), or when the sound under the tones has too little power below
+/// them, where a voice's fundamental and first harmonics lie: what is left of a key over
+/// quiet noise is the tones' own remains, or a codec's distortion of them, which repeats at
+/// some common period of the two tones and would pass for a voice whose harmonics they are.
 pub(crate) fn pitch_under_tones(samples: &mut [f32], freqs: [f64; 2], rate: f64) -> Option<Pitch> {
     let power = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
     let before = power(samples);
