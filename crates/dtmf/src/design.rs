@@ -157,8 +157,9 @@ pub(crate) fn response(filter: &[Complex], freq_hz: f64, rate: f64) -> Complex {
 }
 
 /// Solves `a x = b` by Gaussian elimination with partial pivoting. `a` is Hermitian positive
-/// definite here (identity plus a Gram matrix), so it is never singular.
-fn solve(mut a: Vec<Vec<Complex>>, mut b: Vec<Complex>) -> Vec<Complex> {
+/// definite wherever it is used (identity plus a Gram matrix here, the Gram matrix of a few
+/// distinct tones in `pitch`), so it is never singular.
+pub(crate) fn solve(mut a: Vec<Vec<Complex>>, mut b: Vec<Complex>) -> Vec<Complex> {
     let n = b.len();
     for col in 0..n {
         let pivot = (col..n)

@@ -6,6 +6,9 @@
 //! multiples. A key pressed over a prompt is two tones the prompt's pitch knows nothing
 //! about: they fall anywhere between its harmonics.
 
+use crate::complex::Complex;
+use crate::design::solve;
+
 /// Pitches looked for: a deep voice's to a child's.
 const MIN_PITCH_HZ: f64 = 65.0;
 const MAX_PITCH_HZ: f64 = 420.0;
@@ -49,6 +52,9 @@ pub(crate) fn harmonic_deviation(freqs: [f64; 2], pitch: &Pitch) -> f64 {
 /// quiet noise is the tones' own remains, or a codec's distortion of them, which repeats at
 /// some common period of the two tones and would pass for a voice whose harmonics they are.
 pub(crate) fn pitch_under_tones(samples: &mut [f32], freqs: [f64; 2], rate: f64) -> Option<Pitch> {
+    if samples.len() < shortest_stretch(rate) {
+        return None;
+    }
     let power = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
     let before = power(samples);
     remove_tones(samples, freqs, rate);
@@ -61,41 +67,38 @@ pub(crate) fn pitch_under_tones(samples: &mut [f32], freqs: [f64; 2], rate: f64)
 }
 
 /// Takes the two tones at `freqs` (in Hz) out of `samples`: the least-squares fit of two
-/// sinusoids of constant amplitude and phase is subtracted. Samples too few to tell the
-/// tones apart are left as they are.
+/// sinusoids of constant amplitude and phase is subtracted. Each real tone is a pair of
+/// complex exponentials, at its frequency and its negative; fitted together, their amplitudes
+/// come out conjugate and their sum real.
 fn remove_tones(samples: &mut [f32], freqs: [f64; 2], rate: f64) {
-    // the four basis signals, cosine and sine of each tone, by rotating phasors
-    let steps = freqs.map(|f| {
-        let w = std::f64::consts::TAU * f / rate;
-        (w.cos(), w.sin())
-    });
-    let basis =
-        |phasors: &[(f64, f64); 2]| [phasors[0].0, phasors[0].1, phasors[1].0, phasors[1].1];
-    let advance = |phasors: &mut [(f64, f64); 2]| {
-        for ((c, s), (sc, ss)) in phasors.iter_mut().zip(steps) {
-            (*c, *s) = (*c * sc - *s * ss, *c * ss + *s * sc);
+    let steps = [freqs[0], -freqs[0], freqs[1], -freqs[1]]
+        .map(|f| Complex::unit(std::f64::consts::TAU * f / rate));
+    let advance = |phasors: &mut [Complex; 4]| {
+        for (p, step) in phasors.iter_mut().zip(steps) {
+            *p = *p * step;
         }
     };
-    let mut gram = [[0.0f64; 4]; 4];
-    let mut projection = [0.0f64; 4];
-    let mut phasors = [(1.0, 0.0); 2];
+    let mut gram = vec![vec![Complex::default(); 4]; 4];
+    let mut projection = vec![Complex::default(); 4];
+    let mut phasors = [Complex::new(1.0, 0.0); 4];
     for &x in samples.iter() {
-        let b = basis(&phasors);
-        for ((row, p), bi) in gram.iter_mut().zip(&mut projection).zip(b) {
-            *p += bi * f64::from(x);
-            for (g, bj) in row.iter_mut().zip(b) {
-                *g += bi * bj;
+        for ((row, p), bj) in gram.iter_mut().zip(&mut projection).zip(phasors) {
+            *p = *p + bj.conj().scale(f64::from(x));
+            for (g, &bk) in row.iter_mut().zip(&phasors) {
+                *g = *g + bj.conj() * bk;
             }
         }
         advance(&mut phasors);
     }
-    let Some(a) = solve4(gram, projection) else {
-        return;
-    };
-    let mut phasors = [(1.0, 0.0); 2];
+    // four distinct frequencies over a pitch's worth of samples: the Gram matrix is well
+    // conditioned (`pitch_under_tones` never passes fewer)
+    let amplitudes = solve(gram, projection);
+    let mut phasors = [Complex::new(1.0, 0.0); 4];
     for x in samples.iter_mut() {
-        let b = basis(&phasors);
-        let tones: f64 = a.iter().zip(b).map(|(a, b)| a * b).sum();
+        let tones = amplitudes
+            .iter()
+            .zip(phasors)
+            .fold(0.0, |sum, (&a, b)| sum + (a * b).re);
         *x -= tones as f32;
         advance(&mut phasors);
     }
@@ -122,47 +125,17 @@ fn low_pass(samples: &mut [f32], cutoff: f64, rate: f64) {
     }
 }
 
-/// Solves `m a = v` by Gaussian elimination with partial pivoting; `None` when `m` is
-/// (nearly) singular.
-fn solve4(mut m: [[f64; 4]; 4], mut v: [f64; 4]) -> Option<[f64; 4]> {
-    let scale = (0..4).map(|i| m[i][i].abs()).fold(0.0, f64::max);
-    for col in 0..4 {
-        let pivot = (col..4)
-            .max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))
-            .expect("rows remain");
-        if m[pivot][col].abs() <= 1e-9 * scale {
-            return None;
-        }
-        m.swap(col, pivot);
-        v.swap(col, pivot);
-        let pivot_row = m[col];
-        for row in col + 1..4 {
-            let f = m[row][col] / pivot_row[col];
-            for (x, p) in m[row].iter_mut().zip(pivot_row).skip(col) {
-                *x -= f * p;
-            }
-            v[row] -= f * v[col];
-        }
-    }
-    let mut a = [0.0; 4];
-    for row in (0..4).rev() {
-        let known: f64 = (row + 1..4).map(|k| m[row][k] * a[k]).sum();
-        a[row] = (v[row] - known) / m[row][row];
-    }
-    Some(a)
-}
-
 /// The pitch of `samples`, from the cumulative-mean-normalised difference of the signal with
 /// itself at every lag (the YIN method): the period is the first lag at which the signal
 /// nearly repeats, refined between samples. `None` when the stretch is too short to compare
 /// a whole period of the lowest pitch, or silent.
 fn pitch(samples: &[f32], rate: f64) -> Option<Pitch> {
-    let longest = (rate / MIN_PITCH_HZ) as usize + 2;
-    let shortest = ((rate / MAX_PITCH_HZ) as usize).max(2);
-    let compared = samples.len().checked_sub(longest)?;
-    if compared < MIN_COMPARED {
+    if samples.len() < shortest_stretch(rate) {
         return None;
     }
+    let longest = longest_lag(rate);
+    let shortest = ((rate / MAX_PITCH_HZ) as usize).max(2);
+    let compared = samples.len() - longest;
     // difference[lag]: the energy of the signal less itself `lag` samples on
     let mut difference = vec![0.0f64; longest + 1];
     let head = &samples[..compared];
@@ -211,6 +184,17 @@ fn pitch(samples: &[f32], rate: f64) -> Option<Pitch> {
     })
 }
 
+/// The longest lag compared: a period of the lowest pitch, and one more for refining a dip
+/// at it.
+fn longest_lag(rate: f64) -> usize {
+    (rate / MIN_PITCH_HZ) as usize + 2
+}
+
+/// The fewest samples a pitch is looked for in: every lag compared over `MIN_COMPARED`.
+fn shortest_stretch(rate: f64) -> usize {
+    longest_lag(rate) + MIN_COMPARED
+}
+
 /// The sum of squared differences of two equally long slices, in lanes the compiler can
 /// vectorise.
 fn squared_difference(a: &[f32], b: &[f32]) -> f64 {
@@ -257,6 +241,16 @@ mod tests {
         x
     }
 
+    /// A key's two tones at `freqs` (0.3 and 0.25 of full scale) over `under`.
+    fn keyed(freqs: [f64; 2], under: &[f64]) -> Vec<f32> {
+        let n = under.len();
+        tone(freqs[0], 0.3, 1.0, n)
+            .zip(tone(freqs[1], 0.25, 2.0, n))
+            .zip(under)
+            .map(|((a, b), v)| (a + b + v) as f32)
+            .collect()
+    }
+
     #[test]
     fn finds_the_pitch_of_a_harmonic_sound_and_not_its_octave() {
         for f0 in [80.0, 123.4, 210.0, 380.0] {
@@ -275,18 +269,17 @@ mod tests {
     fn too_short_or_silent_has_no_pitch() {
         assert_eq!(pitch(&[0.1; 150], RATE), None);
         assert_eq!(pitch(&[0.0; 800], RATE), None);
+        assert_eq!(
+            pitch_under_tones(&mut [0.1; 150], [852.0, 1209.0], RATE),
+            None
+        );
     }
 
     #[test]
     fn the_tones_come_out_and_the_rest_stays() {
         let n = 800;
         let under = voice(130.0, n);
-        let keyed: Vec<f32> = tone(852.0, 0.3, 1.0, n)
-            .zip(tone(1209.0, 0.25, 2.0, n))
-            .zip(&under)
-            .map(|((a, b), v)| (a + b + v) as f32)
-            .collect();
-        let mut residual = keyed;
+        let mut residual = keyed([852.0, 1209.0], &under);
         remove_tones(&mut residual, [852.0, 1209.0], RATE);
         // the voice has harmonics near both tones, which a fit over 100 ms barely touches
         let error: f64 = residual
@@ -301,10 +294,7 @@ mod tests {
             error / power
         );
         // a clean key leaves next to nothing
-        let mut clean: Vec<f32> = tone(852.0, 0.3, 1.0, n)
-            .zip(tone(1209.0, 0.25, 2.0, n))
-            .map(|(a, b)| (a + b) as f32)
-            .collect();
+        let mut clean = keyed([852.0, 1209.0], &vec![0.0; n]);
         assert_eq!(pitch_under_tones(&mut clean, [852.0, 1209.0], RATE), None);
     }
 
@@ -312,12 +302,7 @@ mod tests {
     fn a_key_over_a_voice_is_off_its_comb_and_the_voice_s_own_harmonics_are_on_it() {
         let n = 800;
         let under = voice(118.0, n);
-        let keyed: Vec<f32> = tone(852.0, 0.3, 1.0, n)
-            .zip(tone(1336.0, 0.25, 2.0, n))
-            .zip(&under)
-            .map(|((a, b), v)| (a + b + v) as f32)
-            .collect();
-        let mut residual = keyed;
+        let mut residual = keyed([852.0, 1336.0], &under);
         let p = pitch_under_tones(&mut residual, [852.0, 1336.0], RATE).expect("a voice under");
         // 852 / 118 = 7.22 and 1336 / 118 = 11.32 harmonics
         assert!((harmonic_deviation([852.0, 1336.0], &p) - 0.32).abs() < 0.03);
