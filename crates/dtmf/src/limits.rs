@@ -49,12 +49,16 @@ pub(crate) const MAX_NORMAL_TWIST_DB: f64 = 9.5;
 pub(crate) const MAX_REVERSE_TWIST_DB: f64 = 5.5;
 
 /// Q.24: accept a frequency error of 1.5 % + 2 Hz, reject from 3.5 %. The limit sits just
-/// outside the acceptance band (1.5 Hz more, several times the estimation error even in
-/// noise) rather than in the middle: a voice's harmonics and an instrument's partials fall
-/// anywhere, and every hertz of window lets more of them through (a bell's partial 2.0 % off
-/// 852 Hz was a false digit with a wider window).
+/// outside the acceptance band rather than in the middle: a voice's harmonics and an
+/// instrument's partials fall anywhere, and every hertz of window lets more of them through.
+/// The margin, 0.75 Hz, is three times the largest error on the conformance suite's clean
+/// tones (a margin of 2.0 Hz fails its band-edge tones, 2.25 Hz passes them). Keys pressed
+/// over prompts were measured up to 2.7 Hz beyond the band (1 in 24,700 on seeds 1-10 of the
+/// barge-in sets); two-tone chords in the talk-off music, 2.9 to 3.4 Hz beyond it, were six
+/// false digits with the margin at 3.5 Hz (a bell's partial 2.0 % off 852 Hz was one with a
+/// wider window still).
 pub(crate) fn max_deviation_hz(nominal_hz: f64) -> f64 {
-    0.015 * nominal_hz + 3.5
+    0.015 * nominal_hz + 2.75
 }
 
 /// Q.24: tones of 40 ms must be detected, tones of 23 ms or less never; the limit sits in the
