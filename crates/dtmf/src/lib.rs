@@ -198,8 +198,9 @@ pub struct Shape {
     /// not measured or no pitch was found).
     pub aperiodicity: f32,
     /// How far from a whole harmonic of that pitch the farther tone is, in harmonics (0 to
-    /// 0.5; 0.25, which counts neither way, when not measured or no pitch was found): a voice
-    /// taken for a key is two of its own harmonics, a key's tones fall anywhere.
+    /// 0.5; 0.25, which counts neither way, when not measured, when no pitch was found, or
+    /// when a tone lies beyond its 20th harmonic, where the comb is too dense to tell): a
+    /// voice taken for a key is two of its own harmonics, a key's tones fall anywhere.
     pub harmonic_deviation: f32,
 }
 

@@ -600,7 +600,8 @@ impl Segment {
         {
             shape.pitch_hz = pitch.hz as f32;
             shape.aperiodicity = pitch.aperiodicity as f32;
-            shape.harmonic_deviation = harmonic_deviation(freqs, &pitch) as f32;
+            shape.harmonic_deviation =
+                harmonic_deviation(freqs, &pitch).map_or(NEUTRAL_DEVIATION, |off| off as f32);
         }
         Ok(candidate)
     }
