@@ -352,9 +352,6 @@ mod tests {
             c.high_dbm0 = -12.5;
             c.end = 492;
             let shape = c.shape.as_mut().expect("measured");
-            shape.ramp_blocks = 1;
-            shape.edge_db = -60.0;
-            shape.pitch_hz = 216.8;
             shape.aperiodicity = aperiodicity;
             shape.harmonic_deviation = harmonic_deviation;
             c

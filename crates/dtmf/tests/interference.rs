@@ -2,8 +2,11 @@
 //! test is one of the ways the barge-in corpus (`callscore-corpus barge-in`) found a key lost
 //! or split, reduced to a signal that shows it alone.
 
-use callscore_dtmf::{Candidate, Detector, DetectorConfig, Key, KeyEvent};
+mod common;
+
+use callscore_dtmf::{Candidate, Key, KeyEvent};
 use callscore_synth::{Digit, Rng, add_digit, add_sine, amplitude, mix, noise, set_level};
+use common::detect_with_candidates;
 
 const RATE: u32 = 8000;
 
@@ -13,19 +16,6 @@ fn ms(ms: f64) -> usize {
 
 fn detect(signal: &[f32]) -> Vec<KeyEvent> {
     detect_with_candidates(signal).0
-}
-
-/// The key events, and every candidate measured, reported or not.
-fn detect_with_candidates(signal: &[f32]) -> (Vec<KeyEvent>, Vec<Candidate>) {
-    let mut detector = Detector::new(&DetectorConfig {
-        record_candidates: true,
-        ..DetectorConfig::default()
-    })
-    .expect("8 kHz");
-    let mut events = Vec::new();
-    detector.push(signal, &mut events);
-    detector.finish(&mut events);
-    (events, detector.take_candidates())
 }
 
 /// The glide measured on each candidate that met the Q.24 limits.
