@@ -56,10 +56,9 @@ fn main() -> anyhow::Result<()> {
     let pipeline = Pipeline::new(settings);
     let dir = tempfile::tempdir()?;
     let store = LocalStore::open(&dir.path().join("store"))?;
-    let sink = NdjsonSink::new(
-        std::io::BufWriter::new(std::fs::File::create(dir.path().join("events.ndjson"))?),
-        std::io::sink(),
-    );
+    let sink = NdjsonSink::new(std::io::BufWriter::new(std::fs::File::create(
+        dir.path().join("events.ndjson"),
+    )?));
 
     let mut total = Timings::default();
     let (mut audio_seconds, mut events) = (0.0, 0);

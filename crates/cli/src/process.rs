@@ -4,20 +4,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use callscore_audio::DecodeOptions;
 use callscore_pipeline::{
-    DeadLetter, Delivered, EventSink, Failure, FileDefaults, FileReceipt, FileSource, Incoming,
-    LocalStore, NdjsonSink, Pipeline, PseudonymKey, RecordingSource, Rejected, RetentionConfig,
-    Settings,
+    Analysis, DeadLetter, Failure, FileDefaults, FileSource, LocalStore, NdjsonSink, NoStaging,
+    Pipeline, PseudonymKey, RetentionConfig, Settings,
 };
+use callscore_worker::{Abandon, CancellationToken, Finished, Observer, Outcome, Policy, Worker};
 use indicatif::{ProgressBar, ProgressStyle};
-use jiff::Timestamp;
 
 /// Process recordings: find the key presses, turn them into survey answers, store the audio
 /// with its retention data, and write score events as NDJSON.
@@ -83,7 +83,7 @@ const NOT_AUDIO: [&str; 6] = ["json", "toml", "md", "txt", "ndjson", "tmp"];
 
 pub(crate) fn run(args: &Args) -> ExitCode {
     match setup(args) {
-        Ok((pipeline, files)) => match process(args, &pipeline, &files) {
+        Ok((pipeline, files)) => match process(args, pipeline, &files) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(error) => {
@@ -170,9 +170,14 @@ fn find(path: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
-/// What the run saw, for the summary.
-#[derive(Debug, Default)]
+/// What the run saw, for the summary: the delivery core's events, counted.
 struct Summary {
+    progress: ProgressBar,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
     processed: usize,
     already_stored: usize,
     keys: usize,
@@ -180,9 +185,73 @@ struct Summary {
     answers: BTreeMap<&'static str, usize>,
     failures: BTreeMap<&'static str, usize>,
     warnings: usize,
+    abandoned: usize,
 }
 
-fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Result<bool> {
+impl Summary {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Observer for Summary {
+    fn analysed(&self, analysis: &Analysis) {
+        let mut counts = self.counts();
+        counts.keys += analysis.keys_in_band;
+        counts.audio_seconds += analysis.audio_seconds;
+        for status in analysis.statuses() {
+            *counts.answers.entry(status.name()).or_default() += 1;
+        }
+        for warning in &analysis.warnings {
+            counts.warnings += 1;
+            let input = analysis.input();
+            self.progress
+                .suspend(|| crate::complain(&format!("{input}: warning: {warning}")));
+        }
+    }
+
+    fn dead_lettered(&self, letter: &DeadLetter) {
+        *self
+            .counts()
+            .failures
+            .entry(letter.reason.as_str())
+            .or_default() += 1;
+        let text = format!(
+            "{}: {} failed ({}): {}",
+            letter.input,
+            letter.stage.as_str(),
+            letter.reason.as_str(),
+            letter.message
+        );
+        self.progress.suspend(|| crate::complain(&text));
+    }
+
+    fn retrying(&self, failure: &Failure, attempt: u32, _wait: std::time::Duration) {
+        let text = format!("{failure} (attempt {attempt}; trying again)");
+        self.progress.suspend(|| crate::complain(&text));
+    }
+
+    fn finished(&self, finished: &Finished<'_>) {
+        let mut counts = self.counts();
+        match finished.outcome {
+            Outcome::Processed => counts.processed += 1,
+            Outcome::Redelivered => {
+                counts.processed += 1;
+                counts.already_stored += 1;
+            }
+            Outcome::DeadLettered => {}
+        }
+        self.progress.inc(1);
+    }
+
+    fn abandoned(&self, input: &str, _why: Abandon) {
+        self.counts().abandoned += 1;
+        self.progress
+            .suspend(|| crate::complain(&format!("{input}: interrupted, not processed")));
+    }
+}
+
+fn process(args: &Args, pipeline: Pipeline, files: &[PathBuf]) -> anyhow::Result<bool> {
     let store = LocalStore::open(&args.store)
         .with_context(|| format!("cannot open the store {}", args.store.display()))?;
     let events: Box<dyn Write + Send> = match &args.out {
@@ -200,7 +269,7 @@ fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Resul
         .append(true)
         .open(&letters_path)
         .with_context(|| format!("cannot open {}", letters_path.display()))?;
-    let sink = NdjsonSink::new(events, letters);
+    let sink = NdjsonSink::new(events);
 
     let progress = if io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -218,8 +287,8 @@ fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Resul
     let jobs = args
         .jobs
         .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
-        .unwrap_or(1)
-        .clamp(1, files.len());
+        .and_then(NonZeroUsize::new)
+        .unwrap_or(NonZeroUsize::MIN);
     let surveys = &pipeline.settings().surveys;
     let defaults = FileDefaults {
         tenant: args.tenant.clone(),
@@ -230,113 +299,65 @@ fn process(args: &Args, pipeline: &Pipeline, files: &[PathBuf]) -> anyhow::Resul
             .cloned(),
     };
     let limit = pipeline.settings().decode.limits.max_input_bytes;
-    let source = FileSource::new(files.to_vec(), defaults, limit);
-    let started = Instant::now();
-    let summary = Mutex::new(Summary::default());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                while let Some(next) = pollster::block_on(source.next()) {
-                    let (input, outcome) = one(pipeline, &source, &store, &sink, next);
-                    let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
-                    record(&mut summary, &input, outcome, &progress);
-                    progress.inc(1);
-                }
-            });
-        }
+    let source = FileSource::new(files.to_vec(), defaults, limit, Box::new(letters));
+    let summary = Arc::new(Summary {
+        progress,
+        counts: Mutex::new(Counts::default()),
     });
-    progress.finish_and_clear();
-    let summary = summary.into_inner().unwrap_or_else(|e| e.into_inner());
-    report(
-        &summary,
+    let mut policy = Policy::batch(jobs);
+    policy.max_input_bytes = limit;
+    let worker = Worker::new(
+        pipeline,
+        source,
+        store,
+        sink,
+        NoStaging,
+        Arc::clone(&summary),
+        policy,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(jobs.get().max(2))
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let started = Instant::now();
+    let report = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let interrupted = cancel.clone();
+        tokio::spawn(async move {
+            // Ctrl-C: finish what is in flight, take nothing more
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.cancel();
+            }
+        });
+        worker.run(cancel).await
+    });
+    summary.progress.finish_and_clear();
+    let counts = summary.counts();
+    report_summary(
+        &counts,
         files.len(),
         started.elapsed().as_secs_f64(),
         &letters_path,
     );
-    Ok(summary.failures.is_empty())
-}
-
-/// Processes one recording from the source: the shared path, then the acknowledgement; a
-/// dead letter for any failure, intake failures included.
-fn one(
-    pipeline: &Pipeline,
-    source: &FileSource,
-    store: &LocalStore,
-    sink: &NdjsonSink<Box<dyn Write + Send>, File>,
-    next: Result<(Incoming, FileReceipt), Rejected>,
-) -> (String, Result<Delivered, Failure>) {
-    let (input, metadata, result) = match next {
-        Ok((incoming, receipt)) => {
-            let input = incoming.input.clone();
-            let metadata = incoming.metadata.clone();
-            let result = pipeline.analyse(incoming).and_then(|analysis| {
-                pollster::block_on(pipeline.deliver(analysis, store, sink, Timestamp::now()))
-            });
-            if result.is_ok() {
-                // files need no commit; the count feeds the summary's cross-check
-                let _ = pollster::block_on(source.ack(receipt));
-            }
-            (input, Some(metadata), result)
-        }
-        Err(rejected) => (
-            rejected.input,
-            rejected.metadata.map(|m| *m),
-            Err(rejected.failure),
-        ),
-    };
-    if let Err(failure) = &result {
-        let letter = DeadLetter::new(&input, metadata.as_ref(), failure, Timestamp::now());
-        if let Err(error) = pollster::block_on(sink.dead_letter(&letter)) {
-            // the one thing worse than a failure is losing track of it
-            crate::complain(&format!("{input}: cannot write its dead letter: {error}"));
-        }
+    if let Some(fatal) = report.fatal {
+        bail!("stopped: {fatal}");
     }
-    (input, result)
+    Ok(counts.failures.is_empty() && counts.abandoned == 0)
 }
 
-fn record(
-    summary: &mut Summary,
-    input: &str,
-    outcome: Result<Delivered, Failure>,
-    progress: &ProgressBar,
-) {
-    match outcome {
-        Ok(delivered) => {
-            let analysis = &delivered.analysis;
-            summary.processed += 1;
-            if delivered.put == callscore_pipeline::PutOutcome::AlreadyStored {
-                summary.already_stored += 1;
-            }
-            summary.keys += analysis.keys_in_band;
-            summary.audio_seconds += analysis.audio_seconds;
-            for status in analysis.statuses() {
-                *summary.answers.entry(status.name()).or_default() += 1;
-            }
-            for warning in &analysis.warnings {
-                summary.warnings += 1;
-                progress.suspend(|| {
-                    crate::complain(&format!("{input}: warning: {warning}"));
-                });
-            }
-        }
-        Err(failure) => {
-            *summary.failures.entry(failure.reason.as_str()).or_default() += 1;
-            progress.suspend(|| crate::complain(&format!("{input}: {failure}")));
-        }
-    }
-}
-
-fn report(summary: &Summary, files: usize, seconds: f64, letters: &Path) {
-    let failed: usize = summary.failures.values().sum();
+fn report_summary(counts: &Counts, files: usize, seconds: f64, letters: &Path) {
+    let failed: usize = counts.failures.values().sum();
     let mut text = format!(
         "{files} recordings in {seconds:.1} s: {} processed ({} already stored), {failed} failed; \
          {:.1} audio minutes, {} key presses\n",
-        summary.processed,
-        summary.already_stored,
-        summary.audio_seconds / 60.0,
-        summary.keys
+        counts.processed,
+        counts.already_stored,
+        counts.audio_seconds / 60.0,
+        counts.keys
     );
-    let answers: Vec<String> = summary
+    let answers: Vec<String> = counts
         .answers
         .iter()
         .map(|(status, n)| format!("{status} {n}"))
@@ -350,7 +371,7 @@ fn report(summary: &Summary, files: usize, seconds: f64, letters: &Path) {
         }
     ));
     if failed > 0 {
-        let reasons: Vec<String> = summary
+        let reasons: Vec<String> = counts
             .failures
             .iter()
             .map(|(reason, n)| format!("{reason} {n}"))
@@ -361,8 +382,14 @@ fn report(summary: &Summary, files: usize, seconds: f64, letters: &Path) {
             letters.display()
         ));
     }
-    if summary.warnings > 0 {
-        text.push_str(&format!("warnings: {}\n", summary.warnings));
+    if counts.warnings > 0 {
+        text.push_str(&format!("warnings: {}\n", counts.warnings));
+    }
+    if counts.abandoned > 0 {
+        text.push_str(&format!(
+            "interrupted: {} recordings not processed\n",
+            counts.abandoned
+        ));
     }
     let _ = io::stderr().write_all(text.as_bytes());
 }

@@ -1,51 +1,71 @@
-//! The recordings consumer: a consumer group member whose offsets only ever move past
-//! finished work.
+//! [`KafkaSource`]: the recordings topic as the pipeline's
+//! [`RecordingSource`](callscore_pipeline::RecordingSource), a consumer group member whose
+//! offsets only ever move past finished work.
 //!
 //! A thread of its own polls librdkafka (so the group never sees a late poll while recordings
-//! wait on a store or a broker) and hands messages over a channel. Offsets are stored with
-//! `enable.auto.offset.store=false` and committed by librdkafka's auto-commit, on revocation
-//! and on [`Intake::close`]; the stored position of a partition is the lowest offset still in
-//! flight ([`OffsetTracker`]). When the work in flight reaches its count or byte bound, the
-//! poller waits for a finish without polling, so librdkafka keeps what it prefetched; only
-//! when the bound holds for [`PAUSE_AFTER`] (or a third of `max.poll.interval.ms`, if that is
-//! shorter: a store outage, say) is the assignment paused and
-//! polling resumed, so `max.poll.interval.ms` is never breached. (Pausing drops librdkafka's
-//! prefetched messages, and resuming fetches them again: doing that at every full moment
-//! cost 95 % of the throughput.)
+//! wait on a store or a broker) and hands messages over a channel of one. The delivery core
+//! takes them when it has room and acknowledges them in the order of each partition; an
+//! acknowledgement stores the offset after the message (`enable.auto.offset.store=false`),
+//! which librdkafka's auto-commit, a revocation and [`KafkaSource::close`] commit.
+//!
+//! When the core takes nothing (its in-flight bound is reached, or a store refuses access),
+//! the poller waits without polling, so librdkafka keeps what it prefetched; only when that
+//! lasts [`PAUSE_AFTER`] (or a third of `max.poll.interval.ms`, if shorter) is the
+//! assignment paused and polling resumed, so `max.poll.interval.ms` is never breached.
+//! (Pausing drops librdkafka's prefetched messages, and resuming fetches them again: doing that
+//! at every full moment cost 95 % of the throughput.)
+//!
+//! Every assignment of a partition is a new generation with its own lane and lease: a
+//! revocation cancels the lease, so the core abandons the partition's work in flight at once
+//! (its new owner does it again) and that work stops counting toward the in-flight bound, and
+//! an acknowledgement from an older generation moves nothing.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use callscore_pipeline::{
+    DeadLetter, Payload, Receipt, Received, RecordingMetadata, RecordingSource, Rejected, Retry,
+    SourceError, Taken,
+};
+use jiff::Timestamp;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{Headers, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use crate::offsets::{OffsetTracker, Partition, Receipt};
+use crate::producer::KafkaSink;
+use crate::wire::{self, Audio};
 
 /// How long one poll waits for a message.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
-/// How long the in-flight bound may hold before the assignment is paused and polling resumes;
-/// a third of `max.poll.interval.ms` when that is shorter.
+/// How long the core may take nothing before the assignment is paused and polling resumes; a
+/// third of `max.poll.interval.ms` when that is shorter.
 pub const PAUSE_AFTER: Duration = Duration::from_secs(10);
 /// librdkafka's default `max.poll.interval.ms`.
 const DEFAULT_MAX_POLL_INTERVAL_MS: u64 = 300_000;
-/// How long the poller waits for a finish while the bound holds.
-const FULL_WAIT: Duration = Duration::from_millis(50);
+/// How long the poller waits for the core to take a message before looking again.
+const ROOM_WAIT: Duration = Duration::from_millis(50);
+
+/// A partition of a topic.
+pub type Partition = (String, i32);
 
 /// What the consumer reports to the service's telemetry.
 pub trait ConsumerEvents: Send + Sync + 'static {
     /// Partitions were assigned (`assign`) or revoked (`revoke`), or a rebalance failed
     /// (`error`).
     fn rebalanced(&self, kind: &'static str, partitions: usize);
-    /// The lag of a partition, from librdkafka's statistics.
+    /// Partitions are no longer this consumer's: their per-partition figures go.
+    fn released(&self, _partitions: &[Partition]) {}
+    /// The lag of an assigned partition, from librdkafka's statistics.
     fn lag(&self, topic: &str, partition: i32, lag: i64);
     /// An offset commit finished.
     fn committed(&self, ok: bool);
@@ -55,47 +75,101 @@ pub trait ConsumerEvents: Send + Sync + 'static {
 
 /// The consumer's settings.
 #[derive(Debug, Clone)]
-pub struct IntakeConfig {
+pub struct SourceConfig {
     /// The recordings topic.
     pub topic: String,
     /// librdkafka properties, verbatim (`bootstrap.servers`, `group.id`, …).
     pub properties: BTreeMap<String, String>,
-    /// Most recordings in flight at once.
-    pub max_in_flight: usize,
-    /// Most bytes of recordings in flight at once; librdkafka's prefetch queue is bounded to
-    /// the same size unless `queued.max.messages.kbytes` is given.
-    pub max_in_flight_bytes: u64,
+    /// librdkafka's prefetch queue bound, in bytes (`queued.max.messages.kbytes` unless the
+    /// properties set it).
+    pub prefetch_bytes: u64,
 }
 
-/// One message taken from the topic, with what acknowledges it.
+/// The original of a taken message, kept for its dead letter: key, headers, value.
 #[derive(Debug)]
-pub struct Consumed {
-    /// The message.
-    pub message: OwnedMessage,
-    /// Hand it back to [`Intake::finish`] once the message is fully handled.
-    pub receipt: Receipt,
+pub(crate) struct Original {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) headers: Vec<(String, Option<Vec<u8>>)>,
+    pub(crate) payload: Arc<[u8]>,
+    pub(crate) timestamp: Option<i64>,
+}
+
+impl Original {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    fn input(&self) -> String {
+        format!("{}/{}/{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// What acknowledges one message: its partition, offset and generation, and its original.
+#[derive(Debug, Clone)]
+pub struct KafkaReceipt {
+    original: Arc<Original>,
+    generation: u64,
+    lease: CancellationToken,
+}
+
+impl KafkaReceipt {
+    /// `topic/partition/offset`.
+    pub fn input(&self) -> String {
+        self.original.input()
+    }
+}
+
+impl Receipt for KafkaReceipt {
+    fn lane(&self) -> u64 {
+        // a new lane per assignment of the partition: an older generation's unfinished work
+        // never holds back the new one's acknowledgements
+        (self.generation << 20) | u64::from(self.original.partition.unsigned_abs() & 0xF_FFFF)
+    }
+
+    fn bytes(&self) -> u64 {
+        self.original.payload.len() as u64
+    }
+
+    async fn revoked(&self) {
+        self.lease.cancelled().await;
+    }
+}
+
+#[derive(Debug)]
+struct Assignment {
+    generation: u64,
+    lease: CancellationToken,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    assigned: HashMap<Partition, Assignment>,
+    generation: u64,
+    /// The committable position of each partition, as last stored.
+    stored: HashMap<Partition, i64>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
-    tracker: Mutex<OffsetTracker>,
-    /// Signalled at every finish, for a poller waiting at the bound.
-    finished: Condvar,
-    /// The committable position of each partition, as last stored.
-    stored: Mutex<HashMap<Partition, i64>>,
-    bytes: AtomicU64,
+    state: Mutex<State>,
+    /// Signalled when the core takes a message, for a poller waiting for room.
+    room: Condvar,
+    room_lock: Mutex<()>,
     paused: AtomicBool,
     stop: AtomicBool,
     joined: AtomicBool,
 }
 
 impl Shared {
-    fn tracker(&self) -> MutexGuard<'_, OffsetTracker> {
-        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn stored(&self) -> MutexGuard<'_, HashMap<Partition, i64>> {
-        self.stored.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -113,17 +187,19 @@ fn partitions(list: &TopicPartitionList) -> Vec<Partition> {
 
 impl ClientContext for Context {
     fn stats(&self, statistics: Statistics) {
+        let state = self.shared.state();
         for (name, topic) in &statistics.topics {
             for (id, partition) in &topic.partitions {
+                let ours = state.assigned.contains_key(&(name.clone(), *id));
                 // -1 is librdkafka's internal unassigned partition
-                if *id >= 0 && partition.desired && partition.consumer_lag >= 0 {
+                if ours && partition.consumer_lag >= 0 {
                     self.events.lag(name, *id, partition.consumer_lag);
                 }
             }
         }
     }
 
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+    fn error(&self, error: KafkaError, reason: &str) {
         self.events.client_error(&format!("{error}: {reason}"));
     }
 }
@@ -133,18 +209,34 @@ impl ConsumerContext for Context {
         if let Rebalance::Revoke(list) = rebalance {
             let revoked = partitions(list);
             self.events.rebalanced("revoke", revoked.len());
-            let mut stored = self.shared.stored();
+            let mut state = self.shared.state();
             for partition in &revoked {
-                stored.remove(partition);
+                if let Some(assignment) = state.assigned.remove(partition) {
+                    assignment.lease.cancel();
+                }
+                state.stored.remove(partition);
             }
-            self.shared.tracker().revoke(revoked);
+            drop(state);
+            self.events.released(&revoked);
         }
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(list) => {
-                self.shared.tracker().assign(partitions(list));
+                let mut state = self.shared.state();
+                for partition in partitions(list) {
+                    state.generation += 1;
+                    let generation = state.generation;
+                    state.assigned.insert(
+                        partition,
+                        Assignment {
+                            generation,
+                            lease: CancellationToken::new(),
+                        },
+                    );
+                }
+                drop(state);
                 self.shared.joined.store(true, Ordering::Relaxed);
                 self.events.rebalanced("assign", list.count());
                 if self.shared.paused.load(Ordering::Relaxed) {
@@ -178,19 +270,26 @@ impl ConsumerContext for Context {
     }
 }
 
-/// The recordings consumer.
-pub struct Intake {
-    consumer: Arc<BaseConsumer<Context>>,
-    shared: Arc<Shared>,
-    poller: Mutex<Option<JoinHandle<()>>>,
+/// One message polled, with its receipt.
+struct Polled {
+    original: Arc<Original>,
+    receipt: KafkaReceipt,
 }
 
-/// The messages an [`Intake`] takes, in partition order; closed once intake stops.
-pub type Messages = mpsc::Receiver<Consumed>;
+/// The recordings topic as a [`RecordingSource`]. Dead letters go to the dead-letter topic
+/// through `dead_letters`, with the original key, value and headers (its metadata with the
+/// caller's pseudonym in place of the number).
+pub struct KafkaSource {
+    consumer: Arc<BaseConsumer<Context>>,
+    shared: Arc<Shared>,
+    messages: tokio::sync::Mutex<mpsc::Receiver<Polled>>,
+    poller: Mutex<Option<JoinHandle<()>>>,
+    dead_letters: Arc<KafkaSink>,
+}
 
-impl std::fmt::Debug for Intake {
+impl std::fmt::Debug for KafkaSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Intake").finish_non_exhaustive()
+        f.debug_struct("KafkaSource").finish_non_exhaustive()
     }
 }
 
@@ -200,18 +299,20 @@ const FIXED: [(&str, &str); 2] = [
     ("enable.auto.commit", "true"),
 ];
 
-impl Intake {
-    /// Joins the group and starts polling. Fails on a property librdkafka refuses.
+impl KafkaSource {
+    /// Joins the group and starts polling. Fails on a property librdkafka refuses (the error
+    /// names the property, never its value).
     pub fn start(
-        config: &IntakeConfig,
+        config: &SourceConfig,
         events: Arc<dyn ConsumerEvents>,
-    ) -> KafkaResult<(Intake, Messages)> {
+        dead_letters: Arc<KafkaSink>,
+    ) -> Result<KafkaSource, crate::ConfigError> {
         let mut client = ClientConfig::new();
         client
             .set("statistics.interval.ms", "5000")
             .set(
                 "queued.max.messages.kbytes",
-                (config.max_in_flight_bytes / 1024).max(1024).to_string(),
+                (config.prefetch_bytes / 1024).max(1024).to_string(),
             )
             .set("auto.offset.reset", "earliest");
         for (key, value) in &config.properties {
@@ -225,36 +326,33 @@ impl Intake {
             shared: Arc::clone(&shared),
             events,
         };
-        let consumer: BaseConsumer<Context> = client.create_with_context(context)?;
-        consumer.subscribe(&[&config.topic])?;
+        let refused = |e: KafkaError| crate::ConfigError::of(&e, &config.properties);
+        let consumer: BaseConsumer<Context> =
+            client.create_with_context(context).map_err(refused)?;
+        consumer.subscribe(&[&config.topic]).map_err(refused)?;
         let consumer = Arc::new(consumer);
-        let (sender, messages) = mpsc::channel(config.max_in_flight.max(1));
+        let (sender, messages) = mpsc::channel(1);
+        let max_poll_interval = config
+            .properties
+            .get("max.poll.interval.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_MAX_POLL_INTERVAL_MS);
+        let pause_after = PAUSE_AFTER.min(Duration::from_millis(max_poll_interval / 3));
         let poller = {
             let consumer = Arc::clone(&consumer);
             let shared = Arc::clone(&shared);
-            let max_poll_interval = config
-                .properties
-                .get("max.poll.interval.ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_MAX_POLL_INTERVAL_MS);
-            let bound = Bound {
-                count: config.max_in_flight.max(1),
-                bytes: config.max_in_flight_bytes.max(1),
-                pause_after: PAUSE_AFTER.min(Duration::from_millis(max_poll_interval / 3)),
-            };
             std::thread::Builder::new()
                 .name("kafka-poll".into())
-                .spawn(move || poll(&consumer, &shared, &sender, bound))
-                .map_err(|e| {
-                    rdkafka::error::KafkaError::ClientCreation(format!("poll thread: {e}"))
-                })?
+                .spawn(move || poll(&consumer, &shared, &sender, pause_after))
+                .map_err(|e| crate::ConfigError::Thread(e.to_string()))?
         };
-        let intake = Intake {
+        Ok(KafkaSource {
             consumer,
             shared,
+            messages: tokio::sync::Mutex::new(messages),
             poller: Mutex::new(Some(poller)),
-        };
-        Ok((intake, messages))
+            dead_letters,
+        })
     }
 
     /// Whether the consumer has joined its group (had an assignment, possibly empty).
@@ -262,42 +360,14 @@ impl Intake {
         self.shared.joined.load(Ordering::Relaxed)
     }
 
-    /// A message is fully handled (its audio stored and events published, or dead-lettered):
-    /// its partition's position may move past it.
-    pub fn finish(&self, receipt: &Receipt) {
-        self.shared
-            .bytes
-            .fetch_sub(receipt.bytes, Ordering::Relaxed);
-        let position = self.shared.tracker().finish(receipt);
-        if let Some(position) = position {
-            let mut list = TopicPartitionList::new();
-            let stored = list
-                .add_partition_offset(&receipt.topic, receipt.partition, Offset::Offset(position))
-                .and_then(|()| self.consumer.store_offsets(&list));
-            match stored {
-                Ok(()) => {
-                    self.shared
-                        .stored()
-                        .insert((receipt.topic.clone(), receipt.partition), position);
-                }
-                // revoked meanwhile: the new owner processes it again
-                Err(error) => tracing::debug!(%error, "storing an offset"),
-            }
-        }
-    }
-
-    /// Recordings in flight.
-    pub fn in_flight(&self) -> usize {
-        self.shared.tracker().in_flight()
-    }
-
-    /// Stops taking messages; those already taken can still finish.
+    /// Stops taking messages: `next` returns `None` once what was polled is taken.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.room.notify_all();
     }
 
     /// Stops polling and commits every stored position synchronously. The consumer leaves
-    /// its group when the `Intake` is dropped.
+    /// its group when the source is dropped.
     pub fn close(&self) -> KafkaResult<()> {
         self.stop();
         let poller = self.poller.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -306,48 +376,184 @@ impl Intake {
             let _ = poller.join();
         }
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), position) in self.shared.stored().iter() {
+        for ((topic, partition), position) in &self.shared.state().stored {
             list.add_partition_offset(topic, *partition, Offset::Offset(*position))?;
         }
         if list.count() > 0 {
-            self.consumer.commit(&list, CommitMode::Sync)?;
+            match self.consumer.commit(&list, CommitMode::Sync) {
+                Ok(()) => {}
+                // the group is rebalancing (an instance joined or died): the partitions' new
+                // owners do the uncommitted recordings again, which at-least-once allows
+                Err(error)
+                    if matches!(
+                        error.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::IllegalGeneration
+                                | RDKafkaErrorCode::RebalanceInProgress
+                                | RDKafkaErrorCode::UnknownMemberId
+                        )
+                    ) =>
+                {
+                    tracing::warn!(
+                        %error,
+                        "offsets not committed at shutdown: the group is rebalancing; the \
+                         partitions' next owners process those recordings again"
+                    );
+                }
+                Err(error) => return Err(error),
+            }
         }
         self.consumer.unsubscribe();
         Ok(())
     }
+
+    /// The message's original as a dead letter keeps it: the metadata header with the
+    /// caller's pseudonym in place of the number, or, when it cannot be read, with every
+    /// number-like digit group masked.
+    fn kept_metadata(original: &Original, caller_pseudonym: Option<&str>) -> Option<Vec<u8>> {
+        let raw = original.header(wire::METADATA_HEADER)?;
+        Some(match RecordingMetadata::from_json(raw) {
+            Ok(metadata) => {
+                let kept = metadata.without_numbers(caller_pseudonym);
+                serde_json::to_vec(&kept).unwrap_or_default()
+            }
+            Err(_) => callscore_pipeline::redact::redact_raw(&String::from_utf8_lossy(raw))
+                .into_owned()
+                .into_bytes(),
+        })
+    }
 }
 
-/// The in-flight bound of the poll loop.
-#[derive(Debug, Clone, Copy)]
-struct Bound {
-    count: usize,
-    bytes: u64,
-    pause_after: Duration,
+impl RecordingSource for KafkaSource {
+    type Receipt = KafkaReceipt;
+
+    async fn next(&self) -> Option<Taken<KafkaReceipt>> {
+        let mut messages = self.messages.lock().await;
+        loop {
+            let polled = messages.recv().await?;
+            self.shared.room.notify_all();
+            if polled.receipt.lease.is_cancelled() {
+                // revoked while it waited: its new owner takes it
+                continue;
+            }
+            let original = &polled.original;
+            let headers: Vec<(&str, &[u8])> = original
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or_default()))
+                .collect();
+            let input = original.input();
+            let item = match wire::read(&headers, &original.payload) {
+                Ok(message) => Ok(Received {
+                    input,
+                    metadata: message.metadata,
+                    payload: match message.audio {
+                        Audio::Inline => Payload::Inline(Arc::clone(&original.payload)),
+                        Audio::Reference(reference) => Payload::Staged(reference),
+                    },
+                    extension: message.extension,
+                    received_at: Timestamp::now(),
+                    sent_at: original
+                        .timestamp
+                        .and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+                }),
+                Err(unreadable) => Err(Rejected {
+                    input,
+                    metadata: unreadable.metadata,
+                    failure: unreadable.failure,
+                }),
+            };
+            return Some(Taken {
+                receipt: polled.receipt,
+                item,
+            });
+        }
+    }
+
+    async fn ack(&self, receipt: KafkaReceipt) -> Result<(), SourceError> {
+        let original = &receipt.original;
+        let partition = (original.topic.clone(), original.partition);
+        let position = original.offset + 1;
+        let mut state = self.shared.state();
+        let current = state
+            .assigned
+            .get(&partition)
+            .is_some_and(|a| a.generation == receipt.generation);
+        if !current {
+            // revoked meanwhile: the new owner processes it again
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(
+            &original.topic,
+            original.partition,
+            Offset::Offset(position),
+        )
+        .and_then(|()| self.consumer.store_offsets(&list))
+        .map_err(|e| SourceError {
+            operation: "acknowledging",
+            input: original.input(),
+            retry: Retry::Transient,
+            message: e.to_string(),
+        })?;
+        state.stored.insert(partition, position);
+        Ok(())
+    }
+
+    async fn reject(
+        &self,
+        receipt: &KafkaReceipt,
+        letter: &DeadLetter,
+        caller_pseudonym: Option<&str>,
+    ) -> Result<(), SourceError> {
+        let original = &receipt.original;
+        let metadata = KafkaSource::kept_metadata(original, caller_pseudonym);
+        self.dead_letters
+            .dead_letter_original(original, metadata.as_deref(), letter)
+            .await
+            .map_err(|e| SourceError {
+                operation: "dead-lettering",
+                input: original.input(),
+                retry: e.retry,
+                message: e.message,
+            })
+    }
 }
 
-/// The poll loop: takes messages while under the bound, pauses the assignment at it.
+/// The poll loop: polls while the core takes what it polled; when the core takes nothing for
+/// `pause_after`, pauses the assignment and polls only for the group's sake.
 fn poll(
     consumer: &BaseConsumer<Context>,
     shared: &Shared,
-    sender: &mpsc::Sender<Consumed>,
-    bound: Bound,
+    sender: &mpsc::Sender<Polled>,
+    pause_after: Duration,
 ) {
-    let mut full_since: Option<Instant> = None;
+    let mut pending: VecDeque<Polled> = VecDeque::new();
+    let mut waiting_since: Option<Instant> = None;
     while !shared.stop.load(Ordering::Relaxed) {
-        let tracker = shared.tracker();
-        let full = tracker.in_flight() >= bound.count
-            || shared.bytes.load(Ordering::Relaxed) >= bound.bytes;
-        if full {
-            let since = *full_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < bound.pause_after {
-                // keep librdkafka's prefetched messages: wait for room without polling
-                let _woken = shared.finished.wait_timeout(tracker, FULL_WAIT);
+        while let Some(polled) = pending.pop_front() {
+            if polled.receipt.lease.is_cancelled() {
                 continue;
             }
-        } else {
-            full_since = None;
+            match sender.try_send(polled) {
+                Ok(()) => waiting_since = None,
+                Err(mpsc::error::TrySendError::Full(polled)) => {
+                    pending.push_front(polled);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
         }
-        drop(tracker);
+        let full = !pending.is_empty();
+        if full {
+            let since = *waiting_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < pause_after {
+                // keep librdkafka's prefetched messages: wait for the core without polling
+                let guard = shared.room_lock.lock().unwrap_or_else(|p| p.into_inner());
+                let _woken = shared.room.wait_timeout(guard, ROOM_WAIT);
+                continue;
+            }
+        }
         if full != shared.paused.load(Ordering::Relaxed) {
             shared.paused.store(full, Ordering::Relaxed);
             let switched = consumer.assignment().and_then(|assignment| {
@@ -367,18 +573,43 @@ fn poll(
                 tracing::warn!(%error, "consuming");
                 continue;
             }
-            Some(Ok(message)) => message.detach(),
+            Some(Ok(message)) => message,
         };
-        let size = message.payload().map_or(0, |p| p.len() as u64);
-        let receipt =
-            shared
-                .tracker()
-                .take(message.topic(), message.partition(), message.offset(), size);
+        let partition = (message.topic().to_string(), message.partition());
+        let lease = {
+            let state = shared.state();
+            state
+                .assigned
+                .get(&partition)
+                .map(|a| (a.generation, a.lease.clone()))
+        };
         // a message fetched before its partition was revoked is the new owner's
-        let Some(receipt) = receipt else { continue };
-        shared.bytes.fetch_add(size, Ordering::Relaxed);
-        if sender.blocking_send(Consumed { message, receipt }).is_err() {
-            break;
-        }
+        let Some((generation, lease)) = lease else {
+            continue;
+        };
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let original = Arc::new(Original {
+            topic: partition.0,
+            partition: partition.1,
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            headers,
+            payload: Arc::from(message.payload().unwrap_or_default()),
+            timestamp: message.timestamp().to_millis(),
+        });
+        let receipt = KafkaReceipt {
+            original: Arc::clone(&original),
+            generation,
+            lease,
+        };
+        pending.push_back(Polled { original, receipt });
     }
 }

@@ -1,22 +1,38 @@
 //! The scores producer and the dead-letter topic.
 //!
-//! Score events go to the scores topic keyed by call id (so a call's events stay in order and
-//! compaction keeps the latest per key), with an idempotent producer (`enable.idempotence`,
-//! `acks=all`) and CloudEvents binary-mode headers: `ce_specversion`, `ce_id` (the event's
-//! deterministic id), `ce_type`, `ce_source`, `ce_time`, `ce_subject` and `content-type`.
+//! Score events go to the scores topic keyed by their `event_id`: one key per fact, so a
+//! compacted topic keeps every fact (the latest version of each, which for a deterministic id
+//! is the same fact) and an erasure can tombstone exactly the facts of one subject. (Keyed by
+//! call id, compaction would keep one event per call and delete the rest.) The producer is
+//! idempotent (`enable.idempotence`, `acks=all`), and every event carries CloudEvents
+//! binary-mode headers: `ce_specversion`, `ce_id` (the event's id), `ce_type`, `ce_source`,
+//! `ce_time`, `ce_subject` and `content-type`.
 //!
-//! Dead letters keep the original message: its key, value and headers, plus headers naming
-//! the source topic, partition and offset, the failing stage, the error type and the message.
+//! Dead letters keep the original message: its key, value and headers (the metadata header
+//! with the caller's pseudonym in place of the number), plus headers naming the source topic,
+//! partition and offset, the failing stage, the reason and the redacted error. A dead letter
+//! over the producer's message size keeps everything but the value, which becomes a small
+//! JSON note with the value's size and SHA-256 (header `callscore_dlq_value_omitted`).
+//!
+//! A fatal librdkafka error (an idempotence sequence broken beyond repair, say) makes every
+//! later produce fail: [`KafkaSink::fatal`] says so, and produces fail with
+//! [`Retry::Fatal`], so the service stops and its supervisor restarts it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use callscore_pipeline::{DeadLetter, EventSink, Retry, SinkError};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use sha2::{Digest, Sha256};
+
+use crate::consumer::Original;
+use crate::wire;
 
 /// Header names of dead letters, besides the original headers.
 pub mod dead_letter_headers {
@@ -30,10 +46,13 @@ pub mod dead_letter_headers {
     pub const STAGE: &str = "callscore_dlq_stage";
     /// The error type, from a bounded set (`invalid_metadata`, `undecodable_audio`, …).
     pub const REASON: &str = "callscore_dlq_reason";
-    /// The error in words.
+    /// The error in words, never with a phone number.
     pub const ERROR: &str = "callscore_dlq_error";
     /// When it failed (RFC 3339).
     pub const FAILED_AT: &str = "callscore_dlq_failed_at";
+    /// Present when the original value was too large for the dead-letter topic and was
+    /// replaced by a note with its size and SHA-256.
+    pub const VALUE_OMITTED: &str = "callscore_dlq_value_omitted";
 }
 
 /// Longest error text put in a dead letter's header.
@@ -52,11 +71,18 @@ pub struct SinkConfig {
     pub source: String,
 }
 
-struct Context;
+struct Context {
+    fatal: Arc<AtomicBool>,
+}
 
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(%error, reason, "producer");
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            self.fatal.store(true, Ordering::SeqCst);
+            tracing::error!(%error, reason, "fatal producer error: nothing more can be produced");
+        } else {
+            tracing::warn!(%error, reason, "producer");
+        }
     }
 }
 
@@ -64,20 +90,22 @@ impl ClientContext for Context {
 pub struct KafkaSink {
     producer: FutureProducer<Context>,
     config: SinkConfig,
+    fatal: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for KafkaSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaSink")
-            .field("config", &self.config)
+            .field("scores_topic", &self.config.scores_topic)
+            .field("dead_letter_topic", &self.config.dead_letter_topic)
             .finish_non_exhaustive()
     }
 }
 
 impl KafkaSink {
-    /// Creates the producer. Fails on a property librdkafka refuses, or one that would break
-    /// idempotence.
-    pub fn new(config: SinkConfig) -> KafkaResult<KafkaSink> {
+    /// Creates the producer. Fails on a property librdkafka refuses (the error names the
+    /// property, never its value).
+    pub fn new(config: SinkConfig) -> Result<KafkaSink, crate::ConfigError> {
         let mut client = ClientConfig::new();
         client
             .set("compression.type", "zstd")
@@ -89,8 +117,17 @@ impl KafkaSink {
         // each event is produced once per attempt and retried by librdkafka without
         // duplicates or reordering
         client.set("enable.idempotence", "true").set("acks", "all");
-        let producer = client.create_with_context(Context)?;
-        Ok(KafkaSink { producer, config })
+        let fatal = Arc::new(AtomicBool::new(false));
+        let producer = client
+            .create_with_context(Context {
+                fatal: Arc::clone(&fatal),
+            })
+            .map_err(|e| crate::ConfigError::of(&e, &config.properties))?;
+        Ok(KafkaSink {
+            producer,
+            config,
+            fatal,
+        })
     }
 
     /// Whether a broker answers: fetches the scores topic's metadata.
@@ -101,45 +138,72 @@ impl KafkaSink {
             .map(|_| ())
     }
 
-    /// Sends `message` to the dead-letter topic as it came, with the reasons in headers.
-    pub async fn dead_letter_original(
+    /// The fatal error that stopped the producer, if one did.
+    pub fn fatal(&self) -> Option<String> {
+        if let Some((code, text)) = self.producer.client().fatal_error() {
+            return Some(format!("{code:?}: {text}"));
+        }
+        self.fatal
+            .load(Ordering::SeqCst)
+            .then(|| "a fatal error was reported".to_string())
+    }
+
+    /// Sends the original message to the dead-letter topic with the reasons in headers, and
+    /// `metadata` in place of its metadata header.
+    pub(crate) async fn dead_letter_original(
         &self,
-        message: &OwnedMessage,
+        original: &Original,
+        metadata: Option<&[u8]>,
         letter: &DeadLetter,
     ) -> Result<(), SinkError> {
-        use dead_letter_headers as h;
-        let mut headers = OwnedHeaders::new();
-        if let Some(original) = message.headers() {
-            for header in original.iter() {
-                headers = headers.insert(header);
+        let headers = dead_letter_headers(original, metadata, letter);
+        let record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
+            .headers(headers.clone())
+            .payload(&original.payload);
+        let record = match &original.key {
+            Some(key) => record.key(key.as_slice()),
+            None => record,
+        };
+        let sent = match self.enqueue(record, "dead letter") {
+            Ok(delivery) => self.settle(delivery, "dead letter").await,
+            Err(error) => Err(error),
+        };
+        match sent {
+            Err(error) if error.retry == Retry::Permanent => {
+                // too large for the topic: everything but the value, and a note of the value
+                let note = serde_json::json!({
+                    "omitted": "the original value was larger than the dead-letter topic takes",
+                    "size": original.payload.len(),
+                    "sha256": callscore_pipeline::hex(&Sha256::digest(&original.payload)),
+                    "producer_error": error.message,
+                })
+                .to_string();
+                let headers = headers.insert(Header {
+                    key: dead_letter_headers::VALUE_OMITTED,
+                    value: Some("size"),
+                });
+                let record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
+                    .headers(headers)
+                    .payload(note.as_bytes());
+                let record = match &original.key {
+                    Some(key) => record.key(key.as_slice()),
+                    None => record,
+                };
+                let delivery = self.enqueue(record, "dead letter")?;
+                self.settle(delivery, "dead letter")
+                    .await
+                    .map_err(|e| SinkError {
+                        // the note is small: a refusal now is the topic's, not the size's
+                        retry: if e.retry == Retry::Permanent {
+                            Retry::Blocked
+                        } else {
+                            e.retry
+                        },
+                        ..e
+                    })
             }
+            other => other,
         }
-        let partition = message.partition().to_string();
-        let offset = message.offset().to_string();
-        let failed_at = letter.failed_at.to_string();
-        let error: String = letter.message.chars().take(MAX_ERROR_HEADER).collect();
-        for (key, value) in [
-            (h::TOPIC, message.topic()),
-            (h::PARTITION, &partition),
-            (h::OFFSET, &offset),
-            (h::STAGE, letter.stage.as_str()),
-            (h::REASON, letter.reason.as_str()),
-            (h::ERROR, &error),
-            (h::FAILED_AT, &failed_at),
-        ] {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
-        }
-        let mut record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
-            .headers(headers)
-            .payload(message.payload().unwrap_or_default());
-        if let Some(key) = message.key() {
-            record = record.key(key);
-        }
-        let delivery = self.enqueue(record)?;
-        settle(delivery, "dead letter").await
     }
 
     /// Waits until everything queued is delivered, up to `timeout`.
@@ -147,15 +211,60 @@ impl KafkaSink {
         self.producer.flush(timeout)
     }
 
-    fn enqueue(&self, record: FutureRecord<'_, [u8], [u8]>) -> Result<DeliveryFuture, SinkError> {
+    fn enqueue(
+        &self,
+        record: FutureRecord<'_, [u8], [u8]>,
+        what: &'static str,
+    ) -> Result<DeliveryFuture, SinkError> {
         self.producer
             .send_result(record)
-            .map_err(|(error, _)| sink_error("events", &error))
+            .map_err(|(error, _)| self.sink_error(what, &error))
     }
 }
 
+/// The headers of a dead letter: the original's (its metadata header replaced) and the
+/// reasons.
+fn dead_letter_headers(
+    original: &Original,
+    metadata: Option<&[u8]>,
+    letter: &DeadLetter,
+) -> OwnedHeaders {
+    use dead_letter_headers as h;
+    let mut headers = OwnedHeaders::new();
+    for (key, value) in &original.headers {
+        let value = if key.eq_ignore_ascii_case(wire::METADATA_HEADER) {
+            metadata
+        } else {
+            value.as_deref()
+        };
+        headers = headers.insert(Header {
+            key: key.as_str(),
+            value,
+        });
+    }
+    let partition = original.partition.to_string();
+    let offset = original.offset.to_string();
+    let failed_at = letter.failed_at.to_string();
+    let error: String = letter.message.chars().take(MAX_ERROR_HEADER).collect();
+    for (key, value) in [
+        (h::TOPIC, original.topic.as_str()),
+        (h::PARTITION, &partition),
+        (h::OFFSET, &offset),
+        (h::STAGE, letter.stage.as_str()),
+        (h::REASON, letter.reason.as_str()),
+        (h::ERROR, &error),
+        (h::FAILED_AT, &failed_at),
+    ] {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    headers
+}
+
 impl EventSink for KafkaSink {
-    async fn publish(&self, key: &str, events: &[serde_json::Value]) -> Result<(), SinkError> {
+    async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
         let mut deliveries = Vec::with_capacity(events.len());
         for event in events {
             let payload = serde_json::to_vec(event).map_err(|e| SinkError {
@@ -163,36 +272,26 @@ impl EventSink for KafkaSink {
                 retry: Retry::Permanent,
                 message: e.to_string(),
             })?;
+            let key = event
+                .get("event_id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| SinkError {
+                    what: "events",
+                    retry: Retry::Permanent,
+                    message: "an event without an event_id has no key".into(),
+                })?;
             let headers = cloud_event_headers(event, &self.config.source);
             let record = FutureRecord::<[u8], [u8]>::to(&self.config.scores_topic)
                 .key(key.as_bytes())
                 .payload(&payload)
                 .headers(headers);
-            deliveries.push(self.enqueue(record)?);
+            deliveries.push(self.enqueue(record, "events")?);
         }
         // every event is queued before the first wait: they go out in one batch
         for delivery in deliveries {
-            settle(delivery, "events").await?;
+            self.settle(delivery, "events").await?;
         }
         Ok(())
-    }
-
-    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), SinkError> {
-        let payload = serde_json::to_vec(letter).map_err(|e| SinkError {
-            what: "dead letter",
-            retry: Retry::Permanent,
-            message: e.to_string(),
-        })?;
-        let key = letter.recording_id.as_deref().unwrap_or(&letter.input);
-        let record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
-            .key(key.as_bytes())
-            .payload(&payload)
-            .headers(OwnedHeaders::new().insert(Header {
-                key: "content-type",
-                value: Some("application/json"),
-            }));
-        let delivery = self.enqueue(record)?;
-        settle(delivery, "dead letter").await
     }
 }
 
@@ -237,38 +336,59 @@ fn cloud_event_headers(event: &serde_json::Value, source: &str) -> OwnedHeaders 
     headers
 }
 
-async fn settle(delivery: DeliveryFuture, what: &'static str) -> Result<(), SinkError> {
-    match delivery.await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, _))) => Err(sink_error(what, &error)),
-        Err(_) => Err(SinkError {
+impl KafkaSink {
+    /// Waits for one delivery report.
+    async fn settle(&self, delivery: DeliveryFuture, what: &'static str) -> Result<(), SinkError> {
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => Err(self.sink_error(what, &error)),
+            Err(_) => Err(SinkError {
+                what,
+                retry: if self.fatal().is_some() {
+                    Retry::Fatal
+                } else {
+                    Retry::Transient
+                },
+                message: "the producer went away before delivering".into(),
+            }),
+        }
+    }
+
+    /// What a produce failure means: once the client has a fatal error (librdkafka records it
+    /// before it fails the messages), everything is fatal; a refused authorisation or a
+    /// missing topic blocks until an operator acts; a record too large is permanent; the rest
+    /// passes.
+    fn sink_error(&self, what: &'static str, error: &KafkaError) -> SinkError {
+        let code = error.rdkafka_error_code();
+        if code == Some(RDKafkaErrorCode::Fatal) || self.producer.client().fatal_error().is_some() {
+            self.fatal.store(true, Ordering::SeqCst);
+        }
+        SinkError {
             what,
-            retry: Retry::Transient,
-            message: "the producer went away before delivering".into(),
-        }),
+            retry: classify(code, self.fatal.load(Ordering::SeqCst)),
+            message: error.to_string(),
+        }
     }
 }
 
-/// Whether retrying a produce can help: size and authorisation refusals cannot.
-fn sink_error(what: &'static str, error: &KafkaError) -> SinkError {
-    let permanent = matches!(
-        error.rdkafka_error_code(),
+/// A produce failure's meaning, given its code and whether the client failed for good.
+fn classify(code: Option<RDKafkaErrorCode>, fatal: bool) -> Retry {
+    match code {
+        _ if fatal => Retry::Fatal,
         Some(
             RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::InvalidRecord
-                | RDKafkaErrorCode::InvalidMessage
-        )
-    );
-    SinkError {
-        what,
-        retry: if permanent {
-            Retry::Permanent
-        } else {
-            Retry::Transient
-        },
-        message: error.to_string(),
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::InvalidRecord
+            | RDKafkaErrorCode::InvalidMessage,
+        ) => Retry::Permanent,
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::UnknownTopicOrPartition,
+        ) => Retry::Blocked,
+        _ => Retry::Transient,
     }
 }

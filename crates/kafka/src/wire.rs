@@ -12,9 +12,8 @@
 //! - the key is not interpreted (the call id is a good choice: it keeps a call's recordings in
 //!   order).
 
-use std::sync::Arc;
-
-use callscore_pipeline::{Failure, Reason, RecordingMetadata, Retry, Stage};
+pub use callscore_pipeline::AudioReference;
+use callscore_pipeline::{Failure, Reason, RecordingMetadata, Stage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -28,20 +27,6 @@ pub const CONTENT_TYPE_HEADER: &str = "content-type";
 pub const REFERENCE_CONTENT_TYPE: &str = "application/vnd.callscore.audio-ref.v1+json";
 /// File name of the message schema under `schemas/`.
 pub const MESSAGE_SCHEMA_FILE: &str = "recording-message.v1.schema.json";
-/// File name of the reference schema under `schemas/`.
-pub const REFERENCE_SCHEMA_FILE: &str = "audio-reference.v1.schema.json";
-
-/// The value of a message whose audio was uploaded to a staging bucket first (for recordings
-/// over the broker's message size).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AudioReference {
-    /// `s3://BUCKET/KEY`.
-    pub uri: String,
-    /// SHA-256 of the object, lowercase hex; checked after fetching when given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
 
 /// The headers of a recordings-topic message, as a JSON object of header name to text (the
 /// value is described in the header docs).
@@ -62,8 +47,8 @@ pub struct RecordingMessageHeaders {
 /// Where a message's audio is.
 #[derive(Debug, Clone)]
 pub enum Audio {
-    /// In the message.
-    Inline(Arc<[u8]>),
+    /// In the message: the value is the audio.
+    Inline,
     /// In a staging bucket.
     Reference(AudioReference),
 }
@@ -104,6 +89,7 @@ pub fn read(headers: &[(&str, &[u8])], value: &[u8]) -> Result<RecordingMessage,
     let metadata = header(METADATA_HEADER)
         .ok_or_else(|| invalid(format!("no {METADATA_HEADER} header")))
         .and_then(|bytes| {
+            // the error never quotes a value (it may be a number): see RecordingMetadata
             RecordingMetadata::from_json(bytes)
                 .map_err(|e| invalid(format!("{METADATA_HEADER}: {e}")))
         })
@@ -124,13 +110,14 @@ pub fn read(headers: &[(&str, &[u8])], value: &[u8]) -> Result<RecordingMessage,
         let content_type = text(CONTENT_TYPE_HEADER)?;
         let mut extension = text(EXTENSION_HEADER)?;
         let audio = if content_type.as_deref() == Some(REFERENCE_CONTENT_TYPE) {
-            let reference: AudioReference = serde_json::from_slice(value)
-                .map_err(|e| invalid(format!("audio reference: {e}")))?;
+            let reference: AudioReference = serde_json::from_slice(value).map_err(|e| {
+                invalid(format!(
+                    "audio reference: {}",
+                    callscore_pipeline::redact::without_values(&e.to_string())
+                ))
+            })?;
             if !reference.uri.starts_with("s3://") {
-                return Err(invalid(format!(
-                    "audio reference: {:?} is not an s3:// URI",
-                    reference.uri
-                )));
+                return Err(invalid("audio reference: not an s3:// URI".to_string()));
             }
             if extension.is_none() {
                 extension = reference
@@ -155,7 +142,7 @@ pub fn read(headers: &[(&str, &[u8])], value: &[u8]) -> Result<RecordingMessage,
                     .and_then(extension_of)
                     .map(str::to_string);
             }
-            Audio::Inline(Arc::from(value))
+            Audio::Inline
         };
         Ok(RecordingMessage {
             metadata: metadata.clone(),
@@ -186,32 +173,12 @@ fn extension_of(content_type: &str) -> Option<&'static str> {
     })
 }
 
-/// Whether a failure to fetch referenced audio is worth retrying, as the pipeline's terms.
-pub fn fetch_failure(retry: Retry, message: String) -> Failure {
-    Failure {
-        stage: Stage::Intake,
-        reason: if retry == Retry::Transient {
-            Reason::Unreadable
-        } else {
-            Reason::InvalidMetadata
-        },
-        retry,
-        message,
-    }
-}
-
 /// The schemas this module owns, with their file names under `schemas/`.
-pub fn schemas() -> [(&'static str, serde_json::Value); 2] {
-    [
-        (
-            MESSAGE_SCHEMA_FILE,
-            callscore_survey::schema::generate::<RecordingMessageHeaders>(MESSAGE_SCHEMA_FILE),
-        ),
-        (
-            REFERENCE_SCHEMA_FILE,
-            callscore_survey::schema::generate::<AudioReference>(REFERENCE_SCHEMA_FILE),
-        ),
-    ]
+pub fn schemas() -> [(&'static str, serde_json::Value); 1] {
+    [(
+        MESSAGE_SCHEMA_FILE,
+        callscore_survey::schema::generate::<RecordingMessageHeaders>(MESSAGE_SCHEMA_FILE),
+    )]
 }
 
 #[cfg(test)]
@@ -231,7 +198,7 @@ mod tests {
         )
         .expect("readable");
         assert_eq!(message.extension.as_deref(), Some("ulaw"));
-        assert!(matches!(message.audio, Audio::Inline(ref a) if a.len() == 2));
+        assert!(matches!(message.audio, Audio::Inline));
     }
 
     #[test]

@@ -1,24 +1,25 @@
 //! The Kafka adapters against a real Kafka-protocol broker (nisshi, started on loopback by
-//! callscore-testkit).
+//! callscore-testkit), run by the delivery core; the fatal producer error against librdkafka's
+//! mock cluster, the only broker that can be made to break a producer's sequence.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use callscore_kafka::{
-    Consumed, ConsumerEvents, Intake, IntakeConfig, KafkaSink, Messages, SinkConfig,
+use callscore_kafka::{ConsumerEvents, KafkaSink, KafkaSource, SinkConfig, SourceConfig};
+use callscore_pipeline::{
+    EventSink, MemorySink, MemoryStore, NoStaging, Pipeline, PseudonymKey, Retry, Settings,
 };
-use callscore_pipeline::DeadLetter;
-use callscore_testkit::service::Services;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use callscore_testkit::service::{self, DEAD_LETTERS, RECORDINGS, SCORES, Services};
+use callscore_worker::testing::{Fault, Faulty};
+use callscore_worker::{CancellationToken, Finished, Observer, Policy, Report, Worker};
+use rdkafka::message::{Header, OwnedHeaders};
 
 #[derive(Default)]
 struct Counts {
     assigned: AtomicUsize,
+    finished: AtomicUsize,
 }
 
 impl ConsumerEvents for Counts {
@@ -32,135 +33,148 @@ impl ConsumerEvents for Counts {
     fn client_error(&self, _message: &str) {}
 }
 
-/// The next message from the intake, waiting up to a minute.
-async fn next_message(messages: &mut Messages) -> Consumed {
-    tokio::time::timeout(Duration::from_secs(60), messages.recv())
-        .await
-        .expect("a message within a minute")
-        .expect("the intake is open")
-}
-
-/// Whether no message arrives for two seconds.
-async fn nothing_arrives(messages: &mut Messages) -> bool {
-    tokio::time::timeout(Duration::from_secs(2), messages.recv())
-        .await
-        .is_err()
-}
-
-/// Produces `count` messages `PREFIX0`, `PREFIX1`, … to `topic` with a plain producer.
-async fn produce(services: &Services, topic: &str, prefix: &str, count: usize) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", services.bootstrap())
-        .create()
-        .expect("a producer");
-    for i in 0..count {
-        producer
-            .send(
-                FutureRecord::<str, str>::to(topic).payload(&format!("{prefix}{i}")),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("produced");
+impl Observer for Counts {
+    fn finished(&self, _finished: &Finished<'_>) {
+        self.finished.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("a consumer");
-    let mut list = TopicPartitionList::new();
-    list.add_partition(topic, 0);
-    let offsets = consumer
-        .committed_offsets(list, Duration::from_secs(10))
-        .expect("committed offsets");
-    match offsets.elements()[0].offset() {
-        Offset::Offset(o) => o,
-        _ => -1,
+fn pipeline() -> Pipeline {
+    let path = service::root().join("fixtures/surveys/nps-csat.toml");
+    let survey =
+        callscore_survey::Survey::from_toml(&std::fs::read_to_string(path).expect("survey"))
+            .expect("a valid survey");
+    Pipeline::new(Settings {
+        surveys: std::collections::HashMap::from([(survey.id().to_string(), survey)]),
+        pseudonym_key: PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
+        tenant_keys: Default::default(),
+        retention: Default::default(),
+        tenant_retention: Default::default(),
+        decode: Default::default(),
+        extended_keys: true,
+        pipeline_version: "test".into(),
+    })
+}
+
+fn sink(services: &Services, extra: &[(&str, &str)]) -> Arc<KafkaSink> {
+    let mut properties = BTreeMap::from([("bootstrap.servers".to_string(), services.bootstrap())]);
+    for (k, v) in extra {
+        properties.insert((*k).to_string(), (*v).to_string());
+    }
+    Arc::new(
+        KafkaSink::new(SinkConfig {
+            scores_topic: SCORES.into(),
+            dead_letter_topic: DEAD_LETTERS.into(),
+            properties,
+            source: "/callscore-test".into(),
+        })
+        .expect("a sink"),
+    )
+}
+
+fn source(
+    services: &Services,
+    group: &str,
+    counts: &Arc<Counts>,
+    sink: &Arc<KafkaSink>,
+) -> Arc<KafkaSource> {
+    let config = SourceConfig {
+        topic: RECORDINGS.into(),
+        properties: BTreeMap::from([
+            ("bootstrap.servers".to_string(), services.bootstrap()),
+            ("group.id".to_string(), group.to_string()),
+            ("auto.commit.interval.ms".to_string(), "100".to_string()),
+        ]),
+        prefetch_bytes: 8 << 20,
+    };
+    Arc::new(
+        KafkaSource::start(
+            &config,
+            Arc::clone(counts) as Arc<dyn ConsumerEvents>,
+            Arc::clone(sink),
+        )
+        .expect("started"),
+    )
+}
+
+/// Waits until `counts` saw `finished` inputs finish, up to two minutes.
+async fn until_finished(counts: &Counts, finished: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while counts.finished.load(Ordering::SeqCst) < finished {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} finished",
+            counts.finished.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// Work finishing out of order commits only up to the lowest unfinished offset, and the
-/// bound on work in flight holds.
+fn policy() -> Policy {
+    let mut policy = Policy::batch(std::num::NonZeroUsize::new(2).expect("two"));
+    policy.retry.attempts = None;
+    policy.max_in_flight = std::num::NonZeroUsize::new(8).expect("eight");
+    policy
+}
+
+/// The core over the Kafka source: a slow first recording holds every commit of its
+/// partition back, however many recordings after it finish; then everything commits.
 #[tokio::test(flavor = "multi_thread")]
 async fn commits_never_pass_unfinished_work() {
     let services = Services::start(1).await;
-    services.create_topic("work", 1).await;
-    produce(&services, "work", "m", 20).await;
-    let events = Arc::new(Counts::default());
-    let config = IntakeConfig {
-        topic: "work".into(),
-        properties: BTreeMap::from([
-            ("bootstrap.servers".to_string(), services.bootstrap()),
-            ("group.id".to_string(), "ordered".to_string()),
-        ]),
-        max_in_flight: 8,
-        max_in_flight_bytes: 1 << 20,
-    };
-    let (intake, mut messages) = Intake::start(&config, events.clone()).expect("started");
-    let mut taken = Vec::new();
-    while taken.len() < 8 {
-        let consumed = next_message(&mut messages).await;
-        taken.push(consumed);
-    }
-    // the bound: nothing more arrives while 8 are in flight
-    assert!(
-        nothing_arrives(&mut messages).await,
-        "a ninth message while eight are in flight"
+    let recordings = service::recordings(1);
+    services.produce(&recordings).await;
+    let counts = Arc::new(Counts::default());
+    let sink = sink(&services, &[]);
+    let source = source(&services, "ordered", &counts, &sink);
+    let store = Arc::new(Faulty::new(MemoryStore::default()));
+    let first = recordings[0].recording_id().to_string();
+    store.script_for(&first, [Fault::Delay(Duration::from_secs(8))]);
+    let cancel = CancellationToken::new();
+    let worker = Worker::new(
+        pipeline(),
+        Arc::clone(&source),
+        Arc::clone(&store),
+        MemorySink::default(),
+        NoStaging,
+        Arc::clone(&counts),
+        policy(),
     );
-    assert_eq!(intake.in_flight(), 8);
-
-    // finish 7..1 in reverse, leaving offset 0 unfinished: nothing is committable
-    for consumed in taken.iter().skip(1).rev() {
-        intake.finish(&consumed.receipt);
-    }
-    // finishing frees room: the rest arrive, and are finished, all but offset 0
-    let mut rest = 0;
-    while rest < 12 {
-        let consumed = next_message(&mut messages).await;
-        intake.finish(&consumed.receipt);
-        rest += 1;
-    }
-    intake.close().expect("closed");
-    drop((intake, messages));
+    let run = tokio::spawn(worker.run(cancel.clone()));
+    until_finished(&counts, recordings.len() - 1).await;
+    // auto-commit runs every 100 ms: give it time to commit what it may
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        committed(&services.bootstrap(), "ordered", "work"),
-        -1,
-        "offset 0 never finished: nothing may be committed"
+        services.committed("ordered", 1),
+        vec![-1],
+        "offset 0 is unfinished: nothing may be committed"
     );
-    assert!(events.assigned.load(Ordering::SeqCst) >= 1);
-
-    // a new member starts from the unfinished message, then everything finishes
-    let (intake, mut messages) = Intake::start(&config, events).expect("started");
-    let first = next_message(&mut messages).await;
+    until_finished(&counts, recordings.len()).await;
+    cancel.cancel();
+    let report: Report = run.await.expect("the run ends");
+    assert_eq!(report.delivered, recordings.len());
+    let closing = Arc::clone(&source);
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .expect("joined")
+        .expect("committed");
     assert_eq!(
-        first.receipt.offset, 0,
-        "redelivery starts at the unfinished message"
+        services.committed("ordered", 1),
+        vec![recordings.len() as i64]
     );
-    intake.finish(&first.receipt);
-    let mut last = 0;
-    while last < 19 {
-        let consumed = next_message(&mut messages).await;
-        last = consumed.receipt.offset;
-        intake.finish(&consumed.receipt);
-    }
-    intake.close().expect("closed");
-    assert_eq!(committed(&services.bootstrap(), "ordered", "work"), 20);
+    assert!(counts.assigned.load(Ordering::SeqCst) >= 1);
 }
 
 /// The sink keeps the event-sink contract on a real broker, reading back with a plain
-/// consumer.
+/// consumer: every event, in order, under its event id.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sink_keeps_the_event_sink_contract() {
     let services = Services::start(1).await;
-    // one partition each, so that reading back sees the publishing order
+    // one partition, so that reading back sees the publishing order
     services.create_topic("events-1p", 1).await;
-    services.create_topic("letters-1p", 1).await;
     let sink = KafkaSink::new(SinkConfig {
         scores_topic: "events-1p".into(),
-        dead_letter_topic: "letters-1p".into(),
+        dead_letter_topic: DEAD_LETTERS.into(),
         properties: BTreeMap::from([("bootstrap.servers".to_string(), services.bootstrap())]),
         source: "/callscore-test".into(),
     })
@@ -168,50 +182,179 @@ async fn the_sink_keeps_the_event_sink_contract() {
     sink.ping(Duration::from_secs(10))
         .expect("a broker answers");
     callscore_pipeline::contract::event_sink(&sink, |_| {
-        let events = services
+        services
             .read("events-1p", 3, Duration::from_secs(30))
-            .iter()
-            .map(|m| m.json())
-            .collect();
-        let letters = services
-            .read("letters-1p", 1, Duration::from_secs(30))
-            .iter()
-            .map(|m| serde_json::from_slice::<DeadLetter>(&m.payload).expect("a dead letter"))
-            .collect();
-        (events, letters)
+            .into_iter()
+            .map(|m| (m.key.clone(), m.json()))
+            .collect()
     })
     .await;
 }
 
-/// The byte bound holds like the count bound: with room for 6 bytes, three 2-byte messages
-/// are taken and the fourth waits until one is finished.
-#[tokio::test(flavor = "multi_thread")]
-async fn bytes_in_flight_are_bounded() {
-    let services = Services::start(1).await;
-    services.create_topic("sized", 1).await;
-    produce(&services, "sized", "b", 6).await;
-    let config = IntakeConfig {
-        topic: "sized".into(),
-        properties: BTreeMap::from([
-            ("bootstrap.servers".to_string(), services.bootstrap()),
-            ("group.id".to_string(), "sized".to_string()),
-        ]),
-        max_in_flight: 100,
-        max_in_flight_bytes: 6,
-    };
-    let (intake, mut messages) =
-        Intake::start(&config, Arc::new(Counts::default())).expect("started");
-    let mut taken = Vec::new();
-    for _ in 0..3 {
-        let consumed = next_message(&mut messages).await;
-        taken.push(consumed);
+/// Every phone number in a message's headers and value, as text.
+fn everything(read: &service::Read) -> String {
+    let mut text = String::from_utf8_lossy(&read.payload).into_owned();
+    for (k, v) in &read.headers {
+        text.push_str(k);
+        text.push_str(v);
     }
-    assert!(
-        nothing_arrives(&mut messages).await,
-        "a fourth message with 6 bytes in flight"
+    text
+}
+
+/// Dead letters keep the original (key, value, headers) and stay replayable, but carry the
+/// caller's pseudonym instead of the number; an unreadable metadata header keeps its shape
+/// with its digit groups masked.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_keep_the_original_without_the_number() {
+    let services = Services::start(1).await;
+    let mut broken = service::recordings(1).remove(0);
+    broken.metadata["caller_number"] = "+31 20 555 0199".into();
+    broken.audio = b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk".to_vec();
+    services.produce(std::slice::from_ref(&broken)).await;
+    let raw = r#"{"schema_version": 1, "caller_number": 31205550177, "#;
+    services
+        .send(
+            &services.producer(),
+            "bad",
+            b"RIFF",
+            OwnedHeaders::new().insert(Header {
+                key: "callscore_metadata",
+                value: Some(raw),
+            }),
+        )
+        .await;
+    let counts = Arc::new(Counts::default());
+    let sink = sink(&services, &[]);
+    let source = source(&services, "letters", &counts, &sink);
+    let cancel = CancellationToken::new();
+    let worker = Worker::new(
+        pipeline(),
+        Arc::clone(&source),
+        MemoryStore::default(),
+        MemorySink::default(),
+        NoStaging,
+        Arc::clone(&counts),
+        policy(),
     );
-    intake.finish(&taken[0].receipt);
-    let next = next_message(&mut messages).await;
-    assert_eq!(next.receipt.offset, 3);
-    intake.close().expect("closed");
+    let run = tokio::spawn(worker.run(cancel.clone()));
+    until_finished(&counts, 2).await;
+    cancel.cancel();
+    let report = run.await.expect("the run ends");
+    assert_eq!(report.dead_lettered, 2);
+
+    let mut letters = services.read(DEAD_LETTERS, 2, Duration::from_secs(60));
+    letters.sort_by_key(|l| l.headers["callscore_dlq_source_offset"].clone());
+    let decode = &letters[0];
+    assert_eq!(decode.payload, broken.audio, "the original value");
+    assert_eq!(
+        decode.key.as_deref(),
+        Some(broken.call_id()),
+        "the original key"
+    );
+    assert_eq!(
+        decode.headers["content-type"], "audio/wav",
+        "the original headers"
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(&decode.headers["callscore_metadata"]).expect("metadata JSON");
+    assert!(kept["caller_number"].is_null(), "{kept}");
+    let pseudonym = kept["caller_pseudonym"]
+        .as_str()
+        .expect("the pseudonym instead");
+    assert!(callscore_pipeline::is_pseudonym(pseudonym), "{pseudonym}");
+    // replaying the letter's metadata gives the recording the same pseudonym
+    let replayed = callscore_pipeline::RecordingMetadata::from_json(
+        decode.headers["callscore_metadata"].as_bytes(),
+    )
+    .expect("the kept metadata is valid");
+    assert_eq!(
+        pipeline().caller_pseudonym(&replayed).as_deref(),
+        Some(pseudonym)
+    );
+    for letter in &letters {
+        let text = everything(letter);
+        for digits in ["5550199", "5550177", "31205550177"] {
+            assert!(!text.contains(digits), "{digits} in a dead letter: {text}");
+        }
+    }
+    assert!(letters[1].headers["callscore_metadata"].contains("schema_version"));
+}
+
+/// A dead letter larger than the producer's message size is still delivered: everything but
+/// the value, which becomes a note of its size and SHA-256.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_dead_letter_is_delivered_without_its_value() {
+    let services = Services::start(1).await;
+    let mut large = service::recordings(1).remove(0);
+    large.audio = vec![0xA5; 300_000];
+    services.produce(std::slice::from_ref(&large)).await;
+    let counts = Arc::new(Counts::default());
+    let sink = sink(&services, &[("message.max.bytes", "100000")]);
+    let source = source(&services, "oversized", &counts, &sink);
+    let cancel = CancellationToken::new();
+    let worker = Worker::new(
+        pipeline(),
+        Arc::clone(&source),
+        MemoryStore::default(),
+        MemorySink::default(),
+        NoStaging,
+        Arc::clone(&counts),
+        policy(),
+    );
+    let run = tokio::spawn(worker.run(cancel.clone()));
+    until_finished(&counts, 1).await;
+    cancel.cancel();
+    assert_eq!(run.await.expect("the run ends").dead_lettered, 1);
+    let letters = services.read(DEAD_LETTERS, 1, Duration::from_secs(60));
+    let letter = &letters[0];
+    assert_eq!(letter.headers["callscore_dlq_value_omitted"], "size");
+    assert_eq!(letter.headers["callscore_dlq_stage"], "decode");
+    let note = letter.json();
+    assert_eq!(note["size"], 300_000);
+    assert_eq!(
+        note["sha256"],
+        callscore_pipeline::hex(&<sha2::Sha256 as sha2::Digest>::digest(&large.audio))
+    );
+}
+
+/// After a fatal producer error (a broken idempotence sequence), produces fail as fatal and
+/// the sink says so, instead of failing for ever as if it could pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fatal_producer_error_is_reported_as_fatal() {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    cluster
+        .create_topic(SCORES, 1, 1)
+        .expect("the scores topic");
+    let sink = KafkaSink::new(SinkConfig {
+        scores_topic: SCORES.into(),
+        dead_letter_topic: DEAD_LETTERS.into(),
+        properties: BTreeMap::from([
+            ("bootstrap.servers".to_string(), cluster.bootstrap_servers()),
+            ("message.timeout.ms".to_string(), "10000".to_string()),
+        ]),
+        source: "/callscore-test".into(),
+    })
+    .expect("a sink");
+    let event = serde_json::json!({"event_id": "e1", "event_type": "score", "schema_version": 1});
+    sink.publish(std::slice::from_ref(&event))
+        .await
+        .expect("the first produce passes");
+    assert!(sink.fatal().is_none());
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER; 4],
+    );
+    let error = sink
+        .publish(std::slice::from_ref(&event))
+        .await
+        .expect_err("the sequence is broken");
+    assert_eq!(error.retry, Retry::Fatal, "{error}");
+    assert!(sink.fatal().is_some(), "the sink knows it is broken");
+    let again = sink
+        .publish(std::slice::from_ref(&event))
+        .await
+        .expect_err("nothing passes any more");
+    assert_eq!(again.retry, Retry::Fatal, "{again}");
 }

@@ -4,7 +4,7 @@
 use callscore_survey::RetentionClass;
 
 use crate::DeadLetter;
-use crate::failure::{Failure, Reason, Stage};
+use crate::failure::Stage;
 use crate::ports::{
     AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, RecordingSource, Retry,
 };
@@ -110,54 +110,68 @@ pub async fn audio_store(store: &impl AudioStore) {
     );
 }
 
-/// Checks the [`EventSink`] contract: publishes and dead letters succeed and are returned by
-/// `read_back` (the adapter's own way of reading what it wrote) in order.
+/// Checks the [`EventSink`] contract: publishes succeed and `read_back` (the adapter's own way
+/// of reading what it wrote) returns every event in order, each under its `event_id` as key.
 pub async fn event_sink<S: EventSink>(
     sink: &S,
-    read_back: impl Fn(&S) -> (Vec<serde_json::Value>, Vec<DeadLetter>),
+    read_back: impl Fn(&S) -> Vec<(Option<String>, serde_json::Value)>,
 ) {
     let events: Vec<serde_json::Value> = (0..3)
-        .map(|i| serde_json::json!({ "event_id": format!("e{i}"), "value": i }))
+        .map(
+            |i| serde_json::json!({ "event_id": format!("e{i}"), "call_id": "call-1", "value": i }),
+        )
         .collect();
-    sink.publish("call-1", &events[..2]).await.expect("publish");
-    sink.publish("call-2", &events[2..]).await.expect("publish");
-    let failure = Failure {
-        stage: Stage::Decode,
-        reason: Reason::UndecodableAudio,
-        retry: Retry::Permanent,
-        message: "contract".into(),
-    };
-    let letter = DeadLetter::new("input-1", None, &failure, jiff::Timestamp::UNIX_EPOCH);
-    sink.dead_letter(&letter).await.expect("dead letter");
-    let (published, letters) = read_back(sink);
-    assert_eq!(published, events, "every event, in order");
-    assert_eq!(letters, vec![letter], "every dead letter");
+    sink.publish(&events[..2]).await.expect("publish");
+    sink.publish(&events[2..]).await.expect("publish");
+    let published = read_back(sink);
+    let values: Vec<serde_json::Value> = published.iter().map(|(_, v)| v.clone()).collect();
+    assert_eq!(values, events, "every event, in order");
+    for (key, value) in &published {
+        if let Some(key) = key {
+            assert_eq!(
+                Some(key.as_str()),
+                value["event_id"].as_str(),
+                "one key per fact: the event id, never the call id"
+            );
+        }
+    }
 }
 
 /// Checks the [`RecordingSource`] contract on a source holding `inputs`: drained, every input
-/// comes out exactly once (as a recording or a rejection), acknowledgements succeed, and the
-/// end stays the end. Returns how many were rejected.
+/// comes out exactly once (as a recording or a rejection), rejections are dead-lettered and
+/// acknowledged, acknowledgements succeed, and the end stays the end. Returns how many were
+/// rejected.
 pub async fn recording_source<S: RecordingSource>(source: &S, inputs: &[String]) -> usize {
     let mut seen = Vec::new();
     let mut rejected = 0;
-    while let Some(next) = source.next().await {
-        match next {
-            Ok((incoming, receipt)) => {
-                seen.push(incoming.input.clone());
-                source
-                    .ack(receipt)
-                    .await
-                    .expect("acknowledging a delivered recording");
+    while let Some(taken) = source.next().await {
+        match taken.item {
+            Ok(received) => {
+                seen.push(received.input.clone());
             }
             Err(rejection) => {
                 assert!(
                     rejection.failure.stage == Stage::Intake,
                     "a rejection happens at intake"
                 );
+                let letter = DeadLetter::new(
+                    &rejection.input,
+                    rejection.metadata.as_deref(),
+                    &rejection.failure,
+                    jiff::Timestamp::UNIX_EPOCH,
+                );
+                source
+                    .reject(&taken.receipt, &letter, None)
+                    .await
+                    .expect("dead-lettering a rejected input");
                 seen.push(rejection.input.clone());
                 rejected += 1;
             }
         }
+        source
+            .ack(taken.receipt)
+            .await
+            .expect("acknowledging a finished input");
     }
     assert!(source.next().await.is_none(), "the end stays the end");
     seen.sort();

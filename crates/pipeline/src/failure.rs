@@ -57,6 +57,9 @@ pub enum Reason {
     OverLimit,
     /// The metadata names a channel the recording does not have.
     NoSuchChannel,
+    /// The audio reference names nothing this service may read: another bucket, another
+    /// tenant's prefix, a missing object, or bytes whose checksum differs.
+    InvalidReference,
     /// The answers could not be turned into events.
     InvalidScore,
     /// The store refused or failed.
@@ -77,6 +80,7 @@ impl Reason {
             Reason::EmptyAudio => "empty_audio",
             Reason::OverLimit => "over_limit",
             Reason::NoSuchChannel => "no_such_channel",
+            Reason::InvalidReference => "invalid_reference",
             Reason::InvalidScore => "invalid_score",
             Reason::StoreFailed => "store_failed",
             Reason::PublishFailed => "publish_failed",
@@ -85,6 +89,10 @@ impl Reason {
 }
 
 /// Why one recording failed.
+///
+/// The message is redacted when the failure is made ([`crate::redact`]): whatever an adapter
+/// or a parser put in it, it never quotes a phone number, so it is safe for logs, dead letters
+/// and their headers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} failed ({}): {message}", stage.as_str(), reason.as_str())]
 pub struct Failure {
@@ -94,24 +102,49 @@ pub struct Failure {
     pub reason: Reason,
     /// Whether to retry, or to dead-letter.
     pub retry: Retry,
-    /// The details, for people. Never holds a phone number.
-    pub message: String,
+    message: String,
 }
 
 impl Failure {
-    /// A failure that will not go away by retrying.
-    pub fn permanent(stage: Stage, reason: Reason, message: impl Into<String>) -> Failure {
+    /// A failure, its message redacted.
+    pub fn new(stage: Stage, reason: Reason, retry: Retry, message: impl AsRef<str>) -> Failure {
         Failure {
             stage,
             reason,
-            retry: Retry::Permanent,
-            message: message.into(),
+            retry,
+            message: crate::redact::redact(message.as_ref()).into_owned(),
         }
+    }
+
+    /// A failure that will not go away by retrying.
+    pub fn permanent(stage: Stage, reason: Reason, message: impl AsRef<str>) -> Failure {
+        Failure::new(stage, reason, Retry::Permanent, message)
     }
 
     /// Whether the same input will fail again (so it goes to the dead letters).
     pub fn is_permanent(&self) -> bool {
         self.retry == Retry::Permanent
+    }
+
+    /// The details, for people. Never holds a phone number.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same failure with the given numbers (a recording's caller and called numbers)
+    /// masked in its message in whatever formatting it quotes them.
+    pub fn redacted(mut self, numbers: &[&str]) -> Failure {
+        if !numbers.is_empty() {
+            self.message = crate::redact::redact_known(&self.message, numbers).into_owned();
+        }
+        self
+    }
+
+    /// The same failure, now permanent: a retry policy gave up on it.
+    pub fn given_up(mut self, attempts: u32) -> Failure {
+        self.retry = Retry::Permanent;
+        self.message = format!("{} (gave up after {attempts} attempts)", self.message);
+        self
     }
 }
 
@@ -122,7 +155,8 @@ pub struct DeadLetter {
     /// Always `dead_letter`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Where the input came from: a file path, or `topic/partition/offset`.
+    /// Where the input came from: a file path (a number in it masked), or
+    /// `topic/partition/offset`.
     pub input: String,
     /// The recording's id, when the metadata was readable.
     pub recording_id: Option<String>,
@@ -132,7 +166,7 @@ pub struct DeadLetter {
     pub stage: Stage,
     /// Why, from a bounded set.
     pub reason: Reason,
-    /// Details for people.
+    /// Details for people; never a phone number.
     pub message: String,
     /// When the failure happened.
     pub failed_at: Timestamp,
@@ -146,14 +180,15 @@ impl DeadLetter {
         failure: &Failure,
         failed_at: Timestamp,
     ) -> DeadLetter {
+        let numbers = recording.map(|m| m.numbers()).unwrap_or_default();
         DeadLetter {
             kind: "dead_letter".into(),
-            input: input.to_string(),
+            input: crate::redact::redact_known(input, &numbers).into_owned(),
             recording_id: recording.map(|m| m.recording_id.clone()),
             tenant: recording.map(|m| m.tenant.clone()),
             stage: failure.stage,
             reason: failure.reason,
-            message: failure.message.clone(),
+            message: crate::redact::redact_known(&failure.message, &numbers).into_owned(),
             failed_at,
         }
     }

@@ -1,15 +1,18 @@
 //! [`FileSource`]: recordings in files, each with an optional sidecar metadata file, as
 //! `callscore process` reads them.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 
-use crate::ports::{RecordingSource, Rejected, Retry, SourceError};
-use crate::{Consent, Failure, Incoming, METADATA_VERSION, Reason, RecordingMetadata, Stage};
+use crate::ports::{
+    Payload, Receipt, Received, RecordingSource, Rejected, Retry, SourceError, Taken,
+};
+use crate::redact::redact;
+use crate::{Consent, DeadLetter, Failure, METADATA_VERSION, Reason, RecordingMetadata, Stage};
 
 /// What recordings without a sidecar get.
 #[derive(Debug, Clone, Default)]
@@ -23,29 +26,63 @@ pub struct FileDefaults {
 /// Recordings in files. For `NAME.EXT`, the metadata is `NAME.json` beside it; without one,
 /// the [`FileDefaults`] give the tenant and survey, the file name the recording and call ids
 /// (anything but letters, digits, `-` and `_` becomes `_`) and the file's modification time
-/// the call's start. Files are handed out once each, to any number of workers.
-#[derive(Debug)]
+/// the call's start. Files are handed out once each, to any number of workers. A rejected
+/// file stays where it is; its dead letter (a [`DeadLetter`] as one NDJSON line) names it.
 pub struct FileSource {
     files: Vec<PathBuf>,
     next: AtomicUsize,
     acknowledged: AtomicUsize,
+    rejected: AtomicUsize,
     defaults: FileDefaults,
     max_bytes: u64,
+    dead_letters: Mutex<Box<dyn Write + Send>>,
 }
 
-/// What a [`FileSource`] hands back on acknowledgement: nothing to commit for files.
+impl std::fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSource")
+            .field("files", &self.files.len())
+            .field("defaults", &self.defaults)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`FileSource`] hands back on acknowledgement: nothing to commit for files. Every
+/// file is a lane of its own.
 #[derive(Debug)]
-pub struct FileReceipt(());
+pub struct FileReceipt {
+    index: usize,
+    bytes: u64,
+    input: String,
+}
+
+impl Receipt for FileReceipt {
+    fn lane(&self) -> u64 {
+        self.index as u64
+    }
+
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
 
 impl FileSource {
-    /// A source over `files`, refusing files over `max_bytes`.
-    pub fn new(files: Vec<PathBuf>, defaults: FileDefaults, max_bytes: u64) -> FileSource {
+    /// A source over `files`, refusing files over `max_bytes`, writing dead letters to
+    /// `dead_letters` (one JSON object per line, flushed per letter).
+    pub fn new(
+        files: Vec<PathBuf>,
+        defaults: FileDefaults,
+        max_bytes: u64,
+        dead_letters: Box<dyn Write + Send>,
+    ) -> FileSource {
         FileSource {
             files,
             next: AtomicUsize::new(0),
             acknowledged: AtomicUsize::new(0),
+            rejected: AtomicUsize::new(0),
             defaults,
             max_bytes,
+            dead_letters: Mutex::new(dead_letters),
         }
     }
 
@@ -59,13 +96,19 @@ impl FileSource {
         self.files.is_empty()
     }
 
-    /// How many recordings were acknowledged.
+    /// How many inputs were acknowledged.
     pub fn acknowledged(&self) -> usize {
         self.acknowledged.load(Ordering::Relaxed)
     }
 
-    fn read(&self, path: &Path) -> Result<Incoming, Rejected> {
-        let input = path.display().to_string();
+    /// How many inputs were dead-lettered.
+    pub fn rejected(&self) -> usize {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    fn read(&self, path: &Path) -> Result<Received, Rejected> {
+        // a file named after the caller must not carry the number into logs or dead letters
+        let input = redact(&path.display().to_string()).into_owned();
         // every failure here is at intake; reading may succeed later, the rest will not
         let reject = |metadata: Option<&RecordingMetadata>, reason, message: String| {
             let retry = if reason == Reason::Unreadable {
@@ -76,12 +119,7 @@ impl FileSource {
             Rejected {
                 input: input.clone(),
                 metadata: metadata.cloned().map(Box::new),
-                failure: Failure {
-                    stage: Stage::Intake,
-                    reason,
-                    retry,
-                    message,
-                },
+                failure: Failure::new(Stage::Intake, reason, retry, message),
             }
         };
         let unreadable = |e: io::Error| reject(None, Reason::Unreadable, e.to_string());
@@ -91,7 +129,7 @@ impl FileSource {
         let sidecar = path.with_extension("json");
         let metadata = match std::fs::read(&sidecar) {
             Ok(bytes) => RecordingMetadata::from_json(&bytes)
-                .map_err(|e| invalid(format!("{}: {e}", sidecar.display())))?,
+                .map_err(|e| invalid(format!("{}: {e}", redact(&sidecar.display().to_string()))))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.default_metadata(path).map_err(invalid)?
             }
@@ -104,12 +142,13 @@ impl FileSource {
         let audio: Arc<[u8]> = std::fs::read(path)
             .map_err(|e| reject(Some(&metadata), Reason::Unreadable, e.to_string()))?
             .into();
-        Ok(Incoming {
+        Ok(Received {
             input,
             metadata,
-            audio,
+            payload: Payload::Inline(audio),
             extension: path.extension().and_then(|e| e.to_str()).map(str::to_owned),
             received_at,
+            sent_at: None,
         })
     }
 
@@ -149,6 +188,7 @@ impl FileSource {
             survey_id,
             caller_number: None,
             called_number: None,
+            caller_pseudonym: None,
             agent: None,
             queue: None,
             campaign: None,
@@ -167,13 +207,54 @@ impl FileSource {
 impl RecordingSource for FileSource {
     type Receipt = FileReceipt;
 
-    async fn next(&self) -> Option<Result<(Incoming, FileReceipt), Rejected>> {
-        let path = self.files.get(self.next.fetch_add(1, Ordering::Relaxed))?;
-        Some(self.read(path).map(|incoming| (incoming, FileReceipt(()))))
+    async fn next(&self) -> Option<Taken<FileReceipt>> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.files.get(index)?;
+        let item = self.read(path);
+        let (input, bytes) = match &item {
+            Ok(received) => (received.input.clone(), received.payload.len()),
+            Err(rejected) => (rejected.input.clone(), 0),
+        };
+        Some(Taken {
+            receipt: FileReceipt {
+                index,
+                bytes,
+                input,
+            },
+            item,
+        })
     }
 
     async fn ack(&self, _receipt: FileReceipt) -> Result<(), SourceError> {
         self.acknowledged.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn reject(
+        &self,
+        receipt: &FileReceipt,
+        letter: &DeadLetter,
+        _caller_pseudonym: Option<&str>,
+    ) -> Result<(), SourceError> {
+        // the file and its sidecar stay where they are: the letter names them, no copy holds
+        // the number
+        let mut line = serde_json::to_vec(letter).map_err(|e| SourceError {
+            operation: "dead-lettering",
+            input: receipt.input.clone(),
+            retry: Retry::Permanent,
+            message: e.to_string(),
+        })?;
+        line.push(b'\n');
+        let mut out = self.dead_letters.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(&line)
+            .and_then(|()| out.flush())
+            .map_err(|e| SourceError {
+                operation: "dead-lettering",
+                input: receipt.input.clone(),
+                retry: Retry::Transient,
+                message: e.to_string(),
+            })?;
+        self.rejected.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -11,9 +11,11 @@
 //!
 //! Failures carry a [`Stage`], a bounded [`Reason`] and whether a retry can help; a permanent
 //! one becomes a [`DeadLetter`], so nothing is dropped silently. The ports
-//! ([`RecordingSource`], [`AudioStore`], [`EventSink`]) are traits with written contracts,
-//! checked for every adapter by the suites in [`contract`]. `callscore process` runs this path
-//! with [`FileSource`], [`LocalStore`] and [`NdjsonSink`]; `callscore serve` with Kafka and S3
+//! ([`RecordingSource`], [`StagedAudio`], [`AudioStore`], [`EventSink`]) are traits with
+//! written contracts, checked for every adapter by the suites in `contract` (with the
+//! `testsuite` feature, beside the in-memory adapters). The delivery core
+//! (`callscore-worker`) runs this path over the ports in every mode: `callscore process` with
+//! [`FileSource`], [`LocalStore`] and [`NdjsonSink`], `callscore serve` with Kafka and S3
 //! adapters.
 //!
 //! Privacy by construction: the caller's number is turned into a keyed pseudonym
@@ -23,32 +25,37 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "testsuite")]
 pub mod contract;
 mod failure;
 mod files;
 mod keys;
 mod local;
+#[cfg(feature = "testsuite")]
 mod memory;
 mod metadata;
 mod ports;
 mod process;
 mod pseudonym;
+pub mod redact;
 mod retention;
 
 pub use failure::{DeadLetter, Failure, Reason, Stage};
 pub use files::{FileDefaults, FileReceipt, FileSource};
 pub use keys::{DetectError, Detected, Heard, detect_keys, merge};
 pub use local::{LocalStore, NdjsonSink};
+#[cfg(feature = "testsuite")]
 pub use memory::{MemorySink, MemoryStore};
 pub use metadata::{
     Consent, METADATA_VERSION, MetadataError, OutOfBandKey, QuestionStart, RecordingMetadata,
 };
 pub use ports::{
-    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, RecordingSource, Rejected, Retry,
-    SinkError, SourceError, StoreError, WITHHELD, class_name,
+    AudioReference, AudioStore, EventSink, NoStaging, ObjectKey, ObjectMeta, Payload, PutOutcome,
+    Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError, StagedAudio,
+    StoreError, Taken, WITHHELD, class_name,
 };
 pub use process::{Analysis, Delivered, Incoming, Pipeline, Settings, Timings};
-pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex};
+pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex, is_pseudonym};
 pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy};
 
 /// Extension of stored objects whose input had none usable.
@@ -56,12 +63,18 @@ const OUTPUT_EXTENSION_FALLBACK: &str = "bin";
 
 /// File name of the recording metadata schema under `schemas/`.
 pub const METADATA_SCHEMA_FILE: &str = "recording-metadata.v1.schema.json";
+/// File name of the audio reference schema under `schemas/`.
+pub const REFERENCE_SCHEMA_FILE: &str = "audio-reference.v1.schema.json";
 /// File name of the dead-letter schema under `schemas/`.
 pub const DEAD_LETTER_SCHEMA_FILE: &str = "dead-letter.v1.schema.json";
 
 /// The schemas this crate owns, with their file names under `schemas/`.
-pub fn schemas() -> [(&'static str, serde_json::Value); 2] {
+pub fn schemas() -> [(&'static str, serde_json::Value); 3] {
     [
+        (
+            REFERENCE_SCHEMA_FILE,
+            callscore_survey::schema::generate::<AudioReference>(REFERENCE_SCHEMA_FILE),
+        ),
         (
             METADATA_SCHEMA_FILE,
             callscore_survey::schema::generate::<RecordingMetadata>(METADATA_SCHEMA_FILE),

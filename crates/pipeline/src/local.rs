@@ -1,5 +1,5 @@
-//! The embedded adapters of `callscore process`: a directory as the audio store and NDJSON
-//! files (or standard output) as the event sink.
+//! The embedded adapters of `callscore process`: a directory as the audio store and an NDJSON
+//! file (or standard output) as the event sink.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use crate::DeadLetter;
 use crate::ports::{
     AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
 };
@@ -233,56 +232,33 @@ fn walk(root: &Path, dir: &Path, keys: &mut Vec<ObjectKey>) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes events and dead letters as newline-delimited JSON, one object per line, flushed per
-/// recording.
+/// Writes events as newline-delimited JSON, one object per line, flushed per recording.
 #[derive(Debug)]
-pub struct NdjsonSink<E, D> {
+pub struct NdjsonSink<E> {
     events: Mutex<E>,
-    dead_letters: Mutex<D>,
 }
 
-impl<E: Write + Send, D: Write + Send> NdjsonSink<E, D> {
-    /// A sink writing events to `events` and dead letters to `dead_letters`.
-    pub fn new(events: E, dead_letters: D) -> NdjsonSink<E, D> {
+impl<E: Write + Send> NdjsonSink<E> {
+    /// A sink writing events to `events`.
+    pub fn new(events: E) -> NdjsonSink<E> {
         NdjsonSink {
             events: Mutex::new(events),
-            dead_letters: Mutex::new(dead_letters),
         }
     }
+}
 
-    fn write_lines(out: &Mutex<E>, values: &[serde_json::Value]) -> Result<(), SinkError>
-    where
-        E: Write,
-    {
+impl<E: Write + Send> EventSink for NdjsonSink<E> {
+    async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
         let mut text = Vec::new();
-        for value in values {
+        for value in events {
             serde_json::to_writer(&mut text, value).expect("JSON values serialize");
             text.push(b'\n');
         }
-        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = self.events.lock().unwrap_or_else(|e| e.into_inner());
         out.write_all(&text)
             .and_then(|()| out.flush())
             .map_err(|e| SinkError {
                 what: "events",
-                retry: Retry::Transient,
-                message: e.to_string(),
-            })
-    }
-}
-
-impl<E: Write + Send, D: Write + Send> EventSink for NdjsonSink<E, D> {
-    async fn publish(&self, _key: &str, events: &[serde_json::Value]) -> Result<(), SinkError> {
-        Self::write_lines(&self.events, events)
-    }
-
-    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), SinkError> {
-        let mut line = serde_json::to_vec(letter).expect("dead letters serialize");
-        line.push(b'\n');
-        let mut out = self.dead_letters.lock().unwrap_or_else(|e| e.into_inner());
-        out.write_all(&line)
-            .and_then(|()| out.flush())
-            .map_err(|e| SinkError {
-                what: "dead letter",
                 retry: Retry::Transient,
                 message: e.to_string(),
             })

@@ -6,7 +6,6 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use crate::DeadLetter;
 use crate::ports::{
     AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
 };
@@ -61,11 +60,10 @@ impl AudioStore for MemoryStore {
     }
 }
 
-/// An event sink that keeps what it is given.
+/// An event sink that keeps what it is given, with the key each event was published under.
 #[derive(Debug, Default)]
 pub struct MemorySink {
     events: Mutex<Vec<(String, serde_json::Value)>>,
-    dead_letters: Mutex<Vec<DeadLetter>>,
 }
 
 impl MemorySink {
@@ -76,26 +74,19 @@ impl MemorySink {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-
-    /// Every dead letter, in order.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.dead_letters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
 }
 
 impl EventSink for MemorySink {
-    async fn publish(&self, key: &str, events: &[serde_json::Value]) -> Result<(), SinkError> {
+    async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
         let mut stored = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        stored.extend(events.iter().map(|e| (key.to_string(), e.clone())));
-        Ok(())
-    }
-
-    async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), SinkError> {
-        let mut stored = self.dead_letters.lock().unwrap_or_else(|e| e.into_inner());
-        stored.push(letter.clone());
+        for event in events {
+            let key = event
+                .get("event_id")
+                .and_then(|id| id.as_str())
+                .unwrap_or_default()
+                .to_string();
+            stored.push((key, event.clone()));
+        }
         Ok(())
     }
 }

@@ -31,9 +31,14 @@ pub struct RecordingMetadata {
     /// arrival: it never reaches events, logs, metrics or storage.
     #[serde(default)]
     pub caller_number: Option<String>,
-    /// The number the caller dialled; pseudonymised like the caller's.
+    /// The number the caller dialled. callscore uses it for nothing and writes it nowhere.
     #[serde(default)]
     pub called_number: Option<String>,
+    /// The caller's pseudonym (`ps-KEYID-…`), in place of `caller_number`: how callscore's
+    /// own dead letters keep the caller without the number, so that a replayed dead letter
+    /// gives the same results. An IVR sends `caller_number` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_pseudonym: Option<String>,
     /// The agent who handled the call, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
@@ -106,8 +111,8 @@ pub struct MetadataError(pub String);
 impl RecordingMetadata {
     /// Parses and validates metadata JSON.
     pub fn from_json(bytes: &[u8]) -> Result<RecordingMetadata, MetadataError> {
-        let metadata: RecordingMetadata =
-            serde_json::from_slice(bytes).map_err(|e| MetadataError(e.to_string()))?;
+        let metadata: RecordingMetadata = serde_json::from_slice(bytes)
+            .map_err(|e| MetadataError(crate::redact::without_values(&e.to_string())))?;
         metadata.validate()?;
         Ok(metadata)
     }
@@ -128,11 +133,24 @@ impl RecordingMetadata {
         ] {
             check_id(field, value)?;
         }
+        if let Some(pseudonym) = &self.caller_pseudonym {
+            if self.caller_number.is_some() {
+                return Err(MetadataError(
+                    "caller_pseudonym: give either caller_number or caller_pseudonym, not both"
+                        .into(),
+                ));
+            }
+            if !crate::pseudonym::is_pseudonym(pseudonym) {
+                return Err(MetadataError(
+                    "caller_pseudonym: must be a callscore pseudonym, ps-KEYID-<64 hex digits>"
+                        .into(),
+                ));
+            }
+        }
         for (index, key) in self.out_of_band_keys.iter().flatten().enumerate() {
             if parse_key(&key.key).is_none() {
                 return Err(MetadataError(format!(
-                    "out_of_band_keys[{index}].key: {:?} is not a DTMF key",
-                    key.key
+                    "out_of_band_keys[{index}].key: not a DTMF key (0-9, *, #, A-D)"
                 )));
             }
             if key.end_ms < key.start_ms {
@@ -142,6 +160,29 @@ impl RecordingMetadata {
             }
         }
         Ok(())
+    }
+
+    /// The phone numbers in the metadata, to mask wherever free text might quote them.
+    pub fn numbers(&self) -> Vec<&str> {
+        [&self.caller_number, &self.called_number]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The metadata as a dead letter keeps it: the caller's pseudonym in place of the number,
+    /// and no called number (callscore uses it for nothing). Processing it again gives the same
+    /// results as the original.
+    pub fn without_numbers(&self, caller_pseudonym: Option<&str>) -> RecordingMetadata {
+        RecordingMetadata {
+            caller_number: None,
+            called_number: None,
+            caller_pseudonym: caller_pseudonym
+                .map(str::to_string)
+                .or_else(|| self.caller_pseudonym.clone()),
+            ..self.clone()
+        }
     }
 
     /// The out-of-band presses in the survey crate's terms.
@@ -183,9 +224,10 @@ fn check_id(field: &str, value: &str) -> Result<(), MetadataError> {
     if valid {
         Ok(())
     } else {
+        // the value is not quoted: it may be anything, a phone number included
         Err(MetadataError(format!(
-            "{field}: {value:?} must be 1 to {MAX_ID_LEN} letters, digits, '.', '_' or '-', not \
-             starting with '.'"
+            "{field}: must be 1 to {MAX_ID_LEN} letters, digits, '.', '_' or '-', not starting \
+             with '.'"
         )))
     }
 }

@@ -7,9 +7,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use callscore_survey::RetentionClass;
+use jiff::Timestamp;
 use jiff::civil::Date;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Where an object lives in a store: `TENANT/CLASS/CALLER/RECORDING.EXT`.
@@ -114,13 +117,45 @@ pub enum PutOutcome {
     AlreadyStored,
 }
 
-/// Whether retrying can help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a failure means for the recording, and for the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Retry {
-    /// A timeout, an outage, a 5xx: the same call may succeed later.
+    /// A timeout, an outage, a 5xx: the same call may succeed later. Retried with backoff.
     Transient,
-    /// A refusal that will not change: retrying is pointless.
+    /// The deployment refuses: credentials expired or wrong, a permission missing, the bucket
+    /// or topic gone, the clock skewed. Nothing about the recording is wrong, and nothing gets
+    /// better by itself: intake pauses, the service says so (metric, readiness, log) and
+    /// retries with backoff until an operator fixes it. Never a dead letter.
+    Blocked,
+    /// A refusal that will not change: retrying is pointless; the recording is dead-lettered.
     Permanent,
+    /// The adapter itself is broken for good (a fatal producer error): nothing more can be
+    /// delivered by this process. The service drains what it can and exits non-zero so that
+    /// its supervisor restarts it.
+    Fatal,
+}
+
+impl Retry {
+    /// The name used in metric labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retry::Transient => "transient",
+            Retry::Blocked => "blocked",
+            Retry::Permanent => "permanent",
+            Retry::Fatal => "fatal",
+        }
+    }
+
+    /// Whether waiting and trying again can help (transient or blocked).
+    pub fn retries(self) -> bool {
+        matches!(self, Retry::Transient | Retry::Blocked)
+    }
+}
+
+impl fmt::Display for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A store failure.
@@ -201,10 +236,10 @@ pub trait AudioStore: Send + Sync {
 }
 
 /// An input that failed before the pipeline could start on it (unreadable, bad metadata): the
-/// caller dead-letters it like any other failure.
+/// delivery core dead-letters it like any other failure.
 #[derive(Debug, Clone)]
 pub struct Rejected {
-    /// Where it came from.
+    /// Where it came from (redacted: see [`crate::redact`]).
     pub input: String,
     /// Its metadata, when that was readable.
     pub metadata: Option<Box<crate::RecordingMetadata>>,
@@ -212,10 +247,12 @@ pub struct Rejected {
     pub failure: crate::Failure,
 }
 
-/// A source failure (acknowledging, say).
+/// A source failure (acknowledging, writing a dead letter).
 #[derive(Debug, thiserror::Error)]
-#[error("acknowledging {input}: {message}")]
+#[error("{operation} {input}: {message}")]
 pub struct SourceError {
+    /// What was attempted: `acknowledging` or `dead-lettering`.
+    pub operation: &'static str,
     /// The input concerned.
     pub input: String,
     /// Whether to retry.
@@ -224,46 +261,268 @@ pub struct SourceError {
     pub message: String,
 }
 
+/// Where a recording's audio is: in the input itself, or in a staging bucket it refers to.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// The bytes.
+    Inline(Arc<[u8]>),
+    /// An object to fetch through the [`StagedAudio`] port.
+    Staged(AudioReference),
+}
+
+impl Payload {
+    /// Bytes held in memory now (a reference holds none until fetched).
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Inline(bytes) => bytes.len() as u64,
+            Payload::Staged(_) => 0,
+        }
+    }
+
+    /// Whether no bytes are held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Audio uploaded to a staging bucket before the message that names it was sent (for
+/// recordings over the broker's message size).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudioReference {
+    /// `s3://BUCKET/KEY`.
+    pub uri: String,
+    /// SHA-256 of the object, lowercase hex; checked after fetching when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// One recording as a source hands it out, before its audio is fetched.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Where it came from, for dead letters and logs: a path, or `topic/partition/offset`
+    /// (redacted: see [`crate::redact`]).
+    pub input: String,
+    /// Its metadata, already validated.
+    pub metadata: crate::RecordingMetadata,
+    /// The audio, or where it is.
+    pub payload: Payload,
+    /// The file extension, when there is one.
+    pub extension: Option<String>,
+    /// When callscore received it.
+    pub received_at: Timestamp,
+    /// When its sender sent it (a Kafka message's timestamp), for end-to-end latency.
+    pub sent_at: Option<Timestamp>,
+}
+
+/// An input taken from a [`RecordingSource`], with what acknowledges it.
+#[derive(Debug)]
+pub struct Taken<R> {
+    /// Hands the input back: to [`RecordingSource::ack`] when it is done, to
+    /// [`RecordingSource::reject`] when it is dead-lettered.
+    pub receipt: R,
+    /// The recording, or why it could not even be read.
+    pub item: Result<Received, Rejected>,
+}
+
+/// What a source needs back to acknowledge one input, and what the delivery core needs to know
+/// about it.
+pub trait Receipt: Send + Sync + 'static {
+    /// The input's lane: inputs of one lane are acknowledged in the order they were taken (a
+    /// Kafka partition); inputs of different lanes independently.
+    fn lane(&self) -> u64;
+
+    /// Bytes the input holds in memory, counted against the in-flight byte bound.
+    fn bytes(&self) -> u64;
+
+    /// Completes when the input stops being this consumer's (its partition was revoked in a
+    /// rebalance): its work is abandoned unacknowledged, and the new owner does it again.
+    /// Never completes by default.
+    fn revoked(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+}
+
 /// Where recordings come from: files, a Kafka topic.
 ///
 /// Contract (checked by [`crate::contract::recording_source`]):
 /// - every input is handed out exactly once (to one of any number of concurrent callers), as a
 ///   recording or, when it cannot even be read, as [`Rejected`]: never skipped in silence;
-/// - after the last, `next` returns `None`, and keeps doing so;
-/// - `ack` is called only after the recording's audio is stored and its events published
-///   (the caller's side of the contract); a source may then forget the input (commit the
-///   offset, move the file).
+/// - after the last, `next` returns `None`, and keeps doing so (a topic never ends: its
+///   source returns `None` only once it is closed);
+/// - `ack` is called only after the recording's audio is stored and its events published, or
+///   after `reject` stored its dead letter, and in the order inputs of one
+///   [lane](Receipt::lane) were taken (the caller's side of the contract); a source may then
+///   forget the input (commit the offset, count the file);
+/// - `reject` durably records the input as a dead letter, with its original where the source
+///   has one (a Kafka message's value and headers), and never with a phone number: the
+///   metadata it keeps carries the caller's pseudonym instead (which callscore accepts on
+///   replay), and its texts are redacted.
 pub trait RecordingSource: Send + Sync {
-    /// What `ack` needs to acknowledge one recording.
-    type Receipt: Send;
+    /// What `ack` needs to acknowledge one input.
+    type Receipt: Receipt;
 
-    /// The next recording, `None` when there are no more.
-    fn next(
-        &self,
-    ) -> impl Future<Output = Option<Result<(crate::Incoming, Self::Receipt), Rejected>>> + Send;
+    /// The next input, `None` when there are no more.
+    fn next(&self) -> impl Future<Output = Option<Taken<Self::Receipt>>> + Send;
 
-    /// Acknowledges a recording that was fully delivered.
+    /// Acknowledges an input that was fully delivered or dead-lettered.
     fn ack(&self, receipt: Self::Receipt) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Records the input as a dead letter, with its original. `caller_pseudonym` replaces the
+    /// caller's number in the kept metadata.
+    fn reject(
+        &self,
+        receipt: &Self::Receipt,
+        letter: &crate::DeadLetter,
+        caller_pseudonym: Option<&str>,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send;
 }
 
-/// Where score events and dead letters go.
+/// Where audio uploaded to a staging bucket is fetched from.
+///
+/// Contract: a reference outside the configured staging locations (another bucket, another
+/// tenant's prefix, the audio store itself) is a permanent failure before anything is read;
+/// `fetch` refuses an object over `max_bytes` before reading its body.
+pub trait StagedAudio: Send + Sync {
+    /// The size of the referenced object, once the reference is known to be allowed for
+    /// `tenant`.
+    fn size(
+        &self,
+        reference: &AudioReference,
+        tenant: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The referenced object's bytes, at most `max_bytes`.
+    fn fetch(
+        &self,
+        reference: &AudioReference,
+        tenant: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+}
+
+/// A deployment without staging buckets: every reference is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStaging;
+
+impl StagedAudio for NoStaging {
+    async fn size(&self, reference: &AudioReference, _tenant: &str) -> Result<u64, StoreError> {
+        Err(no_staging(reference))
+    }
+
+    async fn fetch(
+        &self,
+        reference: &AudioReference,
+        _tenant: &str,
+        _max_bytes: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        Err(no_staging(reference))
+    }
+}
+
+fn no_staging(reference: &AudioReference) -> StoreError {
+    StoreError {
+        operation: "fetch",
+        key: crate::redact::redact(&reference.uri).into_owned(),
+        retry: Retry::Permanent,
+        message: "no staging bucket is configured: audio references are not accepted".into(),
+    }
+}
+
+/// Where score events go.
 ///
 /// Contract (checked by [`crate::contract::event_sink`]):
-/// - `publish` is durable when it returns: every event of the batch is delivered, in order;
-///   a failure may have delivered some of them, so consumers deduplicate by event id (which
-///   is deterministic: a redelivered recording produces the same ids);
-/// - `dead_letter` is durable when it returns.
+/// - `publish` is durable when it returns: every event of the batch is delivered, in order,
+///   keyed by its `event_id` (one key per fact, so a compacted topic keeps every fact and an
+///   erasure can tombstone exactly the facts of one subject);
+/// - a failure may have delivered some of them, so consumers deduplicate by event id (which is
+///   deterministic: a redelivered recording produces the same ids).
 pub trait EventSink: Send + Sync {
     /// Publishes one recording's events, each a JSON object with an `event_id`.
     fn publish(
         &self,
-        key: &str,
         events: &[serde_json::Value],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
 
-    /// Records a recording that cannot be processed.
-    fn dead_letter(
+impl<S: AudioStore + ?Sized> AudioStore for Arc<S> {
+    fn put(
         &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
+        (**self).put(key, bytes, meta)
+    }
+
+    fn head(
+        &self,
+        key: &ObjectKey,
+    ) -> impl Future<Output = Result<Option<ObjectMeta>, StoreError>> + Send {
+        (**self).head(key)
+    }
+
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectKey>, StoreError>> + Send {
+        (**self).list(prefix)
+    }
+
+    fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(key)
+    }
+
+    fn uri(&self, key: &ObjectKey) -> String {
+        (**self).uri(key)
+    }
+}
+
+impl<S: EventSink + ?Sized> EventSink for Arc<S> {
+    fn publish(
+        &self,
+        events: &[serde_json::Value],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).publish(events)
+    }
+}
+
+impl<S: StagedAudio + ?Sized> StagedAudio for Arc<S> {
+    fn size(
+        &self,
+        reference: &AudioReference,
+        tenant: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        (**self).size(reference, tenant)
+    }
+
+    fn fetch(
+        &self,
+        reference: &AudioReference,
+        tenant: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send {
+        (**self).fetch(reference, tenant, max_bytes)
+    }
+}
+
+impl<S: RecordingSource + ?Sized> RecordingSource for Arc<S> {
+    type Receipt = S::Receipt;
+
+    fn next(&self) -> impl Future<Output = Option<Taken<Self::Receipt>>> + Send {
+        (**self).next()
+    }
+
+    fn ack(&self, receipt: Self::Receipt) -> impl Future<Output = Result<(), SourceError>> + Send {
+        (**self).ack(receipt)
+    }
+
+    fn reject(
+        &self,
+        receipt: &Self::Receipt,
         letter: &crate::DeadLetter,
-    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+        caller_pseudonym: Option<&str>,
+    ) -> impl Future<Output = Result<(), SourceError>> + Send {
+        (**self).reject(receipt, letter, caller_pseudonym)
+    }
 }

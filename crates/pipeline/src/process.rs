@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::failure::{Failure, Reason, Stage};
 use crate::keys::{DetectError, detect_keys};
-use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, class_name};
+use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, class_name};
 use crate::pseudonym::{PseudonymKey, hex};
 use crate::retention::{RetentionDecision, RetentionPolicy};
 use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
@@ -128,6 +128,20 @@ impl Pipeline {
         &self.settings
     }
 
+    /// The caller's pseudonym in this recording's tenant, `None` when the number was withheld.
+    /// A replayed dead letter carries the pseudonym the number was given the first time.
+    pub fn caller_pseudonym(&self, meta: &RecordingMetadata) -> Option<String> {
+        let key = self
+            .settings
+            .tenant_keys
+            .get(&meta.tenant)
+            .unwrap_or(&self.settings.pseudonym_key);
+        match (&meta.caller_number, &meta.caller_pseudonym) {
+            (Some(number), _) => Some(key.pseudonymize(&meta.tenant, number)),
+            (None, pseudonym) => pseudonym.clone(),
+        }
+    }
+
     /// Decodes, detects and scores one recording. CPU-bound: run it off an async runtime.
     pub fn analyse(&self, incoming: Incoming) -> Result<Analysis, Failure> {
         let settings = &self.settings;
@@ -145,7 +159,11 @@ impl Pipeline {
             })?;
         let headerless = match &meta.codec {
             Some(codec) => Some(codec.parse::<Headerless>().map_err(|e| {
-                Failure::permanent(Stage::Intake, Reason::InvalidMetadata, e.to_string())
+                Failure::permanent(
+                    Stage::Intake,
+                    Reason::InvalidMetadata,
+                    crate::redact::without_values(&e.to_string()),
+                )
             })?),
             None => None,
         };
@@ -193,14 +211,7 @@ impl Pipeline {
             .get(&meta.tenant)
             .unwrap_or(&settings.retention);
         let retention = policy.decide(&answers, meta.consent, meta.call_started_at);
-        let key = settings
-            .tenant_keys
-            .get(&meta.tenant)
-            .unwrap_or(&settings.pseudonym_key);
-        let caller_pseudonym = meta
-            .caller_number
-            .as_deref()
-            .map(|number| key.pseudonymize(&meta.tenant, number));
+        let caller_pseudonym = self.caller_pseudonym(meta);
         let extension = incoming
             .extension
             .as_deref()
@@ -260,12 +271,7 @@ impl Pipeline {
         let put = store
             .put(&analysis.key, &analysis.incoming.audio, &analysis.meta)
             .await
-            .map_err(|e| Failure {
-                stage: Stage::Store,
-                reason: Reason::StoreFailed,
-                retry: e.retry,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string()))?;
         analysis.timings.store = started.elapsed();
 
         let started = Instant::now();
@@ -295,14 +301,14 @@ impl Pipeline {
             values.push(to_value(score)?);
         }
         values.push(to_value(&built.response)?);
-        sink.publish(&meta.call_id, &values)
-            .await
-            .map_err(|e| Failure {
-                stage: Stage::Publish,
-                reason: Reason::PublishFailed,
-                retry: e.retry,
-                message: e.to_string(),
-            })?;
+        sink.publish(&values).await.map_err(|e| {
+            Failure::new(
+                Stage::Publish,
+                Reason::PublishFailed,
+                e.retry,
+                e.to_string(),
+            )
+        })?;
         analysis.timings.publish = started.elapsed();
         Ok(Delivered {
             analysis,
@@ -316,6 +322,16 @@ impl Analysis {
     /// The metadata of the recording.
     pub fn metadata(&self) -> &RecordingMetadata {
         &self.incoming.metadata
+    }
+
+    /// Where the recording came from (redacted).
+    pub fn input(&self) -> &str {
+        &self.incoming.input
+    }
+
+    /// The survey the recording answered.
+    pub fn survey(&self) -> &Survey {
+        &self.survey
     }
 
     /// Where the audio is stored.
@@ -340,20 +356,18 @@ fn split(total: Duration, detect: Duration) -> (Duration, Duration) {
     (total - detect, detect)
 }
 
+/// A decoding failure in the pipeline's terms. The pipeline decodes bytes in memory, so an
+/// I/O error can only mean data that ends before it says it does (symphonia reports a
+/// truncated stream, an AAC decoder configuration shorter than it claims, as I/O): the same
+/// bytes fail the same way again, so it is permanent, not transient.
 fn decode_failure(error: DecodeError) -> Failure {
-    let (reason, retry) = match error.kind() {
-        ErrorKind::Io => (Reason::Unreadable, Retry::Transient),
-        ErrorKind::Empty => (Reason::EmptyAudio, Retry::Permanent),
-        ErrorKind::Unsupported => (Reason::UnsupportedAudio, Retry::Permanent),
-        ErrorKind::Corrupt => (Reason::UndecodableAudio, Retry::Permanent),
-        ErrorKind::TooLarge => (Reason::OverLimit, Retry::Permanent),
+    let reason = match error.kind() {
+        ErrorKind::Io | ErrorKind::Corrupt => Reason::UndecodableAudio,
+        ErrorKind::Empty => Reason::EmptyAudio,
+        ErrorKind::Unsupported => Reason::UnsupportedAudio,
+        ErrorKind::TooLarge => Reason::OverLimit,
     };
-    Failure {
-        stage: Stage::Decode,
-        reason,
-        retry,
-        message: error.to_string(),
-    }
+    Failure::permanent(Stage::Decode, reason, error.to_string())
 }
 
 /// The media type stored with an object, from its extension.

@@ -46,12 +46,7 @@ pub enum KeyError {
 impl PseudonymKey {
     /// A key from its id and secret bytes.
     pub fn new(id: &str, secret: Vec<u8>) -> Result<PseudonymKey, KeyError> {
-        let valid_id = !id.is_empty()
-            && id.len() <= 32
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid_id {
+        if !valid_id(id) {
             return Err(KeyError::Id(id.to_string()));
         }
         if secret.len() < MIN_SECRET_BYTES {
@@ -83,6 +78,26 @@ impl PseudonymKey {
         mac.update(normalize(number).as_bytes());
         format!("ps-{}-{}", self.id, hex(&mac.finalize().into_bytes()))
     }
+}
+
+/// Whether `text` has the form of a pseudonym: `ps-`, a valid key id, `-`, 64 lowercase hex
+/// digits.
+pub fn is_pseudonym(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("ps-") else {
+        return false;
+    };
+    let Some((id, mac)) = rest.rsplit_once('-') else {
+        return false;
+    };
+    valid_id(id) && mac.len() == 64 && mac.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The digits of a number, with a leading `+` kept.

@@ -23,8 +23,10 @@ fn the_memory_store_keeps_the_store_contract() {
 #[test]
 fn the_memory_sink_keeps_the_sink_contract() {
     pollster::block_on(contract::event_sink(&MemorySink::default(), |sink| {
-        let events = sink.events().into_iter().map(|(_, e)| e).collect();
-        (events, sink.dead_letters())
+        sink.events()
+            .into_iter()
+            .map(|(key, e)| (Some(key), e))
+            .collect()
     }));
 }
 
@@ -55,10 +57,15 @@ impl Shared {
 
 #[test]
 fn the_ndjson_sink_keeps_the_sink_contract() {
-    let (events, letters) = (Shared::default(), Shared::default());
-    let sink = NdjsonSink::new(events.clone(), letters.clone());
+    let events = Shared::default();
+    let sink = NdjsonSink::new(events.clone());
     pollster::block_on(contract::event_sink(&sink, |_| {
-        (events.lines(), letters.lines::<DeadLetter>())
+        // a file has no keys: each line is its event
+        events
+            .lines::<serde_json::Value>()
+            .into_iter()
+            .map(|e| (None, e))
+            .collect()
     }));
 }
 
@@ -130,15 +137,28 @@ fn the_file_source_keeps_the_source_contract() {
     paths.push(dir.path().join("gone.wav"));
     let inputs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     // without defaults, the file without metadata is rejected too
-    let source = FileSource::new(paths.clone(), FileDefaults::default(), 1 << 20);
+    let letters = Shared::default();
+    let source = FileSource::new(
+        paths.clone(),
+        FileDefaults::default(),
+        1 << 20,
+        Box::new(letters.clone()),
+    );
     let rejected = pollster::block_on(contract::recording_source(&source, &inputs));
     assert_eq!(rejected, 3);
-    assert_eq!(source.acknowledged(), 1);
+    assert_eq!(
+        source.acknowledged(),
+        4,
+        "rejected inputs are acknowledged too"
+    );
+    assert_eq!(source.rejected(), 3);
+    let written: Vec<DeadLetter> = letters.lines();
+    assert_eq!(written.len(), 3, "one dead letter per rejection");
     let defaults = FileDefaults {
         tenant: Some("acme".into()),
         survey_id: Some("s".into()),
     };
-    let source = FileSource::new(paths, defaults, 1 << 20);
+    let source = FileSource::new(paths, defaults, 1 << 20, Box::new(Shared::default()));
     assert_eq!(
         pollster::block_on(contract::recording_source(&source, &inputs)),
         2

@@ -21,6 +21,9 @@ use serde::Deserialize;
 /// kms_key_id = "alias/callscore"
 /// tagging = "auto"
 /// timeout_ms = 10000
+/// min_throughput_bytes_per_s = 1048576
+/// staging_buckets = ["callscore-staging"]
+/// staging_tenant_prefix = true
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,9 +58,23 @@ pub struct S3Config {
     /// needed), `off` never sends tags.
     #[serde(default)]
     pub tagging: TaggingMode,
-    /// How long one store operation may take, retries included, in milliseconds.
+    /// How long one store operation may take, retries included, in milliseconds; an
+    /// operation that moves an object's bytes gets as long again as the bytes take at
+    /// `min_throughput_bytes_per_s`.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// The slowest transfer accepted, in bytes per second: a 256 MiB upload at the default
+    /// 1 MiB/s may take the base timeout plus 256 s.
+    #[serde(default = "default_min_throughput")]
+    pub min_throughput_bytes_per_s: u64,
+    /// Buckets that audio references may name (`s3://BUCKET/KEY`); empty: references are
+    /// refused. Never the audio bucket itself.
+    #[serde(default)]
+    pub staging_buckets: Vec<String>,
+    /// Whether a reference's key must start with the message's tenant (`TENANT/…`), so that
+    /// one tenant's messages cannot make callscore read another's uploads.
+    #[serde(default)]
+    pub staging_tenant_prefix: bool,
 }
 
 /// Server-side encryption of stored objects.
@@ -88,6 +105,10 @@ fn default_timeout_ms() -> u64 {
     10_000
 }
 
+fn default_min_throughput() -> u64 {
+    1 << 20
+}
+
 impl S3Config {
     /// A configuration for `bucket` with every other setting at its default.
     pub fn new(bucket: impl Into<String>) -> S3Config {
@@ -101,6 +122,9 @@ impl S3Config {
             kms_key_id: None,
             tagging: TaggingMode::Auto,
             timeout_ms: default_timeout_ms(),
+            min_throughput_bytes_per_s: default_min_throughput(),
+            staging_buckets: Vec::new(),
+            staging_tenant_prefix: false,
         }
     }
 
@@ -137,12 +161,36 @@ impl S3Config {
         if self.timeout_ms == 0 {
             return Err("timeout_ms must be more than 0".into());
         }
+        if self.min_throughput_bytes_per_s == 0 {
+            return Err("min_throughput_bytes_per_s must be more than 0".into());
+        }
+        for bucket in &self.staging_buckets {
+            if !bucket_name_is_valid(bucket) {
+                return Err(format!(
+                    "staging_buckets: {bucket:?} is not a valid bucket name"
+                ));
+            }
+            if *bucket == self.bucket {
+                return Err(format!(
+                    "staging_buckets: {bucket:?} is the audio bucket; references to stored \
+                     audio are never accepted"
+                ));
+            }
+        }
         Ok(())
     }
 
-    /// The per-operation timeout.
+    /// The timeout of an operation that moves no object's bytes.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The timeout of an operation that moves `bytes`: the base timeout plus the time the
+    /// bytes take at the slowest throughput accepted.
+    pub fn timeout_for(&self, bytes: u64) -> Duration {
+        let transfer =
+            Duration::from_secs_f64(bytes as f64 / self.min_throughput_bytes_per_s as f64);
+        self.timeout().saturating_add(transfer)
     }
 
     /// The key prefix, empty when unset.
@@ -201,6 +249,26 @@ mod tests {
         config.validate().expect("valid");
         let aes = parse("bucket = \"b12\"\nserver_side_encryption = \"aes256\"").expect("parses");
         assert_eq!(aes.server_side_encryption, Some(Sse::Aes256));
+    }
+
+    #[test]
+    fn the_timeout_grows_with_the_bytes_moved() {
+        let config = parse("bucket = \"audio\"\ntimeout_ms = 2000").expect("parses");
+        assert_eq!(config.timeout_for(0), Duration::from_secs(2));
+        assert_eq!(config.timeout_for(256 << 20), Duration::from_secs(2 + 256));
+    }
+
+    #[test]
+    fn the_audio_bucket_is_never_a_staging_bucket() {
+        let config = parse("bucket = \"audio\"\nstaging_buckets = [\"audio\"]").expect("parses");
+        assert!(
+            config
+                .validate()
+                .expect_err("refused")
+                .contains("audio bucket")
+        );
+        let config = parse("bucket = \"audio\"\nstaging_buckets = [\"staging\"]").expect("parses");
+        config.validate().expect("valid");
     }
 
     #[test]

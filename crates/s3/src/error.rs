@@ -28,18 +28,6 @@ pub enum S3Error {
     Probe(String),
 }
 
-/// A recording could not be fetched from a staging bucket.
-#[derive(Debug, thiserror::Error)]
-#[error("fetching {uri}: {message}")]
-pub struct FetchError {
-    /// The URI asked for.
-    pub uri: String,
-    /// Whether to retry.
-    pub retry: Retry,
-    /// What went wrong.
-    pub message: String,
-}
-
 /// A classified SDK failure: whether to retry, the HTTP status when the store answered, and
 /// a message with the service's error code and text (never a credential: signatures and
 /// keys are in requests, which are not shown).
@@ -124,13 +112,36 @@ where
     }
 }
 
-/// Timeouts, throttling and server errors pass; other refusals do not. `501 Not Implemented`
-/// is a server error that never passes: the store lacks the feature.
-fn retry_for(status: Option<u16>, code: Option<&str>) -> Retry {
+/// Error codes that say the deployment is refused, not the request: credentials wrong or
+/// expired, a permission missing, the clock skewed, the bucket gone or in another region.
+/// They are fixed by an operator, never by the recording, so they block instead of
+/// dead-lettering.
+const DEPLOYMENT_REFUSED: [&str; 12] = [
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidToken",
+    "RequestTimeTooSkewed",
+    "NoSuchBucket",
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
+    "AccountProblem",
+];
+
+/// Timeouts, throttling and server errors pass; a refused deployment (403, the codes of
+/// [`DEPLOYMENT_REFUSED`]) blocks; other refusals are permanent. `501 Not Implemented` is a
+/// server error that never passes: the store lacks the feature.
+pub(crate) fn retry_for(status: Option<u16>, code: Option<&str>) -> Retry {
     match (status, code) {
         (_, Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable")) => {
             Retry::Transient
         }
+        (_, Some(code)) if DEPLOYMENT_REFUSED.contains(&code) => Retry::Blocked,
+        // a 403 without a code (a HEAD has no body) is a refusal of the credentials
+        (Some(401 | 403), _) => Retry::Blocked,
         (Some(501), _) => Retry::Permanent,
         (Some(408 | 429) | Some(500..=599), _) => Retry::Transient,
         (Some(_), _) => Retry::Permanent,
@@ -157,12 +168,31 @@ mod tests {
         }
         for (status, code) in [
             (400, Some("InvalidRequest")),
-            (403, Some("AccessDenied")),
             (404, Some("NoSuchKey")),
             (412, Some("PreconditionFailed")),
             (501, Some("NotImplemented")),
         ] {
             assert_eq!(retry_for(Some(status), code), Retry::Permanent, "{status}");
+        }
+    }
+
+    #[test]
+    fn credential_permission_clock_and_bucket_problems_block() {
+        for (status, code) in [
+            (403, Some("AccessDenied")),
+            (403, Some("InvalidAccessKeyId")),
+            (403, Some("SignatureDoesNotMatch")),
+            (403, None),
+            (400, Some("ExpiredToken")),
+            (403, Some("RequestTimeTooSkewed")),
+            (404, Some("NoSuchBucket")),
+            (301, Some("PermanentRedirect")),
+        ] {
+            assert_eq!(
+                retry_for(Some(status), code),
+                Retry::Blocked,
+                "{status} {code:?}"
+            );
         }
     }
 }

@@ -1,52 +1,121 @@
-//! Reading recordings referenced by `s3://` URIs, e.g. in a staging bucket.
+//! Reading recordings referenced by `s3://` URIs in a staging bucket: the pipeline's
+//! [`StagedAudio`] port.
 
-use callscore_pipeline::Retry;
+use callscore_pipeline::{AudioReference, Retry, StagedAudio, StoreError};
 
-use crate::error::{Failure, FetchError};
+use crate::error::Failure;
 use crate::store::S3Store;
 
 impl S3Store {
-    /// The bytes of the object `uri` (`s3://BUCKET/KEY`) names, in any bucket the credentials
-    /// can read, at most `max_bytes` of them: a larger object is refused before its body is
-    /// read (by its length), and a body that grows past the limit is cut off.
-    ///
-    /// Missing, forbidden and oversized objects and malformed URIs are permanent failures;
-    /// timeouts, outages and 5xx answers are transient.
-    pub async fn fetch(&self, uri: &str, max_bytes: u64) -> Result<Vec<u8>, FetchError> {
-        let failed = |retry, message: String| FetchError {
-            uri: uri.to_string(),
+    /// The bucket and key of `reference`, once it is known to be allowed for `tenant`: in a
+    /// configured staging bucket and, with `staging_tenant_prefix`, under `TENANT/`.
+    fn allowed<'r>(
+        &self,
+        reference: &'r AudioReference,
+        tenant: &str,
+    ) -> Result<(&'r str, &'r str), StoreError> {
+        let refused = |message: &str| StoreError {
+            operation: "fetch",
+            key: callscore_pipeline::redact::redact(&reference.uri).into_owned(),
+            retry: Retry::Permanent,
+            message: message.to_string(),
+        };
+        let (bucket, key) = parse_uri(&reference.uri)
+            .ok_or_else(|| refused("not an object URI of the form s3://BUCKET/KEY"))?;
+        if !self.config.staging_buckets.iter().any(|b| b == bucket) {
+            return Err(refused(
+                "the bucket is not a configured staging bucket (s3.staging_buckets)",
+            ));
+        }
+        if self.config.staging_tenant_prefix
+            && !key
+                .strip_prefix(tenant)
+                .is_some_and(|rest| rest.starts_with('/'))
+        {
+            return Err(refused("the key is not under the message's tenant prefix"));
+        }
+        if key.split('/').any(|part| part == ".." || part == ".") {
+            return Err(refused("the key has . or .. segments"));
+        }
+        Ok((bucket, key))
+    }
+
+    fn fetch_error(&self, reference: &AudioReference, retry: Retry, message: String) -> StoreError {
+        StoreError {
+            operation: "fetch",
+            key: callscore_pipeline::redact::redact(&reference.uri).into_owned(),
             retry,
             message,
-        };
-        let (bucket, key) = parse_uri(uri).ok_or_else(|| {
-            failed(
-                Retry::Permanent,
-                "not an object URI of the form s3://BUCKET/KEY".into(),
-            )
-        })?;
+        }
+    }
+}
+
+impl StagedAudio for S3Store {
+    async fn size(&self, reference: &AudioReference, tenant: &str) -> Result<u64, StoreError> {
+        let (bucket, key) = self.allowed(reference, tenant)?;
+        let head = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                let failure = Failure::of(&e);
+                // a reference to nothing is the message's fault
+                let retry = if failure.status == Some(404) {
+                    Retry::Permanent
+                } else {
+                    failure.retry
+                };
+                self.fetch_error(reference, retry, failure.message)
+            })?;
+        Ok(head
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0))
+    }
+
+    /// At most `max_bytes`: a larger object is refused before its body is read (by its
+    /// length), and a body that grows past the limit is cut off. The time allowed grows with
+    /// the object's length.
+    async fn fetch(
+        &self,
+        reference: &AudioReference,
+        tenant: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let (bucket, key) = self.allowed(reference, tenant)?;
+        let failed = |retry, message: String| self.fetch_error(reference, retry, message);
         let too_large = |size: u64| {
             failed(
                 Retry::Permanent,
                 format!("the object is {size} bytes, over the limit of {max_bytes}"),
             )
         };
+        let object = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                let failure = Failure::of(&e);
+                let retry = if failure.status == Some(404) {
+                    Retry::Permanent
+                } else {
+                    failure.retry
+                };
+                failed(retry, failure.message)
+            })?;
+        let length = object.content_length().and_then(|n| u64::try_from(n).ok());
+        if let Some(length) = length.filter(|&n| n > max_bytes) {
+            return Err(too_large(length));
+        }
+        let capacity = length.unwrap_or(0).min(max_bytes);
+        let timeout = self.config.timeout_for(capacity);
         let read = async {
-            let object = self
-                .client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    let failure = Failure::of(&e);
-                    failed(failure.retry, failure.message)
-                })?;
-            let length = object.content_length().and_then(|n| u64::try_from(n).ok());
-            if let Some(length) = length.filter(|&n| n > max_bytes) {
-                return Err(too_large(length));
-            }
-            let capacity = length.unwrap_or(0).min(max_bytes);
             let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
             let mut body = object.body;
             while let Some(chunk) = body
@@ -62,13 +131,14 @@ impl S3Store {
             }
             Ok(bytes)
         };
-        // the SDK's operation timeout ends when the body starts; this one covers the body too
-        tokio::time::timeout(self.config.timeout(), read)
+        // the SDK's operation timeout ends when the body starts; this one covers the body, as
+        // long as its length needs
+        tokio::time::timeout(timeout, read)
             .await
             .unwrap_or_else(|_| {
                 Err(failed(
                     Retry::Transient,
-                    format!("timed out after {:?}", self.config.timeout()),
+                    format!("the body took longer than {timeout:?}"),
                 ))
             })
     }

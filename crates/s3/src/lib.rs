@@ -38,12 +38,17 @@
 //!
 //! The credentials need `s3:ListBucket` on the bucket (without it, asking for a missing
 //! object is answered 403 instead of 404), `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
-//! and `s3:GetObjectTagging` with `tagging = "auto"`; plus `s3:GetObject` on staging buckets
-//! for [`S3Store::fetch`].
+//! and `s3:GetObjectTagging` with `tagging = "auto"`; plus `s3:GetObject` on the staging
+//! buckets, which the [`StagedAudio`](callscore_pipeline::StagedAudio) port reads: only
+//! buckets named in `staging_buckets` (never the audio bucket), and with
+//! `staging_tenant_prefix` only keys under the message's tenant.
 //!
 //! Failures are [`StoreError`](callscore_pipeline::StoreError)s whose
-//! [`Retry`](callscore_pipeline::Retry) says whether to try again: timeouts, outages, 5xx,
-//! 408, 429 and `SlowDown` are transient, other refusals permanent.
+//! [`Retry`](callscore_pipeline::Retry) says what to do: timeouts, outages, 5xx, 408, 429 and
+//! `SlowDown` are transient; a refused deployment (403, expired or wrong credentials, a
+//! skewed clock, a missing bucket) blocks until an operator fixes it; other refusals are
+//! permanent. An operation that moves an object's bytes may take the base timeout plus the
+//! bytes at `min_throughput_bytes_per_s`.
 //!
 //! # Example
 //!
@@ -62,7 +67,6 @@
 //! for limitation in store.limitations() {
 //!     tracing::warn!("{limitation}");
 //! }
-//! let audio = store.fetch("s3://staging/acme/r1.wav", 64 << 20).await?;
 //! # Ok(()) }
 //! ```
 
@@ -76,5 +80,5 @@ mod probe;
 mod store;
 
 pub use config::{S3Config, Sse, TaggingMode};
-pub use error::{FetchError, S3Error};
+pub use error::S3Error;
 pub use store::{Capabilities, S3Store};

@@ -110,7 +110,8 @@ impl S3Store {
         limitations
     }
 
-    /// Checks that the bucket answers (HeadBucket), for readiness.
+    /// Checks that the bucket answers (HeadBucket), for readiness. A bucket that is missing
+    /// or refused blocks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.client
             .head_bucket()
@@ -118,7 +119,14 @@ impl S3Store {
             .send()
             .await
             .map(drop)
-            .map_err(|e| Failure::of(&e).into_store_error("ping", &self.config.bucket))
+            .map_err(|e| {
+                let mut failure = Failure::of(&e);
+                if failure.status == Some(404) {
+                    failure.retry = Retry::Blocked;
+                    failure.message = format!("NoSuchBucket ({})", failure.message);
+                }
+                failure.into_store_error("ping", &self.config.bucket)
+            })
     }
 
     /// The object name of `key`: the store's prefix and the key.
@@ -201,7 +209,42 @@ impl S3Store {
                 .server_side_encryption(ServerSideEncryption::AwsKms)
                 .set_ssekms_key_id(self.config.kms_key_id.clone()),
         };
-        request.send().await.map(drop).map_err(|e| Failure::of(&e))
+        // one timeout for a 1 KiB and a 256 MiB upload would fail the large one for ever
+        let timeout = self.config.timeout_for(bytes.len() as u64);
+        request
+            .customize()
+            .config_override(
+                Builder::default().timeout_config(
+                    TimeoutConfig::builder()
+                        .operation_timeout(timeout)
+                        .operation_attempt_timeout(timeout)
+                        .build(),
+                ),
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| Failure::of(&e))
+    }
+
+    /// A 404 to a HEAD does not say whether the object or the bucket is missing (a HEAD
+    /// answer has no body): asks the bucket. A missing bucket blocks (an operator must fix
+    /// it); it is never "no such object".
+    async fn missing_object_or_bucket(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match self.ping().await {
+            Ok(()) => Ok(()),
+            Err(error) if error.retry == Retry::Permanent => Err(StoreError {
+                operation: "head",
+                key: key.to_string(),
+                retry: Retry::Blocked,
+                message: format!("the bucket does not answer: {}", error.message),
+            }),
+            Err(error) => Err(StoreError {
+                operation: "head",
+                key: key.to_string(),
+                ..error
+            }),
+        }
     }
 
     pub(crate) async fn delete_object(&self, name: &str) -> Result<(), Failure> {
@@ -255,6 +298,7 @@ impl AudioStore for S3Store {
             .await
             .map_err(|failure| failure.into_store_error("head", key.as_str()))?;
         let Some(head) = head else {
+            self.missing_object_or_bucket(key).await?;
             return Ok(None);
         };
         // metadata callscore cannot read is damage, not something a retry repairs

@@ -8,7 +8,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_s3::primitives::ByteStream;
 use callscore_pipeline::{
-    AudioStore, ObjectKey, ObjectMeta, PutOutcome, Retry, class_name, contract,
+    AudioReference, AudioStore, ObjectKey, ObjectMeta, PutOutcome, Retry, StagedAudio, class_name,
+    contract,
 };
 use callscore_s3::{S3Config, S3Error, S3Store, Sse, TaggingMode};
 use callscore_survey::RetentionClass;
@@ -324,33 +325,194 @@ async fn concurrent_puts_of_one_recording_write_it_once_on_moto() {
 }
 
 #[tokio::test]
-async fn fetch_reads_staging_objects_within_the_limit_and_refuses_the_rest() {
-    let garage = Garage::start(&["audio", "staging"]);
-    let store = connect(garage.endpoint()).await;
+async fn staged_audio_is_read_only_from_staging_buckets_under_the_tenant_and_within_the_limit() {
+    let garage = Garage::start(&["audio", "staging", "other"]);
+    let config = S3Config {
+        staging_buckets: vec!["staging".into()],
+        staging_tenant_prefix: true,
+        ..config(garage.endpoint())
+    };
+    let store = S3Store::from_sdk_config(&config, &sdk_config(garage.endpoint()))
+        .await
+        .expect("connects");
     let client = plain_client(garage.endpoint());
     let bytes = vec![7u8; 4096];
-    client
-        .put_object()
-        .bucket("staging")
-        .key("acme/in/r1.wav")
-        .body(ByteStream::from(bytes.clone()))
+    for (bucket, key) in [
+        ("staging", "acme/in/r1.wav"),
+        ("staging", "globex/in/r1.wav"),
+        ("other", "acme/in/r1.wav"),
+        ("audio", "callscore/acme/respondent/ps-x/r1.wav"),
+    ] {
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(bytes.clone()))
+            .send()
+            .await
+            .expect("staged");
+    }
+    let reference = |uri: &str| AudioReference {
+        uri: uri.into(),
+        sha256: None,
+    };
+    let uri = "s3://staging/acme/in/r1.wav";
+    assert_eq!(
+        store.size(&reference(uri), "acme").await.expect("its size"),
+        4096
+    );
+    assert_eq!(
+        store
+            .fetch(&reference(uri), "acme", 4096)
+            .await
+            .expect("fetched"),
+        bytes
+    );
+    let refused = [
+        (uri, "acme", "over the limit"),
+        ("s3://staging/acme/in/gone.wav", "acme", "NoSuchKey"),
+        ("s3://staging/globex/in/r1.wav", "acme", "tenant prefix"),
+        (
+            "s3://other/acme/in/r1.wav",
+            "acme",
+            "not a configured staging bucket",
+        ),
+        (
+            "s3://audio/callscore/acme/respondent/ps-x/r1.wav",
+            "acme",
+            "not a configured staging bucket",
+        ),
+        ("s3://staging/acme/../globex/in/r1.wav", "acme", ". or .."),
+        ("https://staging/acme/in/r1.wav", "acme", "s3://BUCKET/KEY"),
+    ];
+    for (uri, tenant, why) in refused {
+        let error = store
+            .fetch(&reference(uri), tenant, 4095)
+            .await
+            .expect_err(uri);
+        assert_eq!(error.retry, Retry::Permanent, "{error}");
+        assert!(error.to_string().contains(why), "{uri}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_large_put_gets_time_in_proportion_to_its_size() {
+    let garage = Garage::start(&["audio"]);
+    // a base timeout far shorter than a 64 MiB upload takes, even on loopback
+    let config = S3Config {
+        timeout_ms: 50,
+        ..config(garage.endpoint())
+    };
+    let store = S3Store::from_sdk_config(&config, &sdk_config(garage.endpoint()))
+        .await
+        .expect("connects");
+    let class = RetentionClass::Respondent;
+    let bytes = vec![0x55u8; 64 << 20];
+    let key = key(class, "large");
+    let meta = meta(&bytes, class, "large");
+    let started = std::time::Instant::now();
+    let outcome = store.put(&key, &bytes, &meta).await;
+    let took = started.elapsed();
+    assert_eq!(
+        outcome.expect("the upload is given the time its size needs"),
+        PutOutcome::Created,
+        "took {took:?}"
+    );
+    assert!(
+        took > Duration::from_millis(50),
+        "the upload took {took:?}: too fast to show anything"
+    );
+}
+
+/// Credentials that a test can spoil and mend while a store uses them.
+#[derive(Debug, Clone)]
+struct Switchable {
+    good: Credentials,
+    spoilt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for Switchable {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let credentials = if self.spoilt.load(std::sync::atomic::Ordering::SeqCst) {
+            Credentials::new(
+                self.good.access_key_id(),
+                "0000000000000000000000000000000000000000000000000000000000000000",
+                None,
+                None,
+                "spoilt",
+            )
+        } else {
+            self.good.clone()
+        };
+        aws_credential_types::provider::future::ProvideCredentials::ready(Ok(credentials))
+    }
+}
+
+#[tokio::test]
+async fn refused_credentials_and_a_missing_bucket_block_instead_of_failing_for_good() {
+    let garage = Garage::start(&["audio"]);
+    let endpoint = garage.endpoint();
+    let spoilt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let provider = Switchable {
+        good: Credentials::new(&endpoint.access_key, &endpoint.secret_key, None, None, "t"),
+        spoilt: std::sync::Arc::clone(&spoilt),
+    };
+    // no identity cache: every request asks the provider, as rotated credentials do in time
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(aws_sdk_s3::config::IdentityCache::no_cache())
+        .region(Region::new(endpoint.region.clone()))
+        .build();
+    let config = S3Config {
+        tagging: TaggingMode::Off,
+        ..config(endpoint)
+    };
+    let store = S3Store::from_sdk_config(&config, &sdk)
+        .await
+        .expect("connects");
+    let class = RetentionClass::Respondent;
+    let (key, bytes) = (key(class, "r1"), b"RIFF refused".to_vec());
+    let meta = meta(&bytes, class, "r1");
+
+    spoilt.store(true, std::sync::atomic::Ordering::SeqCst);
+    let error = store
+        .put(&key, &bytes, &meta)
+        .await
+        .expect_err("the store refuses the signature");
+    assert_eq!(error.retry, Retry::Blocked, "{error}");
+    let error = store.ping().await.expect_err("refused");
+    assert_eq!(error.retry, Retry::Blocked, "{error}");
+
+    spoilt.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        store.put(&key, &bytes, &meta).await.expect("mended"),
+        PutOutcome::Created
+    );
+
+    // a HEAD answered 404 because the bucket is gone is no "no such object"
+    store.delete(&key).await.expect("deleted");
+    plain_client(endpoint)
+        .delete_bucket()
+        .bucket(&endpoint.bucket)
         .send()
         .await
-        .expect("staged");
-
-    let uri = "s3://staging/acme/in/r1.wav";
-    assert_eq!(store.fetch(uri, 4096).await.expect("fetched"), bytes);
-    let refused = [
-        (uri, "over the limit"),
-        ("s3://staging/acme/in/gone.wav", "NoSuchKey"),
-        ("s3://no-such-bucket/r1.wav", "HTTP 404"),
-        ("https://staging/acme/in/r1.wav", "s3://BUCKET/KEY"),
-    ];
-    for (uri, why) in refused {
-        let error = store.fetch(uri, 4095).await.expect_err(uri);
-        assert_eq!(error.retry, Retry::Permanent, "{error}");
-        assert!(error.to_string().contains(why), "{error}");
-    }
+        .expect("the empty bucket is deleted");
+    let error = store
+        .head(&key)
+        .await
+        .expect_err("a missing bucket is not a missing object");
+    assert_eq!(error.retry, Retry::Blocked, "{error}");
+    let error = store
+        .put(&key, &bytes, &meta)
+        .await
+        .expect_err("nowhere to write");
+    assert_eq!(error.retry, Retry::Blocked, "{error}");
 }
 
 #[tokio::test]
@@ -429,7 +591,7 @@ async fn a_missing_bucket_is_refused_at_connect() {
         .await
         .expect_err("no bucket");
     match &error {
-        S3Error::Unreachable { retry, .. } => assert_eq!(*retry, Retry::Permanent, "{error}"),
+        S3Error::Unreachable { retry, .. } => assert_eq!(*retry, Retry::Blocked, "{error}"),
         other => panic!("expected an unreachable bucket, got {other:?}"),
     }
     assert!(error.to_string().contains("no-such-bucket"), "{error}");

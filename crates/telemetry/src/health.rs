@@ -1,10 +1,71 @@
-//! Liveness and readiness: named checks the service keeps up to date, plus the limitations it
-//! runs with (a store without tagging, say), reported in `/readyz`.
+//! Liveness and readiness: typed checks the service keeps up to date, plus the limitations it
+//! runs with (a store without tagging, say), reported in `/readyz`. A check's detail comes from
+//! a fixed vocabulary ([`Status`]): internal error texts go to the log, never to `/readyz`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::Serialize;
+
+/// A readiness check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The consumer has joined its group.
+    Group,
+    /// A broker answers the producer, and the producer has not failed for good.
+    Producer,
+    /// The audio store answers.
+    Store,
+    /// Delivery is not blocked by a refused deployment (credentials, permissions, a missing
+    /// bucket).
+    Delivery,
+}
+
+impl Check {
+    /// The name used in `/readyz` and in the `check` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Group => "group",
+            Check::Producer => "producer",
+            Check::Store => "store",
+            Check::Delivery => "delivery",
+        }
+    }
+
+    /// Every check.
+    pub const ALL: [Check; 4] = [Check::Group, Check::Producer, Check::Store, Check::Delivery];
+}
+
+/// The state of a check, in words an operator reads (details are in the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not known yet.
+    Starting,
+    /// Joining the consumer group.
+    Joining,
+    /// Joined, with partitions or without.
+    Joined,
+    /// It answers.
+    Reachable,
+    /// It does not answer, or answers with errors.
+    Unreachable,
+    /// It answers but refuses: credentials, permissions, a missing bucket or topic.
+    Refused,
+    /// No answer within the probe's time.
+    NoAnswer,
+    /// Broken for good: the service stops and is restarted.
+    Failed,
+    /// Working.
+    Flowing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct CheckState {
+    ok: bool,
+    status: Status,
+}
 
 /// The service's readiness checks, shared between the service and the HTTP server.
 #[derive(Debug, Default)]
@@ -12,17 +73,11 @@ pub struct Health {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone)]
 struct State {
-    checks: BTreeMap<String, Check>,
+    checks: BTreeMap<Check, CheckState>,
     limitations: Vec<String>,
     stopping: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Check {
-    ok: bool,
-    detail: String,
 }
 
 /// What `/readyz` answers.
@@ -30,8 +85,10 @@ struct Check {
 pub struct Readiness {
     /// Whether every check passes and the service is not stopping.
     pub ready: bool,
-    /// Each check by name.
-    pub checks: serde_json::Value,
+    /// Each check by name, with its status.
+    pub checks: BTreeMap<&'static str, serde_json::Value>,
+    /// The names of the checks that fail.
+    pub failing: Vec<&'static str>,
     /// What the service cannot do on this deployment, in words.
     pub limitations: Vec<String>,
     /// Whether a shutdown is under way.
@@ -44,16 +101,14 @@ impl Health {
         Health::default()
     }
 
-    /// Sets the check `name`.
-    pub fn set(&self, name: &str, ok: bool, detail: impl Into<String>) {
-        let mut state = self.lock();
-        state.checks.insert(
-            name.to_string(),
-            Check {
-                ok,
-                detail: detail.into(),
-            },
-        );
+    /// Sets `check`.
+    pub fn set(&self, check: Check, ok: bool, status: Status) {
+        self.lock().checks.insert(check, CheckState { ok, status });
+    }
+
+    /// Whether `check` passes now (`None` before it is first set).
+    pub fn passes(&self, check: Check) -> Option<bool> {
+        self.lock().checks.get(&check).map(|c| c.ok)
     }
 
     /// Records a limitation of this deployment.
@@ -69,11 +124,21 @@ impl Health {
     /// The current readiness. With no checks registered the service is not ready yet.
     pub fn readiness(&self) -> Readiness {
         let state = self.lock().clone();
-        let ready =
-            !state.stopping && !state.checks.is_empty() && state.checks.values().all(|c| c.ok);
+        let failing: Vec<&'static str> = state
+            .checks
+            .iter()
+            .filter(|(_, c)| !c.ok)
+            .map(|(check, _)| check.as_str())
+            .collect();
+        let ready = !state.stopping && !state.checks.is_empty() && failing.is_empty();
         Readiness {
             ready,
-            checks: serde_json::to_value(&state.checks).unwrap_or_default(),
+            checks: state
+                .checks
+                .iter()
+                .map(|(check, c)| (check.as_str(), serde_json::to_value(c).unwrap_or_default()))
+                .collect(),
+            failing,
             limitations: state.limitations,
             stopping: state.stopping,
         }
@@ -90,17 +155,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_only_when_every_check_passes() {
+    fn ready_only_when_every_check_passes_and_failing_ones_are_named() {
         let health = Health::new();
         assert!(!health.readiness().ready, "no checks yet");
-        health.set("store", true, "reachable");
-        health.set("group", false, "joining");
-        assert!(!health.readiness().ready);
-        health.set("group", true, "2 partitions");
+        health.set(Check::Store, true, Status::Reachable);
+        health.set(Check::Group, false, Status::Joining);
+        let readiness = health.readiness();
+        assert!(!readiness.ready);
+        assert_eq!(readiness.failing, vec!["group"]);
+        health.set(Check::Group, true, Status::Joined);
         health.limitation("no tagging");
         let readiness = health.readiness();
         assert!(readiness.ready);
         assert_eq!(readiness.limitations, vec!["no tagging".to_string()]);
+        let body = serde_json::to_string(&readiness).expect("JSON");
+        assert!(
+            body.contains("\"store\":{\"ok\":true,\"status\":\"reachable\"}"),
+            "{body}"
+        );
         health.stopping();
         assert!(
             !health.readiness().ready,

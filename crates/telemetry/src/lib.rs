@@ -1,19 +1,24 @@
-//! callscore's telemetry: the Prometheus metrics of the service, the `/metrics`, `/healthz` and
-//! `/readyz` endpoints, and the tracing set-up.
+//! callscore's telemetry: the Prometheus metrics of the service ([`Metrics`], names in
+//! [`names`]), the delivery core's and the consumer's events as metrics, readiness and logs
+//! ([`Telemetry`]), the `/metrics`, `/healthz` and `/readyz` endpoints ([`router`], [`serve`]),
+//! and the tracing set-up.
 //!
 //! Metric names follow Prometheus conventions: the `callscore_` prefix, base units (seconds,
-//! bytes), `_total` on counters. Labels come from bounded sets only (stages, reasons,
-//! statuses, outcomes, topic partitions): never an id, a number or an error string.
+//! bytes), `_total` on counters. Labels come from bounded, typed sets only (stages, reasons,
+//! statuses, outcomes, operations, checks, topic partitions): never an id, a number or an
+//! error string.
 
 #![deny(missing_docs)]
 
 mod health;
 mod metrics;
+mod observe;
 mod server;
 
-pub use health::{Health, Readiness};
-pub use metrics::{Metrics, Outcome, StoreResult};
-pub use server::serve;
+pub use health::{Check, Health, Readiness, Status};
+pub use metrics::{Metrics, names};
+pub use observe::Telemetry;
+pub use server::{Limits, router, serve};
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

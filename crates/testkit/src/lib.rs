@@ -350,6 +350,40 @@ impl Garage {
         self.wait_until_serving();
     }
 
+    /// Takes the key's read and write access to `bucket` away (as a revoked permission would).
+    pub fn deny(&self, bucket: &str) {
+        let binary = installed(&format!("garage-{GARAGE_VERSION}/bin/garage"));
+        self.garage_cli(
+            &binary,
+            &[
+                "bucket",
+                "deny",
+                "--read",
+                "--write",
+                bucket,
+                "--key",
+                GARAGE_ACCESS_KEY,
+            ],
+        );
+    }
+
+    /// Gives the key's read and write access to `bucket` back.
+    pub fn allow(&self, bucket: &str) {
+        let binary = installed(&format!("garage-{GARAGE_VERSION}/bin/garage"));
+        self.garage_cli(
+            &binary,
+            &[
+                "bucket",
+                "allow",
+                "--read",
+                "--write",
+                bucket,
+                "--key",
+                GARAGE_ACCESS_KEY,
+            ],
+        );
+    }
+
     fn garage_cli(&self, binary: &Path, args: &[&str]) {
         let output = Command::new(binary)
             .arg("-c")

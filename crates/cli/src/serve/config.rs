@@ -4,8 +4,11 @@
 //! An override is `CALLSCORE__SECTION__KEY=value` (double underscores between levels, any
 //! case): `CALLSCORE__SERVICE__MAX_IN_FLIGHT=64`. Under `kafka.common`, `kafka.consumer` and
 //! `kafka.producer` single underscores of the last level become dots, so
-//! `CALLSCORE__KAFKA__COMMON__SASL_PASSWORD` sets librdkafka's `sasl.password`. The value is
-//! read as TOML when it parses as a number or boolean, else as text.
+//! `CALLSCORE__KAFKA__COMMON__SASL_PASSWORD` sets librdkafka's `sasl.password`. A librdkafka
+//! property's value is always text (librdkafka takes text, and a password such as "007" must
+//! stay "007"); elsewhere a value is a number or a boolean only when it is written exactly as
+//! one (`64`, `true`; not `007`), or when the file has a number or boolean there, else text.
+//! No error message quotes an overriding value: it may be a secret set in the wrong variable.
 //!
 //! Secrets never live in the file: librdkafka's password and key properties are refused there
 //! (give them in the environment), the pseudonymisation keys come from files or environment
@@ -84,7 +87,11 @@ fn default_source() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct ServiceSection {
-    /// Address of `/metrics`, `/healthz` and `/readyz`.
+    /// Address of `/metrics`, `/healthz` and `/readyz`. All interfaces by default (port
+    /// 9464): the orchestrator's probes and Prometheus reach it from outside the container, and
+    /// it serves nothing confidential (bounded labels, no ids, no error texts); the server
+    /// bounds header reads, connection lifetimes and connections. Set `127.0.0.1:9464` where
+    /// only local scrapers need it.
     pub(crate) listen: SocketAddr,
     /// Most recordings in flight at once (messages taken and not yet committed).
     pub(crate) max_in_flight: usize,
@@ -214,7 +221,13 @@ impl Config {
         let mut table: toml::Table = toml::from_str(text)?;
         check_no_secrets(&table)?;
         apply_overrides(&mut table, vars)?;
-        let config: Config = toml::Value::Table(table).try_into()?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    // the table holds the overrides' values: the message must not quote them
+                    anyhow::anyhow!(callscore_pipeline::redact::without_values(&e.to_string()))
+                })?;
         config.validate()?;
         Ok(config)
     }
@@ -368,7 +381,6 @@ fn apply_overrides(table: &mut toml::Table, vars: &[(String, String)]) -> anyhow
         if librdkafka {
             parts[2] = parts[2].replace('_', ".");
         }
-        let value = parse_value(value);
         let (last, levels) = parts.split_last().expect("at least one level");
         let mut here = &mut *table;
         for level in levels {
@@ -378,20 +390,37 @@ fn apply_overrides(table: &mut toml::Table, vars: &[(String, String)]) -> anyhow
                 .as_table_mut()
                 .with_context(|| format!("{name}: {level} is not a table"))?;
         }
+        let value = if librdkafka {
+            toml::Value::String(value.clone())
+        } else {
+            parse_value(value, here.get(last.as_str()))
+        };
         here.insert(last.clone(), value);
     }
     Ok(())
 }
 
-/// A number or boolean as such, anything else as text.
-fn parse_value(text: &str) -> toml::Value {
-    if let Ok(n) = text.parse::<i64>() {
-        return toml::Value::Integer(n);
+/// An override's value: of the type the file has at that place, else a number or boolean
+/// only when written exactly as one (`64`, `true`, not `007` or `+1`), else text.
+fn parse_value(text: &str, existing: Option<&toml::Value>) -> toml::Value {
+    let text_value = || toml::Value::String(text.to_string());
+    let canonical = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
+    match existing {
+        Some(toml::Value::String(_)) => text_value(),
+        Some(toml::Value::Integer(_)) => canonical.map_or_else(text_value, toml::Value::Integer),
+        Some(toml::Value::Boolean(_)) => text
+            .parse::<bool>()
+            .map_or_else(|_| text_value(), toml::Value::Boolean),
+        _ => {
+            if let Some(n) = canonical {
+                toml::Value::Integer(n)
+            } else if let Ok(b) = text.parse::<bool>() {
+                toml::Value::Boolean(b)
+            } else {
+                text_value()
+            }
+        }
     }
-    if let Ok(b) = text.parse::<bool>() {
-        return toml::Value::Boolean(b);
-    }
-    toml::Value::String(text.to_string())
 }
 
 #[cfg(test)]
@@ -450,6 +479,38 @@ mod tests {
         assert_eq!(config.service.max_in_flight, 7);
         assert_eq!(config.s3.bucket, "other");
         assert_eq!(config.properties()["consumer"]["sasl.password"], "from-env");
+    }
+
+    #[test]
+    fn secrets_stay_text_whatever_they_look_like() {
+        let config = Config::parse(
+            MINIMAL,
+            &vars(&[
+                ("CALLSCORE__KAFKA__COMMON__SASL_PASSWORD", "007"),
+                ("CALLSCORE__KAFKA__PRODUCER__LINGER_MS", "10"),
+                ("CALLSCORE__PSEUDONYM__KEY_ID", "007"),
+            ]),
+        )
+        .expect("valid");
+        let properties = config.properties();
+        assert_eq!(properties["consumer"]["sasl.password"], "007");
+        assert_eq!(properties["producer"]["linger.ms"], "10");
+        assert_eq!(config.pseudonym.key_id, "007");
+    }
+
+    #[test]
+    fn a_secret_in_the_wrong_variable_is_never_quoted() {
+        let error = Config::parse(
+            MINIMAL,
+            &vars(&[("CALLSCORE__SERVICE__MAX_IN_FLIGHT", "hunter2-secret")]),
+        )
+        .expect_err("not a number");
+        let text = format!("{error:#}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(
+            text.contains("max_in_flight") || text.contains("invalid type"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,0 +1,16 @@
+//! What the service's end-to-end test files share.
+
+use std::path::Path;
+
+use callscore_testkit::service::{Service, Services};
+
+/// `callscore serve`, built by cargo for this test, against `services`.
+pub(crate) fn start(services: &Services, config: &Path, port: u16, log: &Path) -> Service {
+    Service::start(
+        Path::new(env!("CARGO_BIN_EXE_callscore")),
+        services,
+        config,
+        port,
+        log,
+    )
+}
