@@ -111,7 +111,7 @@ fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let config: RetentionConfig =
+            let mut config: RetentionConfig =
                 toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
             config
                 .validate()
@@ -125,8 +125,7 @@ fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
         surveys,
         pseudonym_key,
         tenant_keys: HashMap::new(),
-        retention: retention.default,
-        tenant_retention: retention.tenants,
+        retention,
         decode: DecodeOptions::default(),
         extended_keys: true,
         pipeline_version: format!("callscore {}", env!("CARGO_PKG_VERSION")),

@@ -49,7 +49,6 @@ fn pipeline() -> Pipeline {
         pseudonym_key: PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
         tenant_keys: Default::default(),
         retention: Default::default(),
-        tenant_retention: Default::default(),
         decode: Default::default(),
         extended_keys: true,
         pipeline_version: "test".into(),

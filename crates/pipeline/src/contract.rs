@@ -5,9 +5,8 @@ use callscore_survey::RetentionClass;
 
 use crate::DeadLetter;
 use crate::failure::Stage;
-use crate::ports::{
-    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, RecordingSource, Retry,
-};
+use crate::layout::{Marker, Place};
+use crate::ports::{AudioStore, EventSink, ObjectMeta, PutOutcome, RecordingSource, Retry};
 use crate::pseudonym::hex;
 use sha2::{Digest, Sha256};
 
@@ -15,7 +14,7 @@ fn meta(bytes: &[u8], recording: &str) -> ObjectMeta {
     ObjectMeta {
         tenant: "contract".into(),
         recording_id: recording.into(),
-        retention_class: "respondent",
+        retention_class: RetentionClass::Respondent,
         expires_on: Some(jiff::civil::date(2027, 3, 1)),
         sha256: hex(&Sha256::digest(bytes)),
         content_type: "audio/wav".into(),
@@ -23,17 +22,12 @@ fn meta(bytes: &[u8], recording: &str) -> ObjectMeta {
     }
 }
 
-/// Checks the [`AudioStore`] contract on an empty store (or one whose `contract/` prefix is
-/// empty).
+/// Checks the [`AudioStore`] contract on an empty store (or one whose `contract/` and
+/// `_index/contract-…` prefixes are empty).
 pub async fn audio_store(store: &impl AudioStore) {
     let caller = "ps-k1-0000000000000000000000000000000000000000000000000000000000000001";
-    let key = ObjectKey::for_recording(
-        "contract",
-        RetentionClass::Respondent,
-        Some(caller),
-        "r1",
-        "wav",
-    );
+    let place = Place::new("contract", RetentionClass::Respondent, Some(caller), "r1");
+    let key = place.audio("wav");
     let bytes = b"RIFF fake audio for the contract".to_vec();
     let meta1 = meta(&bytes, "r1");
 
@@ -42,6 +36,7 @@ pub async fn audio_store(store: &impl AudioStore) {
         None,
         "a fresh key has no object"
     );
+    assert_eq!(store.get(&key).await.expect("get"), None);
     assert_eq!(
         store.put(&key, &bytes, &meta1).await.expect("put"),
         PutOutcome::Created
@@ -50,6 +45,11 @@ pub async fn audio_store(store: &impl AudioStore) {
         store.head(&key).await.expect("head"),
         Some(meta1.clone()),
         "head returns the metadata put stored"
+    );
+    assert_eq!(
+        store.get(&key).await.expect("get"),
+        Some(bytes.clone()),
+        "get returns the bytes"
     );
     assert_eq!(
         store.put(&key, &bytes, &meta1).await.expect("second put"),
@@ -67,37 +67,90 @@ pub async fn audio_store(store: &impl AudioStore) {
         Some(meta1.sha256.clone()),
         "a refused put leaves the object as it was"
     );
+    let record = place.record();
+    store
+        .replace(&record, &other, &meta(&other, "r1"))
+        .await
+        .expect("replace writes");
+    store
+        .replace(&record, &bytes, &meta1)
+        .await
+        .expect("replace writes over what is there");
+    assert_eq!(store.get(&record).await.expect("get"), Some(bytes.clone()));
 
-    let key2 = ObjectKey::for_recording(
+    let place2 = Place::new(
         "contract",
         RetentionClass::NonRespondent,
         Some(caller),
         "r2",
-        "wav",
     );
-    let withheld =
-        ObjectKey::for_recording("contract", RetentionClass::Respondent, None, "r3", "wav");
+    let key2 = place2.audio("wav");
+    let withheld = Place::new("contract", RetentionClass::Respondent, None, "r3").audio("wav");
     for (k, id) in [(&key2, "r2"), (&withheld, "r3")] {
         store.put(k, &bytes, &meta(&bytes, id)).await.expect("put");
     }
     let mut of_caller = Vec::new();
-    for prefix in ObjectKey::caller_prefixes("contract", caller) {
+    for prefix in Place::caller_prefixes("contract", caller) {
         of_caller.extend(store.list(&prefix).await.expect("list"));
     }
     of_caller.sort();
-    let mut expected = vec![key.clone(), key2.clone()];
+    let mut expected = vec![key.clone(), record.clone(), key2.clone()];
     expected.sort();
     assert_eq!(
         of_caller, expected,
         "a caller's prefixes hold exactly their objects"
     );
     let all = store.list("contract/").await.expect("list");
-    assert_eq!(all.len(), 3);
+    assert_eq!(all.len(), 4);
     assert!(all.windows(2).all(|w| w[0] < w[1]), "list is in key order");
+    let page = store
+        .list_after("contract/", None, 2)
+        .await
+        .expect("a page");
+    assert_eq!(page, all[..2].to_vec(), "a page is the first keys");
+    let rest = store
+        .list_after("contract/", page.last(), 10)
+        .await
+        .expect("the next page");
+    assert_eq!(
+        rest,
+        all[2..].to_vec(),
+        "the next page starts after the last key"
+    );
+    assert_eq!(
+        store.children("contract/").await.expect("children"),
+        vec!["non_respondent".to_string(), "respondent".to_string()]
+    );
 
-    for k in [&key, &key2, &withheld] {
-        store.delete(k).await.expect("delete");
+    let markers = Marker::of(&place, "call-1", Some(jiff::civil::date(2027, 3, 1)));
+    for marker in &markers {
+        store.mark(&marker.key()).await.expect("mark");
+        store
+            .mark(&marker.key())
+            .await
+            .expect("marking again succeeds");
+    }
+    let found = store
+        .list(&Marker::recording("contract", "r1"))
+        .await
+        .expect("list");
+    assert_eq!(found.len(), 1);
+    assert_eq!(Marker::parse(&found[0]).as_ref(), Some(&markers[1]));
+    assert!(
+        store
+            .children(&Marker::expiry_tenants())
+            .await
+            .expect("children")
+            .contains(&"contract".to_string())
+    );
+
+    for k in [&key, &record, &key2, &withheld] {
+        let deleted = store.delete(k).await.expect("delete");
+        assert!(deleted.versions >= 1 && deleted.locked == 0, "{deleted:?}");
         assert_eq!(store.head(k).await.expect("head"), None, "deleted");
+    }
+    for marker in &markers {
+        store.delete(&marker.key()).await.expect("delete a marker");
     }
     store
         .delete(&key)
@@ -105,7 +158,14 @@ pub async fn audio_store(store: &impl AudioStore) {
         .expect("deleting what is gone succeeds");
     assert!(store.list("contract/").await.expect("list").is_empty());
     assert!(
-        store.uri(&key).contains("r1.wav"),
+        store
+            .list(&Marker::recording("contract", "r1"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        store.uri(&key).contains("r1/audio.wav"),
         "the URI names the object"
     );
 }

@@ -30,6 +30,7 @@ pub mod contract;
 mod failure;
 mod files;
 mod keys;
+pub mod layout;
 mod local;
 #[cfg(feature = "testsuite")]
 mod memory;
@@ -37,6 +38,7 @@ mod metadata;
 mod ports;
 mod process;
 mod pseudonym;
+mod record;
 pub mod redact;
 mod retention;
 
@@ -50,13 +52,14 @@ pub use metadata::{
     Consent, METADATA_VERSION, MetadataError, OutOfBandKey, QuestionStart, RecordingMetadata,
 };
 pub use ports::{
-    AudioReference, AudioStore, EventSink, NoStaging, ObjectKey, ObjectMeta, Payload, PutOutcome,
-    Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError, StagedAudio,
-    StoreError, Taken, WITHHELD, class_name,
+    AudioReference, AudioStore, Deleted, EventSink, NoStaging, ObjectKey, ObjectMeta, Payload,
+    PutOutcome, Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError,
+    StagedAudio, StoreError, Taken, WITHHELD, class_name,
 };
 pub use process::{Analysis, Delivered, Incoming, Pipeline, Settings, Timings};
 pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex, is_pseudonym};
-pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy};
+pub use record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
+pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy, default_max};
 
 /// Extension of stored objects whose input had none usable.
 const OUTPUT_EXTENSION_FALLBACK: &str = "bin";

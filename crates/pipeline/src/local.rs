@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use crate::ports::{
-    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
+    AudioStore, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
 };
 use crate::pseudonym::hex;
 
@@ -33,6 +33,11 @@ impl LocalStore {
         })
     }
 
+    /// The directory the store lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn path(&self, key: &ObjectKey) -> PathBuf {
         self.root.join(key.as_str())
     }
@@ -43,12 +48,6 @@ impl LocalStore {
         bytes: &[u8],
         meta: &ObjectMeta,
     ) -> Result<PutOutcome, StoreError> {
-        let failed = |retry, e: io::Error| StoreError {
-            operation: "put",
-            key: key.to_string(),
-            retry,
-            message: e.to_string(),
-        };
         let path = self.path(key);
         match fs::read(&path) {
             Ok(existing) if hex(&Sha256::digest(&existing)) == meta.sha256 => {
@@ -58,16 +57,35 @@ impl LocalStore {
                 return Err(StoreError::conflict(key));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(failed(Retry::Transient, e)),
+            Err(e) => return Err(failed("put", key.as_str(), e)),
         }
+        self.replace_now(key, bytes, meta)?;
+        Ok(PutOutcome::Created)
+    }
+
+    fn replace_now(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        let path = self.path(key);
         let dir = path.parent().expect("object keys have a directory part");
-        fs::create_dir_all(dir).map_err(|e| failed(Retry::Transient, e))?;
+        fs::create_dir_all(dir).map_err(|e| failed("put", key.as_str(), e))?;
         let meta_json = serde_json::to_vec_pretty(meta).expect("object metadata serializes");
         // metadata first, then the object: an object is never visible without its retention
         // data; both by rename, so neither is ever seen half-written
-        write_atomically(&meta_path(&path), &meta_json).map_err(|e| failed(Retry::Transient, e))?;
-        write_atomically(&path, bytes).map_err(|e| failed(Retry::Transient, e))?;
-        Ok(PutOutcome::Created)
+        write_atomically(&meta_path(&path), &meta_json)
+            .map_err(|e| failed("put", key.as_str(), e))?;
+        write_atomically(&path, bytes).map_err(|e| failed("put", key.as_str(), e))
+    }
+
+    fn get_now(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(self.path(key)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(failed("get", key.as_str(), e)),
+        }
     }
 
     fn head_now(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
@@ -75,12 +93,7 @@ impl LocalStore {
         if !path.exists() {
             return Ok(None);
         }
-        let text = fs::read(meta_path(&path)).map_err(|e| StoreError {
-            operation: "head",
-            key: key.to_string(),
-            retry: Retry::Transient,
-            message: e.to_string(),
-        })?;
+        let text = fs::read(meta_path(&path)).map_err(|e| failed("head", key.as_str(), e))?;
         let stored: StoredMeta = serde_json::from_slice(&text).map_err(|e| StoreError {
             operation: "head",
             key: key.to_string(),
@@ -90,42 +103,79 @@ impl LocalStore {
         Ok(Some(stored.into_meta()))
     }
 
+    fn mark_now(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let dir = path.parent().expect("marker keys have a directory part");
+        fs::create_dir_all(dir).map_err(|e| failed("mark", key.as_str(), e))?;
+        if path.exists() {
+            return Ok(());
+        }
+        write_atomically(&path, b"").map_err(|e| failed("mark", key.as_str(), e))
+    }
+
     fn list_now(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
         let mut keys = Vec::new();
-        let failed = |e: io::Error| StoreError {
-            operation: "list",
-            key: prefix.to_string(),
-            retry: Retry::Transient,
-            message: e.to_string(),
-        };
         // start from the deepest directory the prefix names, not the root
         let dir_part = prefix.rfind('/').map_or("", |at| &prefix[..at]);
         let start = self.root.join(dir_part);
         if start.is_dir() {
-            walk(&self.root, &start, &mut keys).map_err(failed)?;
+            walk(&self.root, &start, &mut keys).map_err(|e| failed("list", prefix, e))?;
         }
         keys.retain(|k| k.as_str().starts_with(prefix));
         keys.sort();
         Ok(keys)
     }
 
-    fn delete_now(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        let path = self.path(key);
-        for file in [path.clone(), meta_path(&path)] {
-            match fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(StoreError {
-                        operation: "delete",
-                        key: key.to_string(),
-                        retry: Retry::Transient,
-                        message: e.to_string(),
-                    });
-                }
+    fn children_now(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(failed("list", prefix, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| failed("list", prefix, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(META_SUFFIX) && !name.contains(".tmp-") {
+                names.push(name);
             }
         }
-        Ok(())
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete_now(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
+        let path = self.path(key);
+        let mut deleted = Deleted::default();
+        for (file, counts) in [(path.clone(), true), (meta_path(&path), false)] {
+            match fs::remove_file(&file) {
+                Ok(()) if counts => deleted.versions = 1,
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(failed("delete", key.as_str(), e)),
+            }
+        }
+        // empty directories go with their last object, so the store holds no trace of a
+        // caller whose data is gone
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == self.root || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(deleted)
+    }
+}
+
+/// A local file system failure: worth retrying (a full disk, a busy file).
+fn failed(operation: &'static str, key: &str, e: io::Error) -> StoreError {
+    StoreError {
+        operation,
+        key: key.to_string(),
+        retry: Retry::Transient,
+        message: e.to_string(),
     }
 }
 
@@ -139,15 +189,50 @@ impl AudioStore for LocalStore {
         self.put_now(key, bytes, meta)
     }
 
+    async fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        self.replace_now(key, bytes, meta)
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_now(key)
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         self.head_now(key)
+    }
+
+    async fn mark(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.mark_now(key)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
         self.list_now(prefix)
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        let mut keys = self.list_now(prefix)?;
+        if let Some(after) = after {
+            keys.retain(|k| k > after);
+        }
+        keys.truncate(limit);
+        Ok(keys)
+    }
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.children_now(prefix)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
         self.delete_now(key)
     }
 
@@ -170,13 +255,9 @@ struct StoredMeta {
 
 impl StoredMeta {
     fn into_meta(self) -> ObjectMeta {
-        let class = match self.retention_class.as_str() {
-            "respondent" => "respondent",
-            "non_respondent" => "non_respondent",
-            "consented_contact" => "consented_contact",
-            // anything else is kept: the most careful reading of a damaged record
-            _ => "legal_hold",
-        };
+        // anything unknown is kept: the most careful reading of a damaged record
+        let class = crate::layout::class_of(&self.retention_class)
+            .unwrap_or(callscore_survey::RetentionClass::LegalHold);
         ObjectMeta {
             tenant: self.tenant,
             recording_id: self.recording_id,

@@ -7,14 +7,32 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use crate::ports::{
-    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
+    AudioStore, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
 };
 use crate::pseudonym::hex;
 
-/// An audio store in a map.
+/// An audio store in a map. Markers are objects without metadata.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    objects: Mutex<BTreeMap<ObjectKey, (Vec<u8>, ObjectMeta)>>,
+    objects: Mutex<BTreeMap<ObjectKey, (Vec<u8>, Option<ObjectMeta>)>>,
+}
+
+impl MemoryStore {
+    fn objects(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<ObjectKey, (Vec<u8>, Option<ObjectMeta>)>> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many objects (markers included) it holds.
+    pub fn len(&self) -> usize {
+        self.objects().len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.objects().is_empty()
+    }
 }
 
 impl AudioStore for MemoryStore {
@@ -24,35 +42,85 @@ impl AudioStore for MemoryStore {
         bytes: &[u8],
         meta: &ObjectMeta,
     ) -> Result<PutOutcome, StoreError> {
-        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let mut objects = self.objects();
         if let Some((existing, _)) = objects.get(key) {
             if hex(&Sha256::digest(existing)) == meta.sha256 {
                 return Ok(PutOutcome::AlreadyStored);
             }
             return Err(StoreError::conflict(key));
         }
-        objects.insert(key.clone(), (bytes.to_vec(), meta.clone()));
+        objects.insert(key.clone(), (bytes.to_vec(), Some(meta.clone())));
         Ok(PutOutcome::Created)
     }
 
+    async fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        self.objects()
+            .insert(key.clone(), (bytes.to_vec(), Some(meta.clone())));
+        Ok(())
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.objects().get(key).map(|(bytes, _)| bytes.clone()))
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
-        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(objects.get(key).map(|(_, meta)| meta.clone()))
+        Ok(self.objects().get(key).and_then(|(_, meta)| meta.clone()))
+    }
+
+    async fn mark(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.objects()
+            .entry(key.clone())
+            .or_insert_with(|| (Vec::new(), None));
+        Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
-        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(objects
+        Ok(self
+            .objects()
             .keys()
             .filter(|k| k.as_str().starts_with(prefix))
             .cloned()
             .collect())
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        objects.remove(key);
-        Ok(())
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        Ok(self
+            .objects()
+            .keys()
+            .filter(|k| k.as_str().starts_with(prefix) && after.is_none_or(|a| *k > a))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .objects()
+            .keys()
+            .filter_map(|k| k.as_str().strip_prefix(prefix))
+            .filter_map(|rest| rest.split('/').next())
+            .map(str::to_string)
+            .collect();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
+        let removed = self.objects().remove(key);
+        Ok(Deleted {
+            versions: u32::from(removed.is_some()),
+            locked: 0,
+        })
     }
 
     fn uri(&self, key: &ObjectKey) -> String {

@@ -15,12 +15,7 @@ use jiff::civil::Date;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-/// Where an object lives in a store: `TENANT/CLASS/CALLER/RECORDING.EXT`.
-///
-/// The layout serves the privacy officer: everything of one caller sits under
-/// `TENANT/CLASS/CALLER/` for each of the four classes, so erasure lists four prefixes instead
-/// of the bucket, and a store that can only expire by prefix (no tags) still expires each class
-/// on its own schedule.
+/// Where an object lives in a store; laid out by [`crate::layout`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey(String);
 
@@ -28,33 +23,9 @@ pub struct ObjectKey(String);
 pub const WITHHELD: &str = "withheld";
 
 impl ObjectKey {
-    /// The key of a recording's audio. The parts are validated ids and pseudonyms, so the key
-    /// is safe as a path.
-    pub fn for_recording(
-        tenant: &str,
-        class: RetentionClass,
-        caller: Option<&str>,
-        recording_id: &str,
-        extension: &str,
-    ) -> ObjectKey {
-        ObjectKey(format!(
-            "{tenant}/{}/{}/{recording_id}.{extension}",
-            class_name(class),
-            caller.unwrap_or(WITHHELD)
-        ))
-    }
-
-    /// The prefixes holding everything of one caller in a tenant, one per class.
-    pub fn caller_prefixes(tenant: &str, caller: &str) -> Vec<String> {
-        [
-            RetentionClass::Respondent,
-            RetentionClass::NonRespondent,
-            RetentionClass::ConsentedContact,
-            RetentionClass::LegalHold,
-        ]
-        .into_iter()
-        .map(|class| format!("{tenant}/{}/{caller}/", class_name(class)))
-        .collect()
+    /// A key built by the layout from validated parts.
+    pub(crate) fn from_layout(key: String) -> ObjectKey {
+        ObjectKey(key)
     }
 
     /// A key as a store lists it back. Refuses keys with empty, `.` or `..` segments.
@@ -90,14 +61,14 @@ pub fn class_name(class: RetentionClass) -> &'static str {
 
 /// What is stored with every object (as tags where the store has them, and as metadata), so
 /// that retention stays enforceable from the object alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ObjectMeta {
     /// The tenant.
     pub tenant: String,
     /// The recording's id.
     pub recording_id: String,
     /// The retention class.
-    pub retention_class: &'static str,
+    pub retention_class: RetentionClass,
     /// The last day the object may be kept; `None` under a legal hold.
     pub expires_on: Option<Date>,
     /// SHA-256 of the bytes, lowercase hex.
@@ -197,7 +168,25 @@ pub struct SinkError {
     pub message: String,
 }
 
-/// Storage for recordings' audio.
+/// What a delete removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Versions (and delete markers) removed; 1 for an unversioned object, 0 when nothing was
+    /// there.
+    pub versions: u32,
+    /// Versions the store refused to remove because an Object Lock or a legal hold of the
+    /// store's own protects them: reported, never skipped in silence.
+    pub locked: u32,
+}
+
+impl std::ops::AddAssign for Deleted {
+    fn add_assign(&mut self, other: Deleted) {
+        self.versions += other.versions;
+        self.locked += other.locked;
+    }
+}
+
+/// Storage for recordings' audio and what callscore knows of them.
 ///
 /// Contract (checked by [`crate::contract::audio_store`]):
 /// - `put` is atomic and durable when it returns: a reader sees the whole object with its
@@ -206,11 +195,16 @@ pub struct SinkError {
 ///   [`PutOutcome::AlreadyStored`] and write nothing; other bytes under an existing key are a
 ///   permanent error, never an overwrite (keys are deterministic, so this means a bug or a
 ///   collision worth a dead letter);
-/// - `head` returns the metadata stored with `put`, or `None`;
-/// - `list` returns every key under a prefix, in key order;
-/// - `delete` removes an object and its metadata; deleting what is not there succeeds.
+/// - `replace` writes unconditionally (a record that is derived again, an object moved);
+/// - `get` returns the bytes stored, `head` the metadata, or `None`;
+/// - `mark` writes an empty marker object; marking again succeeds;
+/// - `list` returns every key under a prefix, in key order; `list_after` one page of them,
+///   at most `limit` keys after `after`, so that a caller can stop early; `children` the
+///   distinct next segments below a prefix (`a/b/c` and `a/d` below `a/` are `b` and `d`);
+/// - `delete` removes an object, every version of it on a versioned store, and its metadata;
+///   deleting what is not there succeeds; versions the store protects are counted as locked.
 pub trait AudioStore: Send + Sync {
-    /// Stores `bytes` under `key` with `meta`.
+    /// Stores `bytes` under `key` with `meta`, once.
     fn put(
         &self,
         key: &ObjectKey,
@@ -218,18 +212,49 @@ pub trait AudioStore: Send + Sync {
         meta: &ObjectMeta,
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
+    /// Stores `bytes` under `key` with `meta`, over whatever is there.
+    fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The bytes of the object under `key`.
+    fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
     /// The metadata of the object under `key`.
     fn head(
         &self,
         key: &ObjectKey,
     ) -> impl Future<Output = Result<Option<ObjectMeta>, StoreError>> + Send;
 
+    /// Writes an empty marker under `key`.
+    fn mark(&self, key: &ObjectKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Every key under `prefix`.
     fn list(&self, prefix: &str)
     -> impl Future<Output = Result<Vec<ObjectKey>, StoreError>> + Send;
 
-    /// Removes the object under `key`.
-    fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// At most `limit` keys under `prefix` after `after`, in key order.
+    fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ObjectKey>, StoreError>> + Send;
+
+    /// The distinct next segments below `prefix` (which ends with `/`).
+    fn children(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Removes the object under `key`, every version of it.
+    fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<Deleted, StoreError>> + Send;
 
     /// The URI events use to refer to an object.
     fn uri(&self, key: &ObjectKey) -> String;
@@ -455,6 +480,42 @@ impl<S: AudioStore + ?Sized> AudioStore for Arc<S> {
         (**self).put(key, bytes, meta)
     }
 
+    fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).replace(key, bytes, meta)
+    }
+
+    fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send {
+        (**self).get(key)
+    }
+
+    fn mark(&self, key: &ObjectKey) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark(key)
+    }
+
+    fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ObjectKey>, StoreError>> + Send {
+        (**self).list_after(prefix, after, limit)
+    }
+
+    fn children(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        (**self).children(prefix)
+    }
+
     fn head(
         &self,
         key: &ObjectKey,
@@ -469,7 +530,7 @@ impl<S: AudioStore + ?Sized> AudioStore for Arc<S> {
         (**self).list(prefix)
     }
 
-    fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<Deleted, StoreError>> + Send {
         (**self).delete(key)
     }
 

@@ -20,9 +20,11 @@ use sha2::{Digest, Sha256};
 
 use crate::failure::{Failure, Reason, Stage};
 use crate::keys::{DetectError, detect_keys};
-use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, class_name};
+use crate::layout::{Marker, Place};
+use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, StoreError};
 use crate::pseudonym::{PseudonymKey, hex};
-use crate::retention::{RetentionDecision, RetentionPolicy};
+use crate::record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
+use crate::retention::{RetentionConfig, RetentionDecision};
 use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
 
 /// Everything the pipeline needs to know, fixed at start-up.
@@ -34,10 +36,8 @@ pub struct Settings {
     pub pseudonym_key: PseudonymKey,
     /// Tenants' own pseudonymisation keys.
     pub tenant_keys: HashMap<String, PseudonymKey>,
-    /// Retention policy of tenants without one of their own.
-    pub retention: RetentionPolicy,
-    /// Tenants' own retention policies.
-    pub tenant_retention: HashMap<String, RetentionPolicy>,
+    /// Retention: the cap, the default policy and tenants' own, validated.
+    pub retention: RetentionConfig,
     /// Limits and options of decoding.
     pub decode: DecodeOptions,
     /// Whether the A-D keys count.
@@ -92,6 +92,7 @@ pub struct Analysis {
     /// The retention class and expiry.
     pub retention: RetentionDecision,
     caller_pseudonym: Option<String>,
+    place: Place,
     key: ObjectKey,
     meta: ObjectMeta,
     /// Time spent so far.
@@ -206,10 +207,7 @@ impl Pipeline {
         };
         let answers = extract(&survey, &input)
             .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
-        let policy = settings
-            .tenant_retention
-            .get(&meta.tenant)
-            .unwrap_or(&settings.retention);
+        let policy = settings.retention.policy(&meta.tenant);
         let retention = policy.decide(&answers, meta.consent, meta.call_started_at);
         let caller_pseudonym = self.caller_pseudonym(meta);
         let extension = incoming
@@ -220,17 +218,17 @@ impl Pipeline {
             })
             .unwrap_or(OUTPUT_EXTENSION_FALLBACK)
             .to_ascii_lowercase();
-        let object = ObjectKey::for_recording(
+        let place = Place::new(
             &meta.tenant,
             retention.class,
             caller_pseudonym.as_deref(),
             &meta.recording_id,
-            &extension,
         );
+        let object = place.audio(&extension);
         let object_meta = ObjectMeta {
             tenant: meta.tenant.clone(),
             recording_id: meta.recording_id.clone(),
-            retention_class: class_name(retention.class),
+            retention_class: retention.class,
             expires_on: retention.expires_on,
             sha256: hex(&Sha256::digest(&incoming.audio)),
             content_type: content_type(&extension).to_string(),
@@ -250,6 +248,7 @@ impl Pipeline {
             warnings: stats.warnings(),
             retention,
             caller_pseudonym,
+            place,
             key: object,
             meta: object_meta,
             timings,
@@ -257,8 +256,10 @@ impl Pipeline {
         })
     }
 
-    /// Stores the audio, then publishes the events. Only after this returns may the input be
-    /// acknowledged. A failure says whether to retry ([`Failure::is_permanent`]).
+    /// Stores the recording, then publishes its events: the markers that find it first (so
+    /// that nothing is ever stored without them), then the audio, then its record (with the
+    /// events, which name the audio's URI), then the events. Only after this returns may the
+    /// input be acknowledged. A failure says whether to retry ([`Failure::is_permanent`]).
     pub async fn deliver(
         &self,
         analysis: Analysis,
@@ -267,14 +268,61 @@ impl Pipeline {
         processed_at: Timestamp,
     ) -> Result<Delivered, Failure> {
         let mut analysis = analysis;
+        let store_failure =
+            |e: StoreError| Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string());
+        let values = self.events(&analysis, &store.uri(&analysis.key), processed_at)?;
         let started = Instant::now();
+        let meta = &analysis.incoming.metadata;
+        for marker in Marker::of(
+            &analysis.place,
+            &meta.call_id,
+            analysis.retention.expires_on,
+        ) {
+            store.mark(&marker.key()).await.map_err(store_failure)?;
+        }
         let put = store
             .put(&analysis.key, &analysis.incoming.audio, &analysis.meta)
             .await
-            .map_err(|e| Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string()))?;
+            .map_err(store_failure)?;
+        let record = self.record(&analysis, store, &values, processed_at);
+        let bytes = serde_json::to_vec_pretty(&record)
+            .map_err(|e| Failure::permanent(Stage::Store, Reason::StoreFailed, e.to_string()))?;
+        let record_meta = ObjectMeta {
+            sha256: hex(&Sha256::digest(&bytes)),
+            content_type: "application/json".into(),
+            size: bytes.len() as u64,
+            ..analysis.meta.clone()
+        };
+        store
+            .replace(&analysis.place.record(), &bytes, &record_meta)
+            .await
+            .map_err(store_failure)?;
         analysis.timings.store = started.elapsed();
 
         let started = Instant::now();
+        sink.publish(&values).await.map_err(|e| {
+            Failure::new(
+                Stage::Publish,
+                Reason::PublishFailed,
+                e.retry,
+                e.to_string(),
+            )
+        })?;
+        analysis.timings.publish = started.elapsed();
+        Ok(Delivered {
+            analysis,
+            put,
+            events: values.len(),
+        })
+    }
+
+    /// The recording's events, as JSON, its audio at `uri`.
+    fn events(
+        &self,
+        analysis: &Analysis,
+        uri: &str,
+        processed_at: Timestamp,
+    ) -> Result<Vec<serde_json::Value>, Failure> {
         let meta = &analysis.incoming.metadata;
         let context = EventContext {
             tenant: meta.tenant.clone(),
@@ -282,7 +330,7 @@ impl Pipeline {
             call_id: meta.call_id.clone(),
             caller_pseudonym: analysis.caller_pseudonym.clone(),
             audio: AudioRef {
-                uri: store.uri(&analysis.key),
+                uri: uri.to_string(),
                 sha256: analysis.meta.sha256.clone(),
             },
             retention: Retention {
@@ -301,20 +349,43 @@ impl Pipeline {
             values.push(to_value(score)?);
         }
         values.push(to_value(&built.response)?);
-        sink.publish(&values).await.map_err(|e| {
-            Failure::new(
-                Stage::Publish,
-                Reason::PublishFailed,
-                e.retry,
-                e.to_string(),
-            )
-        })?;
-        analysis.timings.publish = started.elapsed();
-        Ok(Delivered {
-            analysis,
-            put,
-            events: values.len(),
-        })
+        Ok(values)
+    }
+
+    /// The record kept beside the audio.
+    fn record(
+        &self,
+        analysis: &Analysis,
+        store: &impl AudioStore,
+        events: &[serde_json::Value],
+        stored_at: Timestamp,
+    ) -> RecordingRecord {
+        let meta = &analysis.incoming.metadata;
+        RecordingRecord {
+            schema_version: RECORD_VERSION,
+            tenant: meta.tenant.clone(),
+            recording_id: meta.recording_id.clone(),
+            call_id: meta.call_id.clone(),
+            caller_pseudonym: analysis.caller_pseudonym.clone(),
+            metadata: meta.without_numbers(analysis.caller_pseudonym.as_deref()),
+            audio: StoredAudio {
+                key: analysis.key.to_string(),
+                uri: store.uri(&analysis.key),
+                sha256: analysis.meta.sha256.clone(),
+                size: analysis.meta.size,
+                content_type: analysis.meta.content_type.clone(),
+            },
+            retention: RecordRetention {
+                class: analysis.retention.class,
+                expires_on: analysis.retention.expires_on,
+                after_hold: analysis
+                    .retention
+                    .after_hold
+                    .map(|(class, expires_on)| AfterHold { class, expires_on }),
+            },
+            events: events.to_vec(),
+            stored_at,
+        }
     }
 }
 
@@ -332,6 +403,11 @@ impl Analysis {
     /// The survey the recording answered.
     pub fn survey(&self) -> &Survey {
         &self.survey
+    }
+
+    /// Where the recording's objects are stored.
+    pub fn place(&self) -> &Place {
+        &self.place
     }
 
     /// Where the audio is stored.

@@ -8,8 +8,14 @@ use serde::Deserialize;
 
 use crate::metadata::Consent;
 
+/// The longest any recording is kept by default, whatever its class: 3 years.
+pub fn default_max() -> Span {
+    Span::new().years(3)
+}
+
 /// A tenant's retention periods, per class. Periods are calendar spans (`"12 months"`,
-/// `"60 days"`, ISO 8601 `"P2M"`), counted from the day the call started (UTC).
+/// `"60 days"`, ISO 8601 `"P2M"`), counted from the day the call started (UTC), and capped by
+/// the configuration's maximum.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
@@ -22,22 +28,29 @@ pub struct RetentionPolicy {
     /// Respondents who agreed to be contacted about their answers.
     #[serde(with = "span")]
     pub consented_contact: Span,
+    /// The cap every period is held to: the configuration's `max`.
+    #[serde(skip, default = "default_max")]
+    pub max: Span,
 }
 
 impl Default for RetentionPolicy {
-    /// Twelve months for respondents, two for non-respondents, 24 for consented contacts.
+    /// Twelve months for respondents, two for non-respondents, 24 for consented contacts,
+    /// at most three years.
     fn default() -> RetentionPolicy {
         RetentionPolicy {
             respondent: Span::new().months(12),
             non_respondent: Span::new().months(2),
             consented_contact: Span::new().months(24),
+            max: default_max(),
         }
     }
 }
 
-/// The retention section of a configuration: a default policy and per-tenant ones.
+/// The retention section of a configuration: a cap, a default policy and per-tenant ones.
 ///
 /// ```toml
+/// max = "3 years"             # no class of any tenant is kept longer (the default)
+///
 /// [default]
 /// respondent = "12 months"
 /// non_respondent = "2 months"
@@ -48,9 +61,12 @@ impl Default for RetentionPolicy {
 /// non_respondent = "30 days"
 /// consented_contact = "12 months"
 /// ```
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionConfig {
+    /// The longest any recording is kept, whatever its class (3 years by default).
+    #[serde(default = "default_max", with = "span")]
+    pub max: Span,
     /// The policy of tenants without their own.
     #[serde(default)]
     pub default: RetentionPolicy,
@@ -59,19 +75,57 @@ pub struct RetentionConfig {
     pub tenants: std::collections::HashMap<String, RetentionPolicy>,
 }
 
+impl Default for RetentionConfig {
+    fn default() -> RetentionConfig {
+        RetentionConfig {
+            max: default_max(),
+            default: RetentionPolicy::default(),
+            tenants: std::collections::HashMap::new(),
+        }
+    }
+}
+
 impl RetentionConfig {
-    /// Checks every policy, naming the one at fault.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every policy against the cap, naming the one at fault, and gives each the cap.
+    pub fn validate(&mut self) -> Result<(), String> {
+        let max = self.max;
+        check_period("max", max)?;
+        self.default.max = max;
         self.default
             .validate()
             .map_err(|e| format!("default: {e}"))?;
-        for (tenant, policy) in &self.tenants {
+        for (tenant, policy) in &mut self.tenants {
+            policy.max = max;
             policy
                 .validate()
                 .map_err(|e| format!("tenants.{tenant}: {e}"))?;
         }
         Ok(())
     }
+
+    /// The policy of `tenant`.
+    pub fn policy(&self, tenant: &str) -> &RetentionPolicy {
+        self.tenants.get(tenant).unwrap_or(&self.default)
+    }
+}
+
+/// Whether `a` is longer than `b`, measured from a fixed day.
+fn longer(a: Span, b: Span) -> bool {
+    a.compare((b, jiff::civil::date(2000, 1, 1))).ok() == Some(std::cmp::Ordering::Greater)
+}
+
+/// A period must be positive and calendar-only (no hours: expiry is a day).
+fn check_period(name: &str, span: Span) -> Result<(), String> {
+    let has_time = span.get_hours() != 0
+        || span.get_minutes() != 0
+        || span.get_seconds() != 0
+        || span.get_milliseconds() != 0;
+    if span.is_negative() || span.is_zero() || has_time {
+        return Err(format!(
+            "retention.{name}: {span} must be a positive number of days, weeks, months or years"
+        ));
+    }
+    Ok(())
 }
 
 /// A class and the day its audio expires (`None` under a legal hold: kept until lifted).
@@ -81,6 +135,8 @@ pub struct RetentionDecision {
     pub class: RetentionClass,
     /// The last day the audio may be kept.
     pub expires_on: Option<Date>,
+    /// Under a legal hold: the class and expiry once the hold is released.
+    pub after_hold: Option<(RetentionClass, Date)>,
 }
 
 impl RetentionPolicy {
@@ -91,57 +147,83 @@ impl RetentionPolicy {
         consent: Consent,
         call_started_at: Timestamp,
     ) -> RetentionDecision {
-        let class = if consent.legal_hold {
-            RetentionClass::LegalHold
-        } else if consent.contact && answers.is_respondent() {
+        let class = if consent.contact && answers.is_respondent() {
             RetentionClass::ConsentedContact
         } else {
             RetentionClass::for_answers(answers)
         };
-        let span = match class {
-            RetentionClass::LegalHold => {
-                return RetentionDecision {
-                    class,
-                    expires_on: None,
-                };
-            }
-            RetentionClass::ConsentedContact => self.consented_contact,
-            RetentionClass::Respondent => self.respondent,
-            RetentionClass::NonRespondent => self.non_respondent,
-        };
-        let day = call_started_at.to_zoned(TimeZone::UTC).date();
-        // a span past the end of the calendar keeps the audio until the calendar's end
-        let expires_on = day.checked_add(span).unwrap_or(Date::MAX);
+        let expires_on = self.expiry(class, call_started_at);
+        if consent.legal_hold {
+            return RetentionDecision {
+                class: RetentionClass::LegalHold,
+                expires_on: None,
+                after_hold: Some((class, expires_on)),
+            };
+        }
         RetentionDecision {
             class,
             expires_on: Some(expires_on),
+            after_hold: None,
         }
     }
 
-    /// Checks that every period is positive and calendar-only (no hours: expiry is a day).
+    /// The last day a recording of `class` (not a legal hold) whose call started at
+    /// `call_started_at` may be kept: its class's period, at most the cap, counted from the
+    /// call's day (UTC).
+    pub fn expiry(&self, class: RetentionClass, call_started_at: Timestamp) -> Date {
+        let span = self.period(class).unwrap_or(self.max);
+        let span = if longer(span, self.max) {
+            self.max
+        } else {
+            span
+        };
+        let day = call_started_at.to_zoned(TimeZone::UTC).date();
+        // a span past the end of the calendar keeps the audio until the calendar's end
+        day.checked_add(span).unwrap_or(Date::MAX)
+    }
+
+    /// The period of a class; `None` for a legal hold, which has none.
+    pub fn period(&self, class: RetentionClass) -> Option<Span> {
+        match class {
+            RetentionClass::Respondent => Some(self.respondent),
+            RetentionClass::NonRespondent => Some(self.non_respondent),
+            RetentionClass::ConsentedContact => Some(self.consented_contact),
+            RetentionClass::LegalHold => None,
+        }
+    }
+
+    /// The longest period of any class, capped: how long anything written today may be kept.
+    pub fn longest(&self) -> Span {
+        let mut longest = self.respondent;
+        for span in [self.non_respondent, self.consented_contact] {
+            if longer(span, longest) {
+                longest = span;
+            }
+        }
+        if longer(longest, self.max) {
+            self.max
+        } else {
+            longest
+        }
+    }
+
+    /// Checks that every period is positive, calendar-only (no hours: expiry is a day) and
+    /// no longer than the cap.
     pub fn validate(&self) -> Result<(), String> {
         for (name, span) in [
             ("respondent", self.respondent),
             ("non_respondent", self.non_respondent),
             ("consented_contact", self.consented_contact),
         ] {
-            let has_time = span.get_hours() != 0
-                || span.get_minutes() != 0
-                || span.get_seconds() != 0
-                || span.get_milliseconds() != 0;
-            if span.is_negative() || span.is_zero() || has_time {
+            check_period(name, span)?;
+            if longer(span, self.max) {
                 return Err(format!(
-                    "retention.{name}: {span} must be a positive number of days, weeks, months \
-                     or years"
+                    "retention.{name}: {span} is longer than the maximum of {} (retention.max)",
+                    self.max
                 ));
             }
         }
-        if self
-            .non_respondent
-            .compare((self.respondent, jiff::civil::date(2000, 1, 1)))
-            .ok()
-            == Some(std::cmp::Ordering::Greater)
-        {
+        if longer(self.non_respondent, self.respondent) {
             return Err("retention.non_respondent must not be longer than respondent".into());
         }
         Ok(())
@@ -225,12 +307,45 @@ mod tests {
         );
         assert_eq!(decide(&silent, hold).class, RetentionClass::LegalHold);
         assert_eq!(decide(&silent, hold).expires_on, None);
+        assert_eq!(
+            decide(&answered, hold).after_hold,
+            Some((
+                RetentionClass::ConsentedContact,
+                jiff::civil::date(2028, 11, 30)
+            )),
+            "once released, the class and expiry it would have had"
+        );
+    }
+
+    #[test]
+    fn no_class_outlives_the_cap() {
+        let mut config: RetentionConfig = toml::from_str(
+            "max = \"18 months\"\n[default]\nrespondent = \"12 months\"\n\
+             non_respondent = \"2 months\"\nconsented_contact = \"2 years\"\n",
+        )
+        .expect("parses");
+        let error = config.validate().expect_err("2 years is over the cap");
+        assert!(
+            error.contains("consented_contact") && error.contains("maximum"),
+            "{error}"
+        );
+        let mut config = RetentionConfig::default();
+        config.validate().expect("the defaults are within 3 years");
+        assert_eq!(config.default.longest().get_months(), 24);
+        let mut policy = config.default.clone();
+        policy.max = Span::new().months(6);
+        let call = "2026-01-15T10:00:00Z".parse::<Timestamp>().expect("time");
+        assert_eq!(
+            policy.expiry(RetentionClass::ConsentedContact, call),
+            jiff::civil::date(2026, 7, 15),
+            "capped even if validation was skipped"
+        );
     }
 
     #[test]
     fn policies_are_validated_with_the_offending_entry_named() {
         let parse = |text: &str| toml::from_str::<RetentionConfig>(text);
-        let good = parse(
+        let mut good = parse(
             "[default]\nrespondent = \"12 months\"\nnon_respondent = \"P2M\"\n\
              consented_contact = \"2 years\"\n[tenants.acme]\nrespondent = \"6 months\"\n\
              non_respondent = \"30 days\"\nconsented_contact = \"1 year\"\n",
@@ -238,7 +353,7 @@ mod tests {
         .expect("parses");
         assert!(good.validate().is_ok());
         assert_eq!(good.tenants["acme"].non_respondent.get_days(), 30);
-        let hours = parse(
+        let mut hours = parse(
             "[tenants.acme]\nrespondent = \"12 hours\"\nnon_respondent = \"1 day\"\n\
              consented_contact = \"1 year\"\n",
         )
@@ -248,7 +363,7 @@ mod tests {
             error.contains("tenants.acme") && error.contains("respondent"),
             "{error}"
         );
-        let longer = parse(
+        let mut longer = parse(
             "[default]\nrespondent = \"1 month\"\nnon_respondent = \"2 months\"\n\
              consented_contact = \"1 year\"\n",
         )

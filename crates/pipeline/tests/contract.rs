@@ -71,38 +71,54 @@ fn the_ndjson_sink_keeps_the_sink_contract() {
 
 #[test]
 fn a_store_that_breaks_the_contract_is_caught() {
+    use callscore_pipeline::{AudioStore, Deleted, ObjectKey, ObjectMeta, PutOutcome, StoreError};
     // a store that overwrites instead of refusing other bytes must fail the suite
     struct Overwriting(MemoryStore);
-    impl callscore_pipeline::AudioStore for Overwriting {
+    impl AudioStore for Overwriting {
         async fn put(
             &self,
-            key: &callscore_pipeline::ObjectKey,
+            key: &ObjectKey,
             bytes: &[u8],
-            meta: &callscore_pipeline::ObjectMeta,
-        ) -> Result<callscore_pipeline::PutOutcome, callscore_pipeline::StoreError> {
-            self.0.delete(key).await?;
-            self.0.put(key, bytes, meta).await
+            meta: &ObjectMeta,
+        ) -> Result<PutOutcome, StoreError> {
+            self.0.replace(key, bytes, meta).await?;
+            Ok(PutOutcome::Created)
         }
-        async fn head(
+        async fn replace(
             &self,
-            key: &callscore_pipeline::ObjectKey,
-        ) -> Result<Option<callscore_pipeline::ObjectMeta>, callscore_pipeline::StoreError>
-        {
+            key: &ObjectKey,
+            bytes: &[u8],
+            meta: &ObjectMeta,
+        ) -> Result<(), StoreError> {
+            self.0.replace(key, bytes, meta).await
+        }
+        async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.get(key).await
+        }
+        async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
             self.0.head(key).await
         }
-        async fn list(
-            &self,
-            prefix: &str,
-        ) -> Result<Vec<callscore_pipeline::ObjectKey>, callscore_pipeline::StoreError> {
+        async fn mark(&self, key: &ObjectKey) -> Result<(), StoreError> {
+            self.0.mark(key).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
             self.0.list(prefix).await
         }
-        async fn delete(
+        async fn list_after(
             &self,
-            key: &callscore_pipeline::ObjectKey,
-        ) -> Result<(), callscore_pipeline::StoreError> {
+            prefix: &str,
+            after: Option<&ObjectKey>,
+            limit: usize,
+        ) -> Result<Vec<ObjectKey>, StoreError> {
+            self.0.list_after(prefix, after, limit).await
+        }
+        async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.0.children(prefix).await
+        }
+        async fn delete(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
             self.0.delete(key).await
         }
-        fn uri(&self, key: &callscore_pipeline::ObjectKey) -> String {
+        fn uri(&self, key: &ObjectKey) -> String {
             self.0.uri(key)
         }
     }

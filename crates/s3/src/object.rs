@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use callscore_pipeline::{ObjectMeta, class_name};
-use callscore_survey::RetentionClass;
 use jiff::civil::Date;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -38,7 +37,10 @@ pub(crate) fn user_metadata(meta: &ObjectMeta) -> HashMap<String, String> {
     [
         (TENANT, meta.tenant.clone()),
         (RECORDING_ID, meta.recording_id.clone()),
-        (RETENTION_CLASS, meta.retention_class.to_string()),
+        (
+            RETENTION_CLASS,
+            class_name(meta.retention_class).to_string(),
+        ),
         (EXPIRES_ON, expires_on(meta)),
         (SHA256, meta.sha256.clone()),
         (SIZE, meta.size.to_string()),
@@ -51,7 +53,10 @@ pub(crate) fn user_metadata(meta: &ObjectMeta) -> HashMap<String, String> {
 /// The `x-amz-tagging` value: the retention tags, URL-encoded as a query string.
 pub(crate) fn tagging(meta: &ObjectMeta) -> String {
     [
-        (RETENTION_CLASS, meta.retention_class.to_string()),
+        (
+            RETENTION_CLASS,
+            class_name(meta.retention_class).to_string(),
+        ),
         (EXPIRES_ON, expires_on(meta)),
         (TENANT, meta.tenant.clone()),
     ]
@@ -89,16 +94,8 @@ pub(crate) fn read_meta(
             .ok_or_else(|| format!("the object has no {name} metadata"))
     };
     let class = field(RETENTION_CLASS)?;
-    let retention_class = [
-        RetentionClass::Respondent,
-        RetentionClass::NonRespondent,
-        RetentionClass::ConsentedContact,
-        RetentionClass::LegalHold,
-    ]
-    .into_iter()
-    .map(class_name)
-    .find(|name| name == class)
-    .ok_or_else(|| format!("the object's retention class {class:?} is unknown"))?;
+    let retention_class = callscore_pipeline::layout::class_of(class)
+        .ok_or_else(|| format!("the object's retention class {class:?} is unknown"))?;
     let expires_on = match field(EXPIRES_ON)?.as_str() {
         NO_EXPIRY => None,
         day => Some(
@@ -125,12 +122,13 @@ pub(crate) fn read_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use callscore_survey::RetentionClass;
 
     fn meta(expires_on: Option<Date>) -> ObjectMeta {
         ObjectMeta {
             tenant: "acme-nl".into(),
             recording_id: "r-1".into(),
-            retention_class: "non_respondent",
+            retention_class: RetentionClass::NonRespondent,
             expires_on,
             sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
             content_type: "audio/wav".into(),

@@ -1,7 +1,7 @@
 //! Finding out at start-up what a store supports, by writing a probe object the way a put
 //! would and looking at what the store did with it.
 
-use callscore_pipeline::{ObjectMeta, class_name};
+use callscore_pipeline::ObjectMeta;
 use callscore_survey::RetentionClass;
 use sha2::{Digest, Sha256};
 
@@ -36,7 +36,7 @@ impl S3Store {
         let meta = ObjectMeta {
             tenant: "_callscore".into(),
             recording_id: "probe".into(),
-            retention_class: class_name(RetentionClass::NonRespondent),
+            retention_class: RetentionClass::NonRespondent,
             // should the delete fail, the leftover expires with the shortest-kept class
             expires_on: Some(now.to_zoned(jiff::tz::TimeZone::UTC).date()),
             sha256: Sha256::digest(PROBE)
@@ -63,17 +63,55 @@ impl S3Store {
                 Err(e) if e.not_implemented() => false,
                 Err(e) => return Err(failed(e)),
             };
+            let versioning = self.keeps_versions(&name).await.map_err(failed)?;
             Ok(Capabilities {
                 tagging,
                 conditional_writes,
+                versioning,
             })
         }
         .await;
-        if let Err(e) = self.delete_object(&name).await {
+        let versioned = matches!(&found, Ok(capabilities) if capabilities.versioning);
+        let deleted = if versioned {
+            self.delete_versions(&name).await.map(drop)
+        } else {
+            self.delete_object(&name).await
+        };
+        if let Err(e) = deleted {
             tracing::warn!(key = %name, error = %e.message, "the probe object was not deleted");
         }
         tracing::debug!(capabilities = ?found, "probed the store");
         found
+    }
+
+    /// Whether the bucket keeps versions: the probe object has a version id other than
+    /// `null` (AWS and moto list it so on a versioned bucket; an unversioned one says `null`).
+    /// A store without versioning (garage) does not implement the listing (501). Asked of
+    /// the object rather than with GetBucketVersioning, whose answer some emulators word so
+    /// that no SDK reads it.
+    async fn keeps_versions(&self, name: &str) -> Result<bool, Failure> {
+        match self
+            .client
+            .list_object_versions()
+            .bucket(&self.config.bucket)
+            .prefix(name)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(answer
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(name))
+                .any(|v| v.version_id().is_some_and(|id| id != "null"))),
+            Err(e) => {
+                let failure = Failure::of(&e);
+                if failure.not_implemented() {
+                    Ok(false)
+                } else {
+                    Err(failure)
+                }
+            }
+        }
     }
 
     /// Whether the object `name`, written with tags, has them.

@@ -8,7 +8,9 @@ use aws_sdk_s3::config::{Builder, Region};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
-use callscore_pipeline::{AudioStore, ObjectKey, ObjectMeta, PutOutcome, Retry, StoreError};
+use callscore_pipeline::{
+    AudioStore, Deleted, ObjectKey, ObjectMeta, PutOutcome, Retry, StoreError,
+};
 
 use crate::config::{S3Config, Sse};
 use crate::error::{Failure, S3Error, found};
@@ -26,6 +28,9 @@ pub struct Capabilities {
     /// Writes with `If-None-Match: *` are refused (412) when the object exists. garage
     /// accepts the header and overwrites anyway.
     pub conditional_writes: bool,
+    /// The bucket keeps versions (versioning enabled or suspended): a delete removes every
+    /// version and delete marker, or the data would stay.
+    pub versioning: bool,
 }
 
 /// The audio store on S3 or an S3-compatible store. See the [crate] documentation for the
@@ -70,6 +75,7 @@ impl S3Store {
             capabilities: Capabilities {
                 tagging: false,
                 conditional_writes: false,
+                versioning: false,
             },
         };
         store.ping().await.map_err(|e| S3Error::Unreachable {
@@ -258,6 +264,108 @@ impl S3Store {
         // deleting what is not there succeeds
         found(deleted).map(drop)
     }
+
+    /// Deletes every version and delete marker of `name`; versions protected by an Object
+    /// Lock (retention or legal hold) are counted as locked, not failed.
+    pub(crate) async fn delete_versions(&self, name: &str) -> Result<Deleted, Failure> {
+        let mut deleted = Deleted::default();
+        let mut versions = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.config.bucket)
+                .prefix(name)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| Failure::of(&e))?;
+            for version in page.versions() {
+                if version.key() == Some(name) {
+                    versions.push(version.version_id().map(str::to_string));
+                }
+            }
+            for marker in page.delete_markers() {
+                if marker.key() == Some(name) {
+                    versions.push(marker.version_id().map(str::to_string));
+                }
+            }
+            if !page.is_truncated().unwrap_or(false) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        for version in versions {
+            let result = self
+                .client
+                .delete_object()
+                .bucket(&self.config.bucket)
+                .key(name)
+                .set_version_id(version)
+                .send()
+                .await;
+            match result {
+                Ok(_) => deleted.versions += 1,
+                Err(e) => {
+                    let failure = Failure::of(&e);
+                    // S3 answers a locked version's delete with 403 AccessDenied (an Object
+                    // Lock in governance or compliance mode, or a legal hold); the bucket's
+                    // other objects were deletable, so it is the lock, not the credentials
+                    if failure.status == Some(403)
+                        || failure.code.as_deref() == Some("ObjectLocked")
+                    {
+                        deleted.locked += 1;
+                    } else if failure.status != Some(404) {
+                        return Err(failure);
+                    }
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// One page of keys under the store prefix + `prefix`, after `after`.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        let store_prefix = self.config.prefix();
+        let mut keys = Vec::new();
+        let mut start_after = after.map(|k| format!("{store_prefix}{k}"));
+        while keys.len() < limit {
+            let want = i32::try_from((limit - keys.len()).min(1000)).unwrap_or(1000);
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.config.bucket)
+                .prefix(format!("{store_prefix}{prefix}"))
+                .set_start_after(start_after.clone())
+                .max_keys(want)
+                .send()
+                .await
+                .map_err(|e| Failure::of(&e).into_store_error("list", prefix))?;
+            let names: Vec<&str> = page.contents().iter().filter_map(|o| o.key()).collect();
+            for name in &names {
+                if let Some(key) = name.strip_prefix(store_prefix).and_then(ObjectKey::parse) {
+                    keys.push(key);
+                }
+            }
+            start_after = names.last().map(|n| (*n).to_string());
+            if !page.is_truncated().unwrap_or(false) || names.is_empty() {
+                break;
+            }
+        }
+        keys.truncate(limit);
+        Ok(keys)
+    }
 }
 
 impl AudioStore for S3Store {
@@ -273,6 +381,7 @@ impl AudioStore for S3Store {
         let Capabilities {
             tagging,
             conditional_writes,
+            ..
         } = self.capabilities;
         let written = self
             .write(&self.name(key), bytes, meta, tagging, conditional_writes)
@@ -290,6 +399,112 @@ impl AudioStore for S3Store {
             }
             Err(failure) => Err(failure.into_store_error("put", key.as_str())),
         }
+    }
+
+    async fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        self.write(
+            &self.name(key),
+            bytes,
+            meta,
+            self.capabilities.tagging,
+            false,
+        )
+        .await
+        .map_err(|failure| failure.into_store_error("put", key.as_str()))
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let object = found(
+            self.client
+                .get_object()
+                .bucket(&self.config.bucket)
+                .key(self.name(key))
+                .send()
+                .await,
+        )
+        .map_err(|failure| failure.into_store_error("get", key.as_str()))?;
+        let Some(object) = object else {
+            self.missing_object_or_bucket(key).await?;
+            return Ok(None);
+        };
+        let length = object.content_length().and_then(|n| u64::try_from(n).ok());
+        let timeout = self.config.timeout_for(length.unwrap_or(0));
+        let body = tokio::time::timeout(timeout, object.body.collect())
+            .await
+            .map_err(|_| StoreError {
+                operation: "get",
+                key: key.to_string(),
+                retry: Retry::Transient,
+                message: format!("the body took longer than {timeout:?}"),
+            })?
+            .map_err(|e| StoreError {
+                operation: "get",
+                key: key.to_string(),
+                retry: Retry::Transient,
+                message: format!("reading the body: {e}"),
+            })?;
+        Ok(Some(body.to_vec()))
+    }
+
+    async fn mark(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(self.name(key))
+            .content_length(0)
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| Failure::of(&e).into_store_error("mark", key.as_str()))
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        self.list_page(prefix, after, limit).await
+    }
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let store_prefix = self.config.prefix();
+        let full = format!("{store_prefix}{prefix}");
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.config.bucket)
+            .prefix(&full)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Failure::of(&e).into_store_error("list", prefix))?;
+            for common in page.common_prefixes() {
+                if let Some(name) = common
+                    .prefix()
+                    .and_then(|p| p.strip_prefix(&full))
+                    .map(|p| p.trim_end_matches('/'))
+                {
+                    names.push(name.to_string());
+                }
+            }
+            for object in page.contents() {
+                if let Some(name) = object.key().and_then(|k| k.strip_prefix(&full)) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
@@ -335,10 +550,23 @@ impl AudioStore for S3Store {
         Ok(keys)
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        self.delete_object(&self.name(key))
+    async fn delete(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
+        let name = self.name(key);
+        if self.capabilities.versioning {
+            return self
+                .delete_versions(&name)
+                .await
+                .map_err(|failure| failure.into_store_error("delete", key.as_str()));
+        }
+        self.delete_object(&name)
             .await
-            .map_err(|failure| failure.into_store_error("delete", key.as_str()))
+            .map_err(|failure| failure.into_store_error("delete", key.as_str()))?;
+        // S3 does not say whether an unversioned object was there: callers delete what they
+        // listed
+        Ok(Deleted {
+            versions: 1,
+            locked: 0,
+        })
     }
 
     fn uri(&self, key: &ObjectKey) -> String {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_s3::primitives::ByteStream;
+use callscore_pipeline::layout::Place;
 use callscore_pipeline::{
     AudioReference, AudioStore, ObjectKey, ObjectMeta, PutOutcome, Retry, StagedAudio, class_name,
     contract,
@@ -55,14 +56,14 @@ fn plain_client(endpoint: &S3Endpoint) -> aws_sdk_s3::Client {
 }
 
 fn key(class: RetentionClass, recording: &str) -> ObjectKey {
-    ObjectKey::for_recording("acme", class, Some("ps-caller"), recording, "wav")
+    Place::new("acme", class, Some("ps-caller"), recording).audio("wav")
 }
 
 fn meta(bytes: &[u8], class: RetentionClass, recording: &str) -> ObjectMeta {
     ObjectMeta {
         tenant: "acme".into(),
         recording_id: recording.into(),
-        retention_class: class_name(class),
+        retention_class: class,
         expires_on: (class != RetentionClass::LegalHold).then(|| jiff::civil::date(2027, 3, 1)),
         sha256: Sha256::digest(bytes)
             .iter()
@@ -228,7 +229,7 @@ async fn on_garage_retention_lives_in_the_key_and_the_metadata() {
     assert_eq!(stored["sha256"], meta.sha256);
     assert_eq!(
         store.uri(&key),
-        format!("s3://audio/{PREFIX}acme/respondent/ps-caller/r1.wav")
+        format!("s3://audio/{PREFIX}acme/respondent/ps-caller/r1/audio.wav")
     );
 }
 
@@ -338,10 +339,10 @@ async fn staged_audio_is_read_only_from_staging_buckets_under_the_tenant_and_wit
     let client = plain_client(garage.endpoint());
     let bytes = vec![7u8; 4096];
     for (bucket, key) in [
-        ("staging", "acme/in/r1.wav"),
-        ("staging", "globex/in/r1.wav"),
-        ("other", "acme/in/r1.wav"),
-        ("audio", "callscore/acme/respondent/ps-x/r1.wav"),
+        ("staging", "acme/in/r1/audio.wav"),
+        ("staging", "globex/in/r1/audio.wav"),
+        ("other", "acme/in/r1/audio.wav"),
+        ("audio", "callscore/acme/respondent/ps-x/r1/audio.wav"),
     ] {
         client
             .put_object()
@@ -356,7 +357,7 @@ async fn staged_audio_is_read_only_from_staging_buckets_under_the_tenant_and_wit
         uri: uri.into(),
         sha256: None,
     };
-    let uri = "s3://staging/acme/in/r1.wav";
+    let uri = "s3://staging/acme/in/r1/audio.wav";
     assert_eq!(
         store.size(&reference(uri), "acme").await.expect("its size"),
         4096
@@ -371,19 +372,31 @@ async fn staged_audio_is_read_only_from_staging_buckets_under_the_tenant_and_wit
     let refused = [
         (uri, "acme", "over the limit"),
         ("s3://staging/acme/in/gone.wav", "acme", "NoSuchKey"),
-        ("s3://staging/globex/in/r1.wav", "acme", "tenant prefix"),
         (
-            "s3://other/acme/in/r1.wav",
+            "s3://staging/globex/in/r1/audio.wav",
+            "acme",
+            "tenant prefix",
+        ),
+        (
+            "s3://other/acme/in/r1/audio.wav",
             "acme",
             "not a configured staging bucket",
         ),
         (
-            "s3://audio/callscore/acme/respondent/ps-x/r1.wav",
+            "s3://audio/callscore/acme/respondent/ps-x/r1/audio.wav",
             "acme",
             "not a configured staging bucket",
         ),
-        ("s3://staging/acme/../globex/in/r1.wav", "acme", ". or .."),
-        ("https://staging/acme/in/r1.wav", "acme", "s3://BUCKET/KEY"),
+        (
+            "s3://staging/acme/../globex/in/r1/audio.wav",
+            "acme",
+            ". or ..",
+        ),
+        (
+            "https://staging/acme/in/r1/audio.wav",
+            "acme",
+            "s3://BUCKET/KEY",
+        ),
     ];
     for (uri, tenant, why) in refused {
         let error = store

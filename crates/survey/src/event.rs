@@ -31,7 +31,9 @@ pub struct AudioRef {
 }
 
 /// Why and how long the recording's data is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RetentionClass {
     /// The caller answered at least one question.

@@ -210,7 +210,8 @@ key_file = "{key}"
         self.garage.endpoint().client()
     }
 
-    /// Every object in the audio bucket, with its user metadata and modification time.
+    /// Every recording's audio object in the audio bucket (not records, markers or probes),
+    /// with its user metadata and modification time.
     pub async fn objects(&self) -> BTreeMap<String, Stored> {
         let client = self.s3();
         let mut out = BTreeMap::new();
@@ -222,7 +223,11 @@ key_file = "{key}"
         while let Some(page) = pages.next().await {
             for object in page.expect("listing").contents() {
                 let key = object.key().expect("a key").to_string();
-                if key.starts_with("_callscore/") {
+                let audio = key
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|file| file.starts_with("audio."));
+                if key.starts_with('_') || !audio {
                     continue;
                 }
                 let head = client
@@ -244,6 +249,26 @@ key_file = "{key}"
             }
         }
         out
+    }
+
+    /// Every key in `bucket`, probes of the store excepted.
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        let client = self.s3();
+        let mut keys = Vec::new();
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.expect("listing").contents() {
+                let key = object.key().expect("a key").to_string();
+                if !key.starts_with("_callscore/") {
+                    keys.push(key);
+                }
+            }
+        }
+        keys
     }
 
     /// Produces `recordings` with a plain rdkafka producer, keyed by call id.

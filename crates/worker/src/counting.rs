@@ -2,7 +2,8 @@
 //! observer, as a wrapper, so the adapters stay free of telemetry.
 
 use callscore_pipeline::{
-    AudioReference, AudioStore, ObjectKey, ObjectMeta, PutOutcome, Retry, StagedAudio, StoreError,
+    AudioReference, AudioStore, Deleted, ObjectKey, ObjectMeta, PutOutcome, Retry, StagedAudio,
+    StoreError,
 };
 
 use crate::observer::{Observer, StoreOperation, StoreResult};
@@ -52,9 +53,32 @@ impl<S: AudioStore, O: Observer> AudioStore for Counted<S, O> {
         result
     }
 
+    async fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        let result = self.inner.replace(key, bytes, meta).await;
+        self.count(StoreOperation::Put, &result, false);
+        result
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self.inner.get(key).await;
+        self.count(StoreOperation::Get, &result, false);
+        result
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         let result = self.inner.head(key).await;
         self.count(StoreOperation::Head, &result, false);
+        result
+    }
+
+    async fn mark(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let result = self.inner.mark(key).await;
+        self.count(StoreOperation::Mark, &result, false);
         result
     }
 
@@ -64,7 +88,24 @@ impl<S: AudioStore, O: Observer> AudioStore for Counted<S, O> {
         result
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        let result = self.inner.list_after(prefix, after, limit).await;
+        self.count(StoreOperation::List, &result, false);
+        result
+    }
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let result = self.inner.children(prefix).await;
+        self.count(StoreOperation::List, &result, false);
+        result
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
         let result = self.inner.delete(key).await;
         self.count(StoreOperation::Delete, &result, false);
         result
@@ -118,11 +159,11 @@ mod tests {
     fn every_request_is_counted_with_its_result() {
         let requests = std::sync::Arc::new(Requests::default());
         let store = Counted::new(MemoryStore::default(), std::sync::Arc::clone(&requests));
-        let key = ObjectKey::parse("t/respondent/withheld/r1.wav").expect("a key");
+        let key = ObjectKey::parse("t/respondent/withheld/r1/audio.wav").expect("a key");
         let meta = ObjectMeta {
             tenant: "t".into(),
             recording_id: "r1".into(),
-            retention_class: "respondent",
+            retention_class: callscore_survey::RetentionClass::Respondent,
             expires_on: None,
             sha256: callscore_pipeline::hex(&<sha2::Sha256 as sha2::Digest>::digest(b"a")),
             content_type: "audio/wav".into(),

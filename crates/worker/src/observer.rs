@@ -88,8 +88,12 @@ pub struct Finished<'a> {
 pub enum StoreOperation {
     /// Writing an object.
     Put,
+    /// Reading an object.
+    Get,
     /// Reading an object's metadata.
     Head,
+    /// Writing a marker.
+    Mark,
     /// Listing keys.
     List,
     /// Deleting an object.
@@ -103,7 +107,9 @@ impl StoreOperation {
     pub fn as_str(self) -> &'static str {
         match self {
             StoreOperation::Put => "put",
+            StoreOperation::Get => "get",
             StoreOperation::Head => "head",
+            StoreOperation::Mark => "mark",
             StoreOperation::List => "list",
             StoreOperation::Delete => "delete",
             StoreOperation::Fetch => "fetch",

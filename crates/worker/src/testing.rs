@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use callscore_pipeline::{
-    AudioReference, AudioStore, DeadLetter, EventSink, ObjectKey, ObjectMeta, PutOutcome, Receipt,
-    Received, RecordingSource, Rejected, Retry, SinkError, SourceError, StagedAudio, StoreError,
-    Taken,
+    AudioReference, AudioStore, DeadLetter, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome,
+    Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError, StagedAudio,
+    StoreError, Taken,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -279,11 +279,33 @@ impl<S: AudioStore> AudioStore for Faulty<S> {
         self.inner.put(key, bytes, meta).await
     }
 
+    async fn replace(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        // records follow their audio's put: only the put meets the script
+        self.inner.replace(key, bytes, meta).await
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.due(None)
+            .await
+            .map_err(|retry| store_fault("get", key.as_str(), retry))?;
+        self.inner.get(key).await
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         self.due(None)
             .await
             .map_err(|retry| store_fault("head", key.as_str(), retry))?;
         self.inner.head(key).await
+    }
+
+    async fn mark(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        // markers precede the put that the script is about
+        self.inner.mark(key).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
@@ -293,7 +315,26 @@ impl<S: AudioStore> AudioStore for Faulty<S> {
         self.inner.list(prefix).await
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectKey>, StoreError> {
+        self.due(None)
+            .await
+            .map_err(|retry| store_fault("list", prefix, retry))?;
+        self.inner.list_after(prefix, after, limit).await
+    }
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.due(None)
+            .await
+            .map_err(|retry| store_fault("list", prefix, retry))?;
+        self.inner.children(prefix).await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<Deleted, StoreError> {
         self.due(None)
             .await
             .map_err(|retry| store_fault("delete", key.as_str(), retry))?;

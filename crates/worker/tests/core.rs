@@ -29,7 +29,6 @@ fn pipeline() -> Pipeline {
         pseudonym_key: PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
         tenant_keys: HashMap::new(),
         retention: Default::default(),
-        tenant_retention: HashMap::new(),
         decode: Default::default(),
         extended_keys: true,
         pipeline_version: "test".into(),

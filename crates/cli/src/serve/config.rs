@@ -221,7 +221,7 @@ impl Config {
         let mut table: toml::Table = toml::from_str(text)?;
         check_no_secrets(&table)?;
         apply_overrides(&mut table, vars)?;
-        let config: Config =
+        let mut config: Config =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| {
@@ -247,7 +247,7 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&mut self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
         let kafka = &self.kafka;
         for (name, topic) in [

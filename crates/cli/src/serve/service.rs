@@ -56,8 +56,7 @@ pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
         surveys,
         pseudonym_key,
         tenant_keys,
-        retention: config.retention.default.clone(),
-        tenant_retention: config.retention.tenants.clone(),
+        retention: config.retention.clone(),
         decode: DecodeOptions {
             limits: config.limits.limits(),
             ..DecodeOptions::default()
