@@ -16,8 +16,7 @@ use std::sync::Arc;
 use callscore_audio::DecodeOptions;
 use callscore_benches::thread_cpu_seconds;
 use callscore_pipeline::{
-    Incoming, LocalStore, NdjsonSink, Pipeline, PseudonymKey, RecordingMetadata, RetentionPolicy,
-    Settings, Timings,
+    Incoming, LocalStore, NdjsonSink, Pipeline, PseudonymKey, RecordingMetadata, Settings, Timings,
 };
 use callscore_survey::Survey;
 
@@ -47,8 +46,7 @@ fn main() -> anyhow::Result<()> {
         surveys: HashMap::from([(survey.id().to_string(), survey)]),
         pseudonym_key: PseudonymKey::new("bench", vec![7; 32])?,
         tenant_keys: HashMap::new(),
-        retention: RetentionPolicy::default(),
-        tenant_retention: HashMap::new(),
+        retention: Default::default(),
         decode: DecodeOptions::default(),
         extended_keys: true,
         pipeline_version: "bench".into(),

@@ -11,16 +11,17 @@ use crate::ports::{
 };
 use crate::pseudonym::hex;
 
+/// The objects of a [`MemoryStore`]: bytes and metadata (none for a marker), by key.
+type Objects = BTreeMap<ObjectKey, (Vec<u8>, Option<ObjectMeta>)>;
+
 /// An audio store in a map. Markers are objects without metadata.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    objects: Mutex<BTreeMap<ObjectKey, (Vec<u8>, Option<ObjectMeta>)>>,
+    objects: Mutex<Objects>,
 }
 
 impl MemoryStore {
-    fn objects(
-        &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<ObjectKey, (Vec<u8>, Option<ObjectMeta>)>> {
+    fn objects(&self) -> std::sync::MutexGuard<'_, Objects> {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
 
