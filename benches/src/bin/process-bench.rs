@@ -16,7 +16,8 @@ use std::sync::Arc;
 use callscore_audio::DecodeOptions;
 use callscore_benches::thread_cpu_seconds;
 use callscore_pipeline::{
-    Incoming, LocalStore, NdjsonSink, Pipeline, PseudonymKey, RecordingMetadata, Settings, Timings,
+    Incoming, LocalStore, NdjsonSink, Pipeline, PseudonymKey, Pseudonyms, RecordingMetadata,
+    Settings, Timings,
 };
 use callscore_survey::Survey;
 
@@ -44,8 +45,7 @@ fn main() -> anyhow::Result<()> {
     sources.sort_by(|a, b| a.0.recording_id.cmp(&b.0.recording_id));
     let settings = Settings {
         surveys: HashMap::from([(survey.id().to_string(), survey)]),
-        pseudonym_key: PseudonymKey::new("bench", vec![7; 32])?,
-        tenant_keys: HashMap::new(),
+        pseudonyms: Pseudonyms::fixed(PseudonymKey::new("bench", vec![7; 32])?),
         retention: Default::default(),
         decode: DecodeOptions::default(),
         extended_keys: true,

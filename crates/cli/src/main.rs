@@ -1,7 +1,9 @@
 //! The `callscore` command: thin glue over the callscore crates.
 
 mod detect;
+mod privacy;
 mod process;
+mod retention;
 mod serve;
 mod settings;
 
@@ -22,6 +24,12 @@ enum Command {
     Detect(detect::Args),
     Process(process::Args),
     Serve(serve::Args),
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
+    #[command(subcommand)]
+    Hold(retention::HoldCommand),
+    #[command(subcommand)]
+    Keys(retention::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +37,9 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&args),
         Command::Process(args) => process::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Retention(command) => retention::run(&command),
+        Command::Hold(command) => retention::run_hold(&command),
+        Command::Keys(command) => retention::run_keys(&command),
     }
 }
 

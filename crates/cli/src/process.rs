@@ -1,7 +1,7 @@
 //! `callscore process`: recordings in, stored audio and score events out, with no services.
 //! The same processing path as `callscore serve`, with a local directory store and NDJSON.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::num::NonZeroUsize;
@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use callscore_audio::DecodeOptions;
 use callscore_pipeline::{
-    Analysis, DeadLetter, Failure, FileDefaults, FileSource, LocalStore, NdjsonSink, NoStaging,
-    Pipeline, PseudonymKey, RetentionConfig, Settings,
+    Analysis, DeadLetter, Failure, FileDefaults, FileSource, Keyring, LocalStore, NdjsonSink,
+    NoStaging, Pipeline, PseudonymKey, Pseudonyms, Settings,
 };
 use callscore_worker::{Abandon, CancellationToken, Finished, Observer, Outcome, Policy, Worker};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -60,8 +60,13 @@ pub(crate) struct Args {
     dead_letters: Option<PathBuf>,
 
     /// A file holding the pseudonymisation key (raw bytes, or hex).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "keyring")]
     pseudonym_key_file: Option<PathBuf>,
+
+    /// A keyring directory of rotating pseudonymisation keys (`TENANT/kYYYYMMDD.key`, made by
+    /// `callscore keys rotate`), instead of one fixed key.
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
 
     /// The id of the pseudonymisation key, recorded in every pseudonym so keys can rotate.
     #[arg(long, value_name = "ID", default_value = "k1")]
@@ -101,30 +106,21 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 /// Reads the configuration and finds the recordings.
 fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
     let surveys = crate::settings::load_surveys(&args.surveys)?;
-    let secret = crate::settings::read_secret(
-        args.pseudonym_key_file.as_deref(),
-        "CALLSCORE_PSEUDONYM_KEY",
-        "pseudonymisation key",
-    )?;
-    let pseudonym_key = PseudonymKey::new(&args.pseudonym_key_id, secret)?;
-    let retention = match &args.retention {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let mut config: RetentionConfig =
-                toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-            config
-                .validate()
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}", path.display()))?;
-            config
+    let pseudonyms = match &args.keyring {
+        Some(dir) => Pseudonyms::Ring(Keyring::open(dir)?),
+        None => {
+            let secret = crate::settings::read_secret(
+                args.pseudonym_key_file.as_deref(),
+                "CALLSCORE_PSEUDONYM_KEY",
+                "pseudonymisation key",
+            )?;
+            Pseudonyms::fixed(PseudonymKey::new(&args.pseudonym_key_id, secret)?)
         }
-        None => RetentionConfig::default(),
     };
+    let retention = crate::settings::load_retention(args.retention.as_deref())?;
     let settings = Settings {
         surveys,
-        pseudonym_key,
-        tenant_keys: HashMap::new(),
+        pseudonyms,
         retention,
         decode: DecodeOptions::default(),
         extended_keys: true,

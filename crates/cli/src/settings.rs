@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use callscore_pipeline::RetentionConfig;
 use callscore_survey::Survey;
 
 /// Reads survey definitions, by id.
@@ -17,6 +18,23 @@ pub(crate) fn load_surveys<P: AsRef<Path>>(paths: &[P]) -> anyhow::Result<HashMa
         surveys.insert(survey.id().to_string(), survey);
     }
     Ok(surveys)
+}
+
+/// The retention periods in the TOML file at `path` (built-in defaults without one),
+/// validated.
+pub(crate) fn load_retention(path: Option<&Path>) -> anyhow::Result<RetentionConfig> {
+    let Some(path) = path else {
+        return Ok(RetentionConfig::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut config: RetentionConfig =
+        toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    config
+        .validate()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(config)
 }
 
 /// A secret from a file (raw bytes, or hex text) or, failing that, from the hex in the

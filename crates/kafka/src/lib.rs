@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod consumer;
+mod election;
 mod producer;
 pub mod wire;
 
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 pub use consumer::{
     ConsumerEvents, KafkaReceipt, KafkaSource, PAUSE_AFTER, Partition, SourceConfig,
 };
+pub use election::Election;
 pub use producer::{KafkaSink, SinkConfig, dead_letter_headers};
 
 /// A client that could not be created from its configuration. The message names the

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use callscore_pipeline::audit::{AuditLog, AuditRecord};
 use callscore_pipeline::{DeadLetter, EventSink, Retry, SinkError};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -65,6 +66,8 @@ pub struct SinkConfig {
     pub scores_topic: String,
     /// The dead-letter topic.
     pub dead_letter_topic: String,
+    /// The audit topic, where the privacy operations' records go.
+    pub audit_topic: Option<String>,
     /// librdkafka properties, verbatim.
     pub properties: BTreeMap<String, String>,
     /// `ce_source` of the events, e.g. `/callscore`.
@@ -292,6 +295,53 @@ impl EventSink for KafkaSink {
             self.settle(delivery, "events").await?;
         }
         Ok(())
+    }
+}
+
+impl AuditLog for KafkaSink {
+    /// Keyed by the record's deterministic id, with CloudEvents headers
+    /// (`com.callscore.audit.v1`).
+    async fn record(&self, record: &AuditRecord) -> Result<(), SinkError> {
+        let topic = self
+            .config
+            .audit_topic
+            .as_deref()
+            .ok_or_else(|| SinkError {
+                what: "audit record",
+                retry: Retry::Blocked,
+                message: "no kafka.audit_topic is configured".into(),
+            })?;
+        let value = serde_json::to_value(record).map_err(|e| SinkError {
+            what: "audit record",
+            retry: Retry::Permanent,
+            message: e.to_string(),
+        })?;
+        let payload = value.to_string();
+        let mut headers = OwnedHeaders::new();
+        let time = record.at.to_string();
+        let source = match &record.tenant {
+            Some(tenant) => format!("{}/{tenant}", self.config.source),
+            None => self.config.source.clone(),
+        };
+        for (key, value) in [
+            ("ce_specversion", "1.0"),
+            ("ce_id", record.audit_id.as_str()),
+            ("ce_type", "com.callscore.audit.v1"),
+            ("ce_source", source.as_str()),
+            ("ce_time", time.as_str()),
+            ("content-type", "application/json"),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        let record = FutureRecord::<[u8], [u8]>::to(topic)
+            .key(record.audit_id.as_bytes())
+            .payload(payload.as_bytes())
+            .headers(headers);
+        let delivery = self.enqueue(record, "audit record")?;
+        self.settle(delivery, "audit record").await
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use callscore_kafka::{ConsumerEvents, KafkaSink, KafkaSource, SinkConfig, SourceConfig};
 use callscore_pipeline::{
-    EventSink, MemorySink, MemoryStore, NoStaging, Pipeline, PseudonymKey, Retry, Settings,
+    EventSink, MemorySink, MemoryStore, NoStaging, Pipeline, PseudonymKey, Pseudonyms, Retry,
+    Settings,
 };
 use callscore_testkit::service::{self, DEAD_LETTERS, RECORDINGS, SCORES, Services};
 use callscore_worker::testing::{Fault, Faulty};
@@ -46,8 +47,7 @@ fn pipeline() -> Pipeline {
             .expect("a valid survey");
     Pipeline::new(Settings {
         surveys: std::collections::HashMap::from([(survey.id().to_string(), survey)]),
-        pseudonym_key: PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
-        tenant_keys: Default::default(),
+        pseudonyms: Pseudonyms::fixed(PseudonymKey::new("k1", vec![7; 32]).expect("a key")),
         retention: Default::default(),
         decode: Default::default(),
         extended_keys: true,
@@ -64,6 +64,7 @@ fn sink(services: &Services, extra: &[(&str, &str)]) -> Arc<KafkaSink> {
         KafkaSink::new(SinkConfig {
             scores_topic: SCORES.into(),
             dead_letter_topic: DEAD_LETTERS.into(),
+            audit_topic: None,
             properties,
             source: "/callscore-test".into(),
         })
@@ -174,6 +175,7 @@ async fn the_sink_keeps_the_event_sink_contract() {
     let sink = KafkaSink::new(SinkConfig {
         scores_topic: "events-1p".into(),
         dead_letter_topic: DEAD_LETTERS.into(),
+        audit_topic: None,
         properties: BTreeMap::from([("bootstrap.servers".to_string(), services.bootstrap())]),
         source: "/callscore-test".into(),
     })
@@ -329,6 +331,7 @@ async fn a_fatal_producer_error_is_reported_as_fatal() {
     let sink = KafkaSink::new(SinkConfig {
         scores_topic: SCORES.into(),
         dead_letter_topic: DEAD_LETTERS.into(),
+        audit_topic: None,
         properties: BTreeMap::from([
             ("bootstrap.servers".to_string(), cluster.bootstrap_servers()),
             ("message.timeout.ms".to_string(), "10000".to_string()),

@@ -94,6 +94,11 @@ impl Place {
         ObjectKey::from_layout(format!("{}{RECORD_FILE}", self.prefix()))
     }
 
+    /// The key of one of the recording's files (`audio.wav`, `record.json`, …).
+    pub fn file(&self, name: &str) -> ObjectKey {
+        ObjectKey::from_layout(format!("{}{name}", self.prefix()))
+    }
+
     /// The same recording in another class.
     pub fn in_class(&self, class: RetentionClass) -> Place {
         Place {
@@ -111,6 +116,11 @@ impl Place {
         let recording_id = parts.next()?;
         let file = parts.next()?;
         (!file.contains('/')).then(|| (Place::new(tenant, class, Some(caller), recording_id), file))
+    }
+
+    /// The prefix of every recording of `class` in `tenant`.
+    pub fn class_prefix(tenant: &str, class: RetentionClass) -> String {
+        format!("{tenant}/{}/", class_name(class))
     }
 
     /// The prefixes holding everything of `caller` (a pseudonym) in `tenant`, one per class.

@@ -25,10 +25,12 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 #[cfg(feature = "testsuite")]
 pub mod contract;
 mod failure;
 mod files;
+mod keyring;
 mod keys;
 pub mod layout;
 mod local;
@@ -44,6 +46,7 @@ mod retention;
 
 pub use failure::{DeadLetter, Failure, Reason, Stage};
 pub use files::{FileDefaults, FileReceipt, FileSource};
+pub use keyring::{Keyring, KeyringError, RingKey, key_id};
 pub use keys::{DetectError, Detected, Heard, detect_keys, merge};
 pub use local::{LocalStore, NdjsonSink};
 #[cfg(feature = "testsuite")]
@@ -56,7 +59,7 @@ pub use ports::{
     PutOutcome, Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError,
     StagedAudio, StoreError, Taken, WITHHELD, class_name,
 };
-pub use process::{Analysis, Delivered, Incoming, Pipeline, Settings, Timings};
+pub use process::{Analysis, Delivered, Incoming, Pipeline, Pseudonyms, Settings, Timings};
 pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex, is_pseudonym};
 pub use record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
 pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy, default_max};
@@ -66,14 +69,24 @@ const OUTPUT_EXTENSION_FALLBACK: &str = "bin";
 
 /// File name of the recording metadata schema under `schemas/`.
 pub const METADATA_SCHEMA_FILE: &str = "recording-metadata.v1.schema.json";
+/// File name of the recording record schema under `schemas/`.
+pub const RECORD_SCHEMA_FILE: &str = "recording-record.v1.schema.json";
 /// File name of the audio reference schema under `schemas/`.
 pub const REFERENCE_SCHEMA_FILE: &str = "audio-reference.v1.schema.json";
 /// File name of the dead-letter schema under `schemas/`.
 pub const DEAD_LETTER_SCHEMA_FILE: &str = "dead-letter.v1.schema.json";
 
 /// The schemas this crate owns, with their file names under `schemas/`.
-pub fn schemas() -> [(&'static str, serde_json::Value); 3] {
+pub fn schemas() -> [(&'static str, serde_json::Value); 5] {
     [
+        (
+            audit::AUDIT_SCHEMA_FILE,
+            callscore_survey::schema::generate::<audit::AuditRecord>(audit::AUDIT_SCHEMA_FILE),
+        ),
+        (
+            RECORD_SCHEMA_FILE,
+            callscore_survey::schema::generate::<RecordingRecord>(RECORD_SCHEMA_FILE),
+        ),
         (
             REFERENCE_SCHEMA_FILE,
             callscore_survey::schema::generate::<AudioReference>(REFERENCE_SCHEMA_FILE),

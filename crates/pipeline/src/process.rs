@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::failure::{Failure, Reason, Stage};
+use crate::keyring::Keyring;
 use crate::keys::{DetectError, detect_keys};
 use crate::layout::{Marker, Place};
 use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, StoreError};
@@ -32,10 +33,8 @@ use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
 pub struct Settings {
     /// Surveys by id.
     pub surveys: HashMap<String, Survey>,
-    /// Pseudonymisation key of tenants without one of their own.
-    pub pseudonym_key: PseudonymKey,
-    /// Tenants' own pseudonymisation keys.
-    pub tenant_keys: HashMap<String, PseudonymKey>,
+    /// How callers' numbers become pseudonyms.
+    pub pseudonyms: Pseudonyms,
     /// Retention: the cap, the default policy and tenants' own, validated.
     pub retention: RetentionConfig,
     /// Limits and options of decoding.
@@ -44,6 +43,59 @@ pub struct Settings {
     pub extended_keys: bool,
     /// The version written into events.
     pub pipeline_version: String,
+}
+
+/// How callers' numbers become pseudonyms.
+#[derive(Debug, Clone)]
+pub enum Pseudonyms {
+    /// Fixed keys: a default and tenants' own. They never rotate and are never destroyed, so
+    /// their pseudonyms stay linkable for as long as the keys exist: use a keyring to keep the
+    /// anonymisation promise.
+    Fixed {
+        /// The key of tenants without their own.
+        default: PseudonymKey,
+        /// Tenants' own keys.
+        tenants: HashMap<String, PseudonymKey>,
+    },
+    /// Rotating keys, destroyed when everything written under them has expired.
+    Ring(Keyring),
+}
+
+impl Pseudonyms {
+    /// One fixed key for every tenant.
+    pub fn fixed(key: PseudonymKey) -> Pseudonyms {
+        Pseudonyms::Fixed {
+            default: key,
+            tenants: HashMap::new(),
+        }
+    }
+
+    /// The key of `tenant` current on `day`.
+    pub fn current(&self, tenant: &str, day: jiff::civil::Date) -> Result<PseudonymKey, Failure> {
+        match self {
+            Pseudonyms::Fixed { default, tenants } => {
+                Ok(tenants.get(tenant).unwrap_or(default).clone())
+            }
+            Pseudonyms::Ring(ring) => ring.current(tenant, day).map_err(|e| {
+                Failure::new(
+                    Stage::Score,
+                    Reason::InvalidMetadata,
+                    crate::ports::Retry::Blocked,
+                    e.to_string(),
+                )
+            }),
+        }
+    }
+
+    /// Every key held for `tenant`, for look-ups by number.
+    pub fn held(&self, tenant: &str) -> Vec<PseudonymKey> {
+        match self {
+            Pseudonyms::Fixed { default, tenants } => {
+                vec![tenants.get(tenant).unwrap_or(default).clone()]
+            }
+            Pseudonyms::Ring(ring) => ring.held(tenant).into_iter().map(|k| k.key).collect(),
+        }
+    }
 }
 
 /// One recording to process.
@@ -129,17 +181,17 @@ impl Pipeline {
         &self.settings
     }
 
-    /// The caller's pseudonym in this recording's tenant, `None` when the number was withheld.
-    /// A replayed dead letter carries the pseudonym the number was given the first time.
-    pub fn caller_pseudonym(&self, meta: &RecordingMetadata) -> Option<String> {
-        let key = self
-            .settings
-            .tenant_keys
-            .get(&meta.tenant)
-            .unwrap_or(&self.settings.pseudonym_key);
+    /// The caller's pseudonym in this recording's tenant, made today, `None` when the number
+    /// was withheld. A replayed dead letter carries the pseudonym the number was given the
+    /// first time. Fails (blocked) when the tenant's keyring has no key current today.
+    pub fn caller_pseudonym(&self, meta: &RecordingMetadata) -> Result<Option<String>, Failure> {
         match (&meta.caller_number, &meta.caller_pseudonym) {
-            (Some(number), _) => Some(key.pseudonymize(&meta.tenant, number)),
-            (None, pseudonym) => pseudonym.clone(),
+            (Some(number), _) => {
+                let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+                let key = self.settings.pseudonyms.current(&meta.tenant, today)?;
+                Ok(Some(key.pseudonymize(&meta.tenant, number)))
+            }
+            (None, pseudonym) => Ok(pseudonym.clone()),
         }
     }
 
@@ -209,7 +261,7 @@ impl Pipeline {
             .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
         let policy = settings.retention.policy(&meta.tenant);
         let retention = policy.decide(&answers, meta.consent, meta.call_started_at);
-        let caller_pseudonym = self.caller_pseudonym(meta);
+        let caller_pseudonym = self.caller_pseudonym(meta)?;
         let extension = incoming
             .extension
             .as_deref()

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use callscore_pipeline::{
-    Incoming, Pipeline, PseudonymKey, Reason, RecordingMetadata, Retry, Settings, Stage,
+    Incoming, Pipeline, PseudonymKey, Pseudonyms, Reason, RecordingMetadata, Retry, Settings, Stage,
 };
 
 fn pipeline() -> Pipeline {
@@ -15,8 +15,7 @@ fn pipeline() -> Pipeline {
     let survey = callscore_survey::Survey::from_toml(&text).expect("a valid survey");
     Pipeline::new(Settings {
         surveys: HashMap::from([(survey.id().to_string(), survey)]),
-        pseudonym_key: PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
-        tenant_keys: HashMap::new(),
+        pseudonyms: Pseudonyms::fixed(PseudonymKey::new("k1", vec![7; 32]).expect("a key")),
         retention: Default::default(),
         decode: Default::default(),
         extended_keys: true,

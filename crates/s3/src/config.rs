@@ -194,7 +194,7 @@ impl S3Config {
     }
 
     /// The key prefix, empty when unset.
-    pub(crate) fn prefix(&self) -> &str {
+    pub fn prefix(&self) -> &str {
         self.prefix.as_deref().unwrap_or_default()
     }
 }

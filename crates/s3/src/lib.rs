@@ -75,6 +75,7 @@
 mod config;
 mod error;
 mod fetch;
+pub mod lifecycle;
 mod object;
 mod probe;
 mod store;

@@ -514,10 +514,16 @@ where
         let numbers = metadata.map(RecordingMetadata::numbers).unwrap_or_default();
         let failure = failure.redacted(&numbers);
         let letter = DeadLetter::new(input, metadata, &failure, Timestamp::now());
-        let pseudonym = metadata.and_then(|m| self.worker.pipeline.caller_pseudonym(m));
         let source = &self.worker.source;
+        let pipeline = &self.worker.pipeline;
         let stored = self
             .retry(&self.worker.policy.dead_letter_retry, || async {
+                // the letter keeps the caller as a pseudonym: without a key to make one, it
+                // waits (blocked) rather than lose the caller
+                let pseudonym = match metadata {
+                    Some(m) => pipeline.caller_pseudonym(m)?,
+                    None => None,
+                };
                 source
                     .reject(receipt, &letter, pseudonym.as_deref())
                     .await

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use callscore_pipeline::{
-    AudioReference, MemorySink, MemoryStore, Payload, Pipeline, PseudonymKey, Reason, Received,
-    RecordingMetadata, Rejected, Retry, Settings, Stage,
+    AudioReference, MemorySink, MemoryStore, Payload, Pipeline, PseudonymKey, Pseudonyms, Reason,
+    Received, RecordingMetadata, Rejected, Retry, Settings, Stage,
 };
 use callscore_worker::testing::{Fault, Faulty, MemoryInput, MemorySource, MemoryStaging};
 use callscore_worker::{
@@ -26,8 +26,7 @@ fn pipeline() -> Pipeline {
     let survey = callscore_survey::Survey::from_toml(&text).expect("a valid survey");
     Pipeline::new(Settings {
         surveys: HashMap::from([(survey.id().to_string(), survey)]),
-        pseudonym_key: PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
-        tenant_keys: HashMap::new(),
+        pseudonyms: Pseudonyms::fixed(PseudonymKey::new("k1", vec![7; 32]).expect("a key")),
         retention: Default::default(),
         decode: Default::default(),
         extended_keys: true,

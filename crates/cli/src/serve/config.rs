@@ -53,6 +53,29 @@ pub(crate) struct Config {
     pub(crate) pseudonym: PseudonymSection,
     #[serde(default)]
     pub(crate) retention: RetentionConfig,
+    #[serde(default)]
+    pub(crate) sweeper: SweeperSection,
+}
+
+/// The retention sweep `serve` runs by itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SweeperSection {
+    /// Whether `serve` sweeps on schedule (off by default: a CronJob running
+    /// `callscore retention sweep` does the same). Of several instances, only the one that
+    /// owns partition 0 of the audit topic in the group `GROUP.sweeper` sweeps.
+    pub(crate) enabled: bool,
+    /// Seconds between sweeps (and key rotations).
+    pub(crate) interval_s: u64,
+}
+
+impl Default for SweeperSection {
+    fn default() -> SweeperSection {
+        SweeperSection {
+            enabled: false,
+            interval_s: 3600,
+        }
+    }
 }
 
 /// Topics and librdkafka properties.
@@ -65,6 +88,10 @@ pub(crate) struct KafkaSection {
     pub(crate) scores_topic: String,
     /// Where recordings that cannot be processed go, as they came.
     pub(crate) dead_letter_topic: String,
+    /// Where audit records go (every deletion, export, consent change); needed by the
+    /// privacy commands and the sweeper.
+    #[serde(default)]
+    pub(crate) audit_topic: Option<String>,
     /// `ce_source` of the events; the tenant is appended.
     #[serde(default = "default_source")]
     pub(crate) event_source: String,
@@ -172,12 +199,21 @@ impl LimitsSection {
     }
 }
 
-/// Where the pseudonymisation keys come from.
+/// Where the pseudonymisation keys come from: a keyring (rotated and destroyed on schedule,
+/// the way to keep the anonymisation promise), or fixed keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PseudonymSection {
-    /// The key's id, written into every pseudonym so keys can rotate.
-    pub(crate) key_id: String,
+    /// The keyring directory (`TENANT/kYYYYMMDD.key`), shared by every instance and written
+    /// only by the rotation (`callscore keys rotate`, or the sweeper).
+    #[serde(default)]
+    pub(crate) keyring: Option<PathBuf>,
+    /// How long a key is current before the next one is made.
+    #[serde(default = "default_rotation", with = "span_text")]
+    pub(crate) rotation: jiff::Span,
+    /// A fixed key's id, written into every pseudonym (without a keyring).
+    #[serde(default)]
+    pub(crate) key_id: Option<String>,
     /// A file holding the key (raw, or hex); else the environment variable `key_env` (hex).
     #[serde(default)]
     pub(crate) key_file: Option<PathBuf>,
@@ -191,6 +227,21 @@ pub(crate) struct PseudonymSection {
 
 fn default_key_env() -> String {
     "CALLSCORE_PSEUDONYM_KEY".into()
+}
+
+fn default_rotation() -> jiff::Span {
+    jiff::Span::new().months(1)
+}
+
+/// Spans as text: `"1 month"`, `"P1M"`.
+mod span_text {
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::Span, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<jiff::Span>()
+            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a period: {e}")))
+    }
 }
 
 /// A tenant's own pseudonymisation key.
@@ -242,6 +293,7 @@ impl Config {
         };
         self.surveys.files = self.surveys.files.iter().map(at).collect();
         self.pseudonym.key_file = self.pseudonym.key_file.as_ref().map(at);
+        self.pseudonym.keyring = self.pseudonym.keyring.as_ref().map(at);
         for key in self.pseudonym.tenants.values_mut() {
             key.key_file = key.key_file.as_ref().map(at);
         }
@@ -264,11 +316,42 @@ impl Config {
                 problems.push(format!("{name}: {topic:?} is not a valid Kafka topic name"));
             }
         }
-        if kafka.recordings_topic == kafka.scores_topic
-            || kafka.recordings_topic == kafka.dead_letter_topic
-            || kafka.scores_topic == kafka.dead_letter_topic
-        {
-            problems.push("kafka: the three topics must differ".into());
+        let mut topics = vec![
+            &kafka.recordings_topic,
+            &kafka.scores_topic,
+            &kafka.dead_letter_topic,
+        ];
+        if let Some(audit) = &kafka.audit_topic {
+            let valid = !audit.is_empty()
+                && audit.len() <= 249
+                && audit
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !valid {
+                problems.push(format!(
+                    "kafka.audit_topic: {audit:?} is not a valid Kafka topic name"
+                ));
+            }
+            topics.push(audit);
+        }
+        let distinct: std::collections::BTreeSet<&&String> = topics.iter().collect();
+        if distinct.len() != topics.len() {
+            problems.push("kafka: the topics must differ".into());
+        }
+        if self.sweeper.enabled && kafka.audit_topic.is_none() {
+            problems
+                .push("sweeper.enabled needs kafka.audit_topic: every deletion is audited".into());
+        }
+        if self.sweeper.interval_s == 0 {
+            problems.push("sweeper.interval_s must be more than 0".into());
+        }
+        match (&self.pseudonym.keyring, &self.pseudonym.key_id) {
+            (None, None) => problems
+                .push("pseudonym: give a keyring (rotated keys) or a key_id (a fixed key)".into()),
+            (Some(_), Some(_)) => {
+                problems.push("pseudonym: give either a keyring or a key_id, not both".into());
+            }
+            _ => {}
         }
         let properties = self.properties();
         for role in ["consumer", "producer"] {
@@ -495,7 +578,7 @@ mod tests {
         let properties = config.properties();
         assert_eq!(properties["consumer"]["sasl.password"], "007");
         assert_eq!(properties["producer"]["linger.ms"], "10");
-        assert_eq!(config.pseudonym.key_id, "007");
+        assert_eq!(config.pseudonym.key_id.as_deref(), Some("007"));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! `callscore serve`: the Kafka consumer service. Recordings in from a topic, audio to S3,
 //! score events out to a topic, offsets committed only after both.
 
-mod config;
+pub(crate) mod config;
 mod service;
+mod sweeper;
+
+pub(crate) use service::pseudonyms;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +69,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(service::run(config, settings)) {
+    let text = std::fs::read(&args.config).unwrap_or_default();
+    let origin = callscore_pipeline::audit::AuditOrigin::new(
+        "callscore serve",
+        &args.config.display().to_string(),
+        &text,
+        false,
+    );
+    match runtime.block_on(service::run(config, settings, origin)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "the service failed");

@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use callscore_audio::DecodeOptions;
-use callscore_kafka::{KafkaSink, KafkaSource, SinkConfig, SourceConfig};
-use callscore_pipeline::{Pipeline, PseudonymKey, Settings};
+use callscore_kafka::{Election, KafkaSink, KafkaSource, SinkConfig, SourceConfig};
+use callscore_pipeline::audit::AuditOrigin;
+use callscore_pipeline::{Keyring, Pipeline, PseudonymKey, Pseudonyms, Settings};
 use callscore_s3::S3Store;
 use callscore_telemetry::{Check, Health, Limits, Metrics, Status, Telemetry};
 use callscore_worker::{CancellationToken, Counted, Policy, RetryPolicy, Worker};
 
 use super::config::Config;
+use super::sweeper::Sweeper;
 
 /// How often readiness is checked.
 const PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -30,14 +32,37 @@ const RETRY_JITTER: f64 = 0.25;
 /// The pipeline's settings from the configuration: surveys, keys, retention, limits.
 pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
     let surveys = crate::settings::load_surveys(&config.surveys.files)?;
+    Ok(Settings {
+        surveys,
+        pseudonyms: pseudonyms(config)?,
+        retention: config.retention.clone(),
+        decode: DecodeOptions {
+            limits: config.limits.limits(),
+            ..DecodeOptions::default()
+        },
+        extended_keys: config.service.extended_keys,
+        pipeline_version: format!("callscore {}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// The pseudonymisation keys the configuration names: its keyring, or fixed keys.
+pub(crate) fn pseudonyms(config: &Config) -> anyhow::Result<Pseudonyms> {
     let pseudonym = &config.pseudonym;
+    if let Some(dir) = &pseudonym.keyring {
+        let keyring = Keyring::open(dir)?;
+        return Ok(Pseudonyms::Ring(keyring));
+    }
+    let key_id = pseudonym
+        .key_id
+        .as_deref()
+        .context("pseudonym: no keyring and no key_id")?;
     let secret = crate::settings::read_secret(
         pseudonym.key_file.as_deref(),
         &pseudonym.key_env,
         "pseudonymisation key",
     )?;
-    let pseudonym_key = PseudonymKey::new(&pseudonym.key_id, secret)?;
-    let mut tenant_keys = HashMap::new();
+    let default = PseudonymKey::new(key_id, secret)?;
+    let mut tenants = HashMap::new();
     for (tenant, key) in &pseudonym.tenants {
         let env = key.key_env.clone().unwrap_or_else(|| {
             format!(
@@ -50,20 +75,9 @@ pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
             &env,
             &format!("pseudonymisation key of tenant {tenant}"),
         )?;
-        tenant_keys.insert(tenant.clone(), PseudonymKey::new(&key.key_id, secret)?);
+        tenants.insert(tenant.clone(), PseudonymKey::new(&key.key_id, secret)?);
     }
-    Ok(Settings {
-        surveys,
-        pseudonym_key,
-        tenant_keys,
-        retention: config.retention.clone(),
-        decode: DecodeOptions {
-            limits: config.limits.limits(),
-            ..DecodeOptions::default()
-        },
-        extended_keys: config.service.extended_keys,
-        pipeline_version: format!("callscore {}", env!("CARGO_PKG_VERSION")),
-    })
+    Ok(Pseudonyms::Fixed { default, tenants })
 }
 
 /// The service's policy: retries for ever (a store down for an hour must not cost a
@@ -96,7 +110,11 @@ fn policy(config: &Config) -> Policy {
 /// Runs until SIGTERM or SIGINT (then drains, commits, flushes and returns `Ok`), or until a
 /// fatal failure (then drains what it can and returns the failure, so the process exits
 /// non-zero and its supervisor restarts it).
-pub(super) async fn run(config: Config, settings: Settings) -> anyhow::Result<()> {
+pub(super) async fn run(
+    config: Config,
+    settings: Settings,
+    origin: AuditOrigin,
+) -> anyhow::Result<()> {
     let version = env!("CARGO_PKG_VERSION");
     let metrics = Arc::new(Metrics::new(version));
     let health = Arc::new(Health::new());
@@ -130,6 +148,7 @@ pub(super) async fn run(config: Config, settings: Settings) -> anyhow::Result<()
         KafkaSink::new(SinkConfig {
             scores_topic: config.kafka.scores_topic.clone(),
             dead_letter_topic: config.kafka.dead_letter_topic.clone(),
+            audit_topic: config.kafka.audit_topic.clone(),
             properties: properties["producer"].clone(),
             source: config.kafka.event_source.clone(),
         })
@@ -153,6 +172,38 @@ pub(super) async fn run(config: Config, settings: Settings) -> anyhow::Result<()
         Arc::clone(&sink),
         telemetry.clone(),
     ));
+    let keyring = match &settings.pseudonyms {
+        Pseudonyms::Ring(ring) => Some(ring.clone()),
+        Pseudonyms::Fixed { .. } => None,
+    };
+    let election = match (&config.kafka.audit_topic, config.sweeper.enabled) {
+        (Some(topic), true) => {
+            let group = properties["consumer"]
+                .get("group.id")
+                .cloned()
+                .unwrap_or_default();
+            Some(
+                Election::join(&properties["consumer"], &format!("{group}.sweeper"), topic)
+                    .context("cannot join the sweeper's election")?,
+            )
+        }
+        _ => None,
+    };
+    let stop_sweeper = CancellationToken::new();
+    let sweeper = tokio::spawn(
+        Sweeper {
+            store: Arc::clone(&store),
+            sink: Arc::clone(&sink),
+            keyring,
+            retention: config.retention.clone(),
+            rotation: config.pseudonym.rotation,
+            election,
+            interval: Duration::from_secs(config.sweeper.interval_s),
+            origin,
+            telemetry: telemetry.clone(),
+        }
+        .run(stop_sweeper.clone()),
+    );
     let policy = policy(&config);
     tracing::info!(
         topic = %config.kafka.recordings_topic,
@@ -172,6 +223,9 @@ pub(super) async fn run(config: Config, settings: Settings) -> anyhow::Result<()
     let report = worker.run(shutdown.clone()).await;
     health.stopping();
     probes.abort();
+    stop_sweeper.cancel();
+    // a sweep under way finishes: it is audited per tenant and class
+    let _ = sweeper.await;
     tracing::info!(
         taken = report.taken,
         delivered = report.delivered,

@@ -1,0 +1,285 @@
+//! The privacy commands' shared set-up: where they act (a local store, or the service's S3
+//! store and Kafka topics), their audit origin, and their reports.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use callscore_kafka::{KafkaSink, SinkConfig};
+use callscore_pipeline::audit::{AuditOrigin, NdjsonAudit};
+use callscore_pipeline::{Keyring, LocalStore, NdjsonSink, Pseudonyms, RetentionConfig};
+use callscore_s3::S3Store;
+use jiff::civil::Date;
+
+use crate::serve::config::Config;
+
+/// Where a privacy command acts.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TargetArgs {
+    /// The service's configuration: its S3 store, its Kafka topics (audit records to
+    /// `kafka.audit_topic`), its retention, its keyring.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "store",
+        required_unless_present = "store"
+    )]
+    config: Option<PathBuf>,
+
+    /// A local store directory (as `callscore process --store`).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    /// With --store: the retention periods (as `callscore process --retention`).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    retention: Option<PathBuf>,
+
+    /// With --store: the keyring directory (as `callscore process --keyring`).
+    #[arg(long, value_name = "DIR", requires = "store")]
+    keyring: Option<PathBuf>,
+
+    /// With --store: where audit records go (default: audit.ndjson in the store).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    audit: Option<PathBuf>,
+
+    /// Say what would be done, in the same report, and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Report as one JSON object on standard output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A local store or the service's, opened.
+pub(crate) enum Target {
+    /// A directory, an NDJSON audit log.
+    Local {
+        store: LocalStore,
+        audit: NdjsonAudit<File>,
+        keyring: Option<Keyring>,
+        retention: RetentionConfig,
+        origin: AuditOrigin,
+    },
+    /// S3 and Kafka.
+    Service {
+        store: Box<S3Store>,
+        sink: Box<KafkaSink>,
+        keyring: Option<Keyring>,
+        retention: RetentionConfig,
+        origin: AuditOrigin,
+    },
+}
+
+impl Target {
+    /// Reads the configuration; a problem there is the caller's (exit 2).
+    pub(crate) fn prepare(args: &TargetArgs, command: &str) -> anyhow::Result<Prepared> {
+        if let Some(path) = &args.config {
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let config = Config::load(path)?;
+            if config.kafka.audit_topic.is_none() {
+                bail!(
+                    "{}: kafka.audit_topic is needed: every privacy command leaves an audit \
+                     record",
+                    path.display()
+                );
+            }
+            let keyring = match crate::serve::pseudonyms(&config)? {
+                Pseudonyms::Ring(ring) => Some(ring),
+                Pseudonyms::Fixed { .. } => None,
+            };
+            let origin =
+                AuditOrigin::new(command, &path.display().to_string(), &text, args.dry_run);
+            return Ok(Prepared::Service {
+                config: Box::new(config),
+                keyring,
+                origin,
+            });
+        }
+        let dir = args.store.as_ref().context("give --config or --store")?;
+        if !dir.is_dir() {
+            bail!("no store at {}", dir.display());
+        }
+        let retention = crate::settings::load_retention(args.retention.as_deref())?;
+        let keyring = args.keyring.as_deref().map(Keyring::open).transpose()?;
+        let text = match &args.retention {
+            Some(path) => std::fs::read(path).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let origin = AuditOrigin::new(command, &dir.display().to_string(), &text, args.dry_run);
+        Ok(Prepared::Local {
+            dir: dir.clone(),
+            audit: args
+                .audit
+                .clone()
+                .unwrap_or_else(|| dir.join("audit.ndjson")),
+            retention: Box::new(retention),
+            keyring,
+            origin,
+        })
+    }
+}
+
+/// A target whose configuration is read, not yet connected.
+pub(crate) enum Prepared {
+    Local {
+        dir: PathBuf,
+        audit: PathBuf,
+        retention: Box<RetentionConfig>,
+        keyring: Option<Keyring>,
+        origin: AuditOrigin,
+    },
+    Service {
+        config: Box<Config>,
+        keyring: Option<Keyring>,
+        origin: AuditOrigin,
+    },
+}
+
+impl Prepared {
+    /// The tenants the configuration names.
+    pub(crate) fn configured_tenants(&self) -> Vec<String> {
+        let (retention, keyring) = match self {
+            Prepared::Local {
+                retention, keyring, ..
+            } => (retention.as_ref(), keyring),
+            Prepared::Service {
+                config, keyring, ..
+            } => (&config.retention, keyring),
+        };
+        let mut tenants: Vec<String> = retention.tenants.keys().cloned().collect();
+        if let Some(ring) = keyring {
+            tenants.extend(ring.tenants());
+        }
+        if let Prepared::Service { config, .. } = self {
+            tenants.extend(config.pseudonym.tenants.keys().cloned());
+        }
+        tenants.sort();
+        tenants.dedup();
+        tenants
+    }
+
+    /// Connects to the store and the topics.
+    pub(crate) async fn open(self) -> anyhow::Result<Target> {
+        match self {
+            Prepared::Local {
+                dir,
+                audit,
+                retention,
+                keyring,
+                origin,
+            } => {
+                let store = LocalStore::open(&dir)
+                    .with_context(|| format!("cannot open the store {}", dir.display()))?;
+                let file = File::options()
+                    .create(true)
+                    .append(true)
+                    .open(&audit)
+                    .with_context(|| format!("cannot open {}", audit.display()))?;
+                Ok(Target::Local {
+                    store,
+                    audit: NdjsonAudit::new(file),
+                    keyring,
+                    retention: *retention,
+                    origin,
+                })
+            }
+            Prepared::Service {
+                config,
+                keyring,
+                origin,
+            } => {
+                let store = S3Store::connect(&config.s3)
+                    .await
+                    .context("cannot reach the store")?;
+                let properties = config.properties();
+                let sink = KafkaSink::new(SinkConfig {
+                    scores_topic: config.kafka.scores_topic.clone(),
+                    dead_letter_topic: config.kafka.dead_letter_topic.clone(),
+                    audit_topic: config.kafka.audit_topic.clone(),
+                    properties: properties["producer"].clone(),
+                    source: config.kafka.event_source.clone(),
+                })
+                .context("cannot create the Kafka producer")?;
+                Ok(Target::Service {
+                    store: Box::new(store),
+                    sink: Box::new(sink),
+                    keyring,
+                    retention: config.retention.clone(),
+                    origin,
+                })
+            }
+        }
+    }
+}
+
+/// Events published again by a command (a hold release), appended to `out`.
+pub(crate) fn local_events(out: &Path) -> anyhow::Result<NdjsonSink<File>> {
+    Ok(NdjsonSink::new(
+        File::options()
+            .create(true)
+            .append(true)
+            .open(out)
+            .with_context(|| format!("cannot open {}", out.display()))?,
+    ))
+}
+
+/// Today in UTC, unless `--today` says otherwise.
+pub(crate) fn today(given: Option<Date>) -> Date {
+    given.unwrap_or_else(|| {
+        jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+    })
+}
+
+/// Refuses tenants that are neither configured nor stored: exit 2, nothing touched.
+pub(crate) fn check_tenants(asked: &[String], known: &[String]) -> anyhow::Result<()> {
+    let unknown: Vec<&String> = asked.iter().filter(|t| !known.contains(t)).collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unknown tenant {}: neither configured nor stored (known: {})",
+            unknown
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Writes a report: JSON with `--json`, else its sentences.
+pub(crate) fn print_report(json: bool, value: &impl serde::Serialize, text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let written = if json {
+        serde_json::to_string(value)
+            .map_err(std::io::Error::other)
+            .and_then(|line| writeln!(out, "{line}"))
+    } else {
+        write!(out, "{text}")
+    };
+    if written.is_err() {
+        crate::complain("cannot write the report to standard output");
+    }
+}
+
+/// The exit status of a command that failed after its checks: 1, with the reason.
+pub(crate) fn failed(error: &anyhow::Error) -> ExitCode {
+    crate::complain(&format!("{error:#}"));
+    ExitCode::FAILURE
+}
+
+/// The exit status of a command refused before it touched anything: 2.
+pub(crate) fn refused(error: &anyhow::Error) -> ExitCode {
+    crate::complain(&format!("{error:#}"));
+    ExitCode::from(2)
+}

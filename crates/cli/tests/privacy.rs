@@ -1,0 +1,355 @@
+//! The retention promises kept by `callscore` itself with the embedded default (a local store,
+//! NDJSON): recordings of two tenants and every class processed with rotating keys, swept at
+//! later dates, a hold released, keys destroyed; then the store is listed and the audit trail
+//! read to see that exactly the right data is gone and the trail says so.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn callscore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_callscore"))
+        .args(args)
+        .env_remove("CALLSCORE_PSEUDONYM_KEY")
+        .output()
+        .expect("callscore runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The recordings' folders in the store: `TENANT/CLASS/CALLER/RECORDING`.
+fn stored(store: &Path) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for tenant in std::fs::read_dir(store).expect("the store") {
+        let tenant = tenant.expect("an entry").path();
+        let name = tenant
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if !tenant.is_dir() || name.starts_with('_') {
+            continue;
+        }
+        for class in std::fs::read_dir(&tenant).expect("a tenant") {
+            let class = class.expect("an entry").path();
+            for caller in std::fs::read_dir(&class).expect("a class") {
+                for recording in
+                    std::fs::read_dir(caller.expect("an entry").path()).expect("a caller")
+                {
+                    let recording = recording.expect("an entry").path();
+                    let relative = recording.strip_prefix(store).expect("inside");
+                    found.insert(relative.display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `recording-id` -> its class, from the stored folders.
+fn classes(store: &Path) -> std::collections::BTreeMap<String, String> {
+    stored(store)
+        .iter()
+        .map(|path| {
+            let parts: Vec<&str> = path.split('/').collect();
+            (format!("{}/{}", parts[0], parts[3]), parts[1].to_string())
+        })
+        .collect()
+}
+
+/// The fixture recordings as tenant `acme`, and again as tenant `globex` (new ids).
+fn inbox(dir: &Path) -> PathBuf {
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("mkdir");
+    for entry in std::fs::read_dir(fixtures().join("recordings")).expect("fixtures") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_none_or(|e| e != "wav") {
+            continue;
+        }
+        let stem = path
+            .file_stem()
+            .expect("a stem")
+            .to_string_lossy()
+            .into_owned();
+        let metadata: Value = serde_json::from_str(
+            &std::fs::read_to_string(path.with_extension("json")).expect("metadata"),
+        )
+        .expect("JSON");
+        for tenant in ["acme", "globex"] {
+            let mut metadata = metadata.clone();
+            metadata["tenant"] = tenant.into();
+            let name = format!("{tenant}-{stem}");
+            std::fs::copy(&path, inbox.join(format!("{name}.wav"))).expect("copies");
+            std::fs::write(inbox.join(format!("{name}.json")), metadata.to_string())
+                .expect("writes");
+        }
+    }
+    inbox
+}
+
+#[test]
+fn retention_is_enforced_holds_released_and_keys_destroyed_with_an_audit_trail() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let store = dir.path().join("store");
+    let keyring = dir.path().join("keyring");
+    std::fs::create_dir_all(&store).expect("mkdir");
+    let retention = dir.path().join("retention.toml");
+    // acme keeps respondents 6 months, non-respondents 30 days; globex the defaults (12, 2)
+    std::fs::write(
+        &retention,
+        "[tenants.acme]\nrespondent = \"6 months\"\nnon_respondent = \"30 days\"\n\
+         consented_contact = \"1 year\"\n",
+    )
+    .expect("writes");
+    let local = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--store",
+            store.to_str().expect("UTF-8"),
+            "--keyring",
+            keyring.to_str().expect("UTF-8"),
+            "--retention",
+            retention.to_str().expect("UTF-8"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |command: &[&str], extra: &[&str]| -> Output {
+        let mut args: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        args.extend(local(extra));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        callscore(&refs)
+    };
+
+    // keys for both tenants, current from the first of last month
+    let rotated = run(
+        &["keys", "rotate"],
+        &[
+            "--tenant",
+            "acme",
+            "--tenant",
+            "globex",
+            "--today",
+            "2026-11-01",
+        ],
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(keyring.join("acme/k20261101.key").exists());
+
+    let inbox = inbox(dir.path());
+    let events = dir.path().join("events.ndjson");
+    let processed = callscore(&[
+        "process",
+        inbox.to_str().expect("UTF-8"),
+        "--survey",
+        fixtures()
+            .join("surveys/nps-csat.toml")
+            .to_str()
+            .expect("UTF-8"),
+        "--keyring",
+        keyring.to_str().expect("UTF-8"),
+        "--retention",
+        retention.to_str().expect("UTF-8"),
+        "--store",
+        store.to_str().expect("UTF-8"),
+        "--out",
+        events.to_str().expect("UTF-8"),
+    ]);
+    assert!(processed.status.success(), "{}", text(&processed.stderr));
+    let before = classes(&store);
+    assert_eq!(before.len(), 16, "8 recordings of 2 tenants: {before:?}");
+    let pseudonyms: BTreeSet<String> = lines(&events)
+        .iter()
+        .filter_map(|e| e["caller_pseudonym"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        pseudonyms.iter().all(|p| p.starts_with("ps-k20261101-")),
+        "{pseudonyms:?}"
+    );
+
+    // bad input is refused with exit 2, and nothing is touched
+    for bad in [
+        vec!["retention", "sweep", "--tenant", "nobody"],
+        vec!["retention", "sweep", "--today", "2026-13-01"],
+    ] {
+        let refused = run(&bad, &[]);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            text(&refused.stderr)
+        );
+        assert_eq!(classes(&store), before, "{bad:?} touched the store");
+    }
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[default]\nrespondent = \"soon\"\n").expect("writes");
+    let refused = callscore(&[
+        "retention",
+        "sweep",
+        "--store",
+        store.to_str().expect("UTF-8"),
+        "--retention",
+        broken.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+
+    // calls of 2026-11-02: acme's non-respondents (30 days) are due on 2026-12-03
+    let dry = run(
+        &["retention", "sweep"],
+        &["--today", "2026-12-03", "--dry-run", "--json"],
+    );
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let report: Value = serde_json::from_slice(&dry.stdout).expect("a JSON report");
+    assert_eq!(report["sweep"]["dry_run"], true);
+    assert_eq!(
+        report["sweep"]["tenants"]["acme"]["non_respondent"]["recordings"],
+        1
+    );
+    assert_eq!(classes(&store), before, "a dry run deletes nothing");
+
+    let swept = run(&["retention", "sweep"], &["--today", "2026-12-03"]);
+    assert!(swept.status.success(), "{}", text(&swept.stderr));
+    assert!(
+        text(&swept.stdout).contains("acme non_respondent: 1 recordings"),
+        "{}",
+        text(&swept.stdout)
+    );
+    let after = classes(&store);
+    let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
+    assert_eq!(gone, vec!["acme/rec-0003"], "exactly acme's non-respondent");
+
+    // the hold of acme's withheld call is released: back to its class, swept when due
+    let held = after["acme/rec-0007"].clone();
+    assert_eq!(held, "legal_hold");
+    let released = run(
+        &["hold", "release"],
+        &[
+            "--tenant",
+            "acme",
+            "--recording",
+            "rec-0007",
+            "--today",
+            "2026-12-03",
+        ],
+    );
+    assert!(released.status.success(), "{}", text(&released.stderr));
+    assert_eq!(classes(&store)["acme/rec-0007"], "respondent");
+    let republished = lines(&store.join("events.republished.ndjson"));
+    assert_eq!(
+        republished.len(),
+        3,
+        "its events again, with the new retention"
+    );
+    assert!(
+        republished
+            .iter()
+            .all(|e| e["retention"]["class"] == "respondent")
+    );
+    let unknown = run(
+        &["hold", "release"],
+        &["--tenant", "acme", "--recording", "rec-9999"],
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+
+    // six months on, acme's respondents are due (its consented contact, kept a year, is
+    // not); globex's non-respondent (2 months) too
+    let swept = run(&["retention", "sweep"], &["--today", "2027-05-03"]);
+    assert!(swept.status.success(), "{}", text(&swept.stderr));
+    let left = classes(&store);
+    let acme: Vec<&String> = left.keys().filter(|k| k.starts_with("acme/")).collect();
+    assert_eq!(acme, vec!["acme/rec-0006"], "{left:?}");
+    assert_eq!(left["acme/rec-0006"], "consented_contact");
+    assert!(!left.contains_key("globex/rec-0003"));
+    assert_eq!(left["globex/rec-0007"], "legal_hold", "globex's hold stays");
+
+    // a new key from December; the November keys are destroyed once all data under them may
+    // be gone (globex's held call was withheld: no pseudonym under the key holds it back)
+    let rotated = run(
+        &["keys", "rotate"],
+        &[
+            "--tenant",
+            "acme",
+            "--tenant",
+            "globex",
+            "--today",
+            "2026-12-01",
+        ],
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let swept = run(
+        &["retention", "sweep"],
+        &["--today", "2028-12-01", "--json"],
+    );
+    assert!(swept.status.success(), "{}", text(&swept.stderr));
+    let report: Value = serde_json::from_slice(&swept.stdout).expect("a JSON report");
+    assert_eq!(
+        report["keys"]["destroyed"],
+        serde_json::json!(["acme/k20261101", "globex/k20261101"])
+    );
+    assert!(!keyring.join("acme/k20261101.key").exists());
+    assert!(!keyring.join("globex/k20261101.key").exists());
+    assert!(
+        keyring.join("globex/k20261201.key").exists(),
+        "the current key stays"
+    );
+    let left = classes(&store);
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        vec!["globex/rec-0007"],
+        "only the hold is left"
+    );
+
+    // the audit trail says all of it
+    let audit = lines(&store.join("audit.ndjson"));
+    let count = |action: &str| {
+        audit
+            .iter()
+            .filter(|r| r["action"] == action && r["dry_run"] == false)
+            .count()
+    };
+    assert!(count("retention_sweep") >= 4, "{audit:?}");
+    assert_eq!(count("hold_release"), 1);
+    assert_eq!(count("key_destroyed"), 2);
+    assert_eq!(count("key_created"), 4);
+    let deleted: u64 = audit
+        .iter()
+        .filter(|r| r["action"] == "retention_sweep" && r["dry_run"] == false)
+        .map(|r| r["recordings"].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(
+        deleted, 15,
+        "every recording but globex's hold, each audited once"
+    );
+    for record in &audit {
+        assert!(
+            record["configuration"]
+                .as_str()
+                .expect("a configuration")
+                .contains("sha256")
+        );
+        assert!(
+            record["command"]
+                .as_str()
+                .expect("a command")
+                .starts_with("callscore ")
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! [`Election`]: one instance of many does a job (the retention sweep), chosen by Kafka's own
+//! group membership: every instance joins the group `GROUP.sweeper` on the audit topic, and
+//! the one assigned partition 0 leads. When it stops or dies, the group gives the partition to
+//! another within a session timeout. The members consume nothing: their assignment is paused
+//! as it arrives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+
+/// How long one poll of the election waits.
+const POLL: Duration = Duration::from_millis(500);
+
+struct Context {
+    topic: String,
+    leading: Arc<AtomicBool>,
+}
+
+impl ClientContext for Context {}
+
+impl ConsumerContext for Context {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance
+            && let Err(error) = consumer.pause(list)
+        {
+            tracing::warn!(%error, "pausing the election's partitions");
+        }
+        let leads = consumer.assignment().is_ok_and(|assignment| {
+            assignment
+                .elements()
+                .iter()
+                .any(|e| e.topic() == self.topic && e.partition() == 0)
+        });
+        self.leading.store(leads, Ordering::SeqCst);
+    }
+
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance
+            && list
+                .elements()
+                .iter()
+                .any(|e| e.topic() == self.topic && e.partition() == 0)
+        {
+            self.leading.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A membership in an election; leaves it when dropped.
+pub struct Election {
+    leading: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    poller: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Election {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Election")
+            .field("leading", &self.leading())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Election {
+    /// Joins `group` on `topic` with the librdkafka `properties` (bootstrap servers, security;
+    /// `group.id` is replaced by `group`).
+    pub fn join(
+        properties: &BTreeMap<String, String>,
+        group: &str,
+        topic: &str,
+    ) -> Result<Election, crate::ConfigError> {
+        let mut client = ClientConfig::new();
+        for (key, value) in properties {
+            client.set(key, value);
+        }
+        client
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false");
+        let leading = Arc::new(AtomicBool::new(false));
+        let consumer: BaseConsumer<Context> = client
+            .create_with_context(Context {
+                topic: topic.to_string(),
+                leading: Arc::clone(&leading),
+            })
+            .map_err(|e| crate::ConfigError::of(&e, properties))?;
+        consumer
+            .subscribe(&[topic])
+            .map_err(|e| crate::ConfigError::of(&e, properties))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("kafka-election".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        // serves the group; the paused partitions deliver nothing
+                        if let Some(Err(error)) = consumer.poll(POLL) {
+                            tracing::debug!(%error, "election");
+                        }
+                    }
+                    consumer.unsubscribe();
+                })
+                .map_err(|e| crate::ConfigError::Thread(e.to_string()))?
+        };
+        Ok(Election {
+            leading,
+            stop,
+            poller: Some(poller),
+        })
+    }
+
+    /// Whether this member leads now.
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Election {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(poller) = self.poller.take() {
+            // the thread only polls; a panic in it has been reported already
+            let _ = poller.join();
+        }
+    }
+}

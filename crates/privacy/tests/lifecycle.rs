@@ -1,0 +1,315 @@
+//! The privacy lifecycle over the memory store: what the sweep deletes and what it keeps, a
+//! hold released, keys destroyed, each audited.
+
+use callscore_pipeline::audit::{AuditAction, AuditOrigin, MemoryAudit};
+use callscore_pipeline::layout::{Marker, Place};
+use callscore_pipeline::{
+    AudioStore, Keyring, MemorySink, MemoryStore, ObjectMeta, RecordingRecord, RetentionConfig, hex,
+};
+use callscore_survey::RetentionClass;
+use jiff::Span;
+use jiff::civil::{Date, date};
+use sha2::{Digest, Sha256};
+
+fn origin(dry_run: bool) -> AuditOrigin {
+    AuditOrigin::new("callscore test", "memory", b"", dry_run)
+}
+
+/// Stores a recording as the pipeline would: markers, audio, record.
+fn store_recording(
+    store: &MemoryStore,
+    tenant: &str,
+    class: RetentionClass,
+    id: &str,
+    expires_on: Option<Date>,
+    after_hold: Option<(RetentionClass, Date)>,
+) -> Place {
+    pollster::block_on(async {
+        let place = Place::new(tenant, class, Some(&format!("ps-k1-{:064x}", id.len())), id);
+        for marker in Marker::of(&place, &format!("call-{id}"), expires_on) {
+            store.mark(&marker.key()).await.expect("marked");
+        }
+        let audio = format!("audio of {id}").into_bytes();
+        let meta = ObjectMeta {
+            tenant: tenant.into(),
+            recording_id: id.into(),
+            retention_class: class,
+            expires_on,
+            sha256: hex(&Sha256::digest(&audio)),
+            content_type: "audio/wav".into(),
+            size: audio.len() as u64,
+        };
+        store
+            .put(&place.audio("wav"), &audio, &meta)
+            .await
+            .expect("stored");
+        let record = serde_json::json!({
+            "schema_version": 1, "tenant": tenant, "recording_id": id, "call_id": format!("call-{id}"),
+            "caller_pseudonym": null,
+            "metadata": {"schema_version": 1, "recording_id": id, "call_id": format!("call-{id}"),
+                "tenant": tenant, "survey_id": "s", "call_started_at": "2026-01-01T00:00:00Z"},
+            "audio": {"key": place.audio("wav").to_string(), "uri": store.uri(&place.audio("wav")),
+                "sha256": meta.sha256, "size": meta.size, "content_type": "audio/wav"},
+            "retention": {"class": class, "expires_on": expires_on,
+                "after_hold": after_hold.map(|(c, d)| serde_json::json!({"class": c, "expires_on": d}))},
+            "events": [{"event_id": format!("e-{id}"), "retention": {"class": class, "expires_on": expires_on},
+                "audio": {"uri": store.uri(&place.audio("wav"))}}],
+            "stored_at": "2026-01-01T00:00:00Z"
+        });
+        let record: RecordingRecord = serde_json::from_value(record).expect("a record");
+        let bytes = serde_json::to_vec(&record).expect("JSON");
+        store
+            .replace(&place.record(), &bytes, &meta)
+            .await
+            .expect("stored");
+        place
+    })
+}
+
+#[test]
+fn the_sweep_deletes_exactly_what_expired_and_audits_it() {
+    let store = MemoryStore::default();
+    let audit = MemoryAudit::default();
+    let old = store_recording(
+        &store,
+        "acme",
+        RetentionClass::NonRespondent,
+        "r1",
+        Some(date(2026, 3, 1)),
+        None,
+    );
+    let due = store_recording(
+        &store,
+        "acme",
+        RetentionClass::Respondent,
+        "r2",
+        Some(date(2026, 5, 31)),
+        None,
+    );
+    let today_kept = store_recording(
+        &store,
+        "acme",
+        RetentionClass::Respondent,
+        "r3",
+        Some(date(2026, 6, 1)),
+        None,
+    );
+    let held = store_recording(
+        &store,
+        "acme",
+        RetentionClass::LegalHold,
+        "r4",
+        None,
+        Some((RetentionClass::Respondent, date(2026, 2, 1))),
+    );
+    let other = store_recording(
+        &store,
+        "globex",
+        RetentionClass::NonRespondent,
+        "r5",
+        Some(date(2026, 1, 1)),
+        None,
+    );
+    let tenants = vec!["acme".to_string()];
+
+    // a dry run reports the same and changes nothing
+    let before = store.len();
+    let dry = pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(true),
+        &tenants,
+        date(2026, 6, 1),
+    ))
+    .expect("swept");
+    assert_eq!(store.len(), before, "a dry run deletes nothing");
+    assert_eq!(dry.total().recordings, 2);
+
+    let report = pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(false),
+        &tenants,
+        date(2026, 6, 1),
+    ))
+    .expect("swept");
+    assert_eq!(report.total().recordings, 2);
+    assert_eq!(report.total().objects, 4, "audio and record of each");
+    assert_eq!(report.tenants["acme"]["non_respondent"].recordings, 1);
+    assert_eq!(report.tenants["acme"]["respondent"].recordings, 1);
+    for gone in [&old, &due] {
+        assert!(!pollster::block_on(callscore_privacy::exists(&store, gone)).expect("listed"));
+        assert!(
+            pollster::block_on(store.list(&Marker::recording("acme", &gone.recording_id)))
+                .expect("listed")
+                .is_empty(),
+            "its markers are gone too"
+        );
+    }
+    for kept in [&today_kept, &held, &other] {
+        assert!(pollster::block_on(callscore_privacy::exists(&store, kept)).expect("listed"));
+    }
+    let records = audit.records();
+    let swept: Vec<_> = records.iter().filter(|r| !r.dry_run).collect();
+    assert_eq!(swept.len(), 2, "one record per tenant and class: {swept:?}");
+    assert!(
+        swept.iter().all(|r| r.action == AuditAction::RetentionSweep
+            && r.recordings == 1
+            && r.objects == 2)
+    );
+    // a second sweep finds nothing, and says so
+    let again = pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(false),
+        &tenants,
+        date(2026, 6, 1),
+    ))
+    .expect("swept");
+    assert_eq!(again.total().recordings, 0);
+    assert!(
+        audit
+            .records()
+            .last()
+            .is_some_and(|r| r.reason.contains("nothing due"))
+    );
+}
+
+#[test]
+fn a_released_hold_takes_its_normal_class_and_expiry_and_is_then_swept() {
+    let store = MemoryStore::default();
+    let audit = MemoryAudit::default();
+    let sink = MemorySink::default();
+    let held = store_recording(
+        &store,
+        "acme",
+        RetentionClass::LegalHold,
+        "r1",
+        None,
+        Some((RetentionClass::Respondent, date(2026, 2, 1))),
+    );
+    let tenants = vec!["acme".to_string()];
+    // held: never swept, however late
+    let report = pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(false),
+        &tenants,
+        date(2030, 1, 1),
+    ))
+    .expect("swept");
+    assert_eq!(report.total().recordings, 0);
+
+    let refused = pollster::block_on(callscore_privacy::release_hold(
+        &store,
+        &audit,
+        &sink,
+        &origin(false),
+        "acme",
+        "nope",
+        date(2026, 6, 1),
+    ));
+    assert!(matches!(
+        refused,
+        Err(callscore_privacy::PrivacyError::Refused(_))
+    ));
+    let released = pollster::block_on(callscore_privacy::release_hold(
+        &store,
+        &audit,
+        &sink,
+        &origin(false),
+        "acme",
+        "r1",
+        date(2026, 6, 1),
+    ))
+    .expect("released");
+    assert_eq!(released.class, "respondent");
+    assert!(released.expired, "its normal expiry has passed");
+    assert!(!pollster::block_on(callscore_privacy::exists(&store, &held)).expect("listed"));
+    let moved = held.in_class(RetentionClass::Respondent);
+    assert!(pollster::block_on(callscore_privacy::exists(&store, &moved)).expect("listed"));
+    let events = sink.events();
+    assert_eq!(events.len(), 1, "its events published again");
+    assert_eq!(events[0].1["retention"]["class"], "respondent");
+    assert!(
+        events[0].1["audio"]["uri"]
+            .as_str()
+            .expect("a URI")
+            .contains("/respondent/")
+    );
+    // now the sweep deletes it
+    let report = pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(false),
+        &tenants,
+        date(2026, 6, 1),
+    ))
+    .expect("swept");
+    assert_eq!(report.total().recordings, 1);
+    assert!(!pollster::block_on(callscore_privacy::exists(&store, &moved)).expect("listed"));
+    assert!(
+        audit
+            .records()
+            .iter()
+            .any(|r| r.action == AuditAction::HoldRelease)
+    );
+}
+
+#[test]
+fn keys_are_destroyed_once_their_data_may_no_longer_be_kept_unless_held() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let ring = Keyring::open(dir.path()).expect("a keyring");
+    let month = Span::new().months(1);
+    for (tenant, days) in [
+        ("acme", [date(2026, 1, 1), date(2026, 2, 1)]),
+        ("globex", [date(2026, 1, 1), date(2026, 2, 1)]),
+    ] {
+        for day in days {
+            ring.rotate(tenant, day, month).expect("rotated");
+        }
+    }
+    let store = MemoryStore::default();
+    // a held recording of globex under its first key
+    let held = Place::new(
+        "globex",
+        RetentionClass::LegalHold,
+        Some(&format!("ps-k20260101-{:064x}", 1)),
+        "r1",
+    );
+    pollster::block_on(store.mark(&held.file("audio.wav"))).expect("stored");
+    let audit = MemoryAudit::default();
+    let mut retention = RetentionConfig::default();
+    retention.validate().expect("valid");
+    // the longest retention is 24 months after retirement on 2026-01-31
+    let early = pollster::block_on(callscore_privacy::destroy_keys(
+        &store,
+        &ring,
+        &audit,
+        &origin(false),
+        &retention,
+        date(2028, 1, 31),
+    ))
+    .expect("checked");
+    assert!(early.destroyed.is_empty() && early.kept_for_holds.is_empty());
+    let report = pollster::block_on(callscore_privacy::destroy_keys(
+        &store,
+        &ring,
+        &audit,
+        &origin(false),
+        &retention,
+        date(2028, 2, 1),
+    ))
+    .expect("destroyed");
+    assert_eq!(report.destroyed, vec!["acme/k20260101".to_string()]);
+    assert_eq!(report.kept_for_holds, vec!["globex/k20260101".to_string()]);
+    assert_eq!(ring.held("acme").len(), 1);
+    assert_eq!(ring.held("globex").len(), 2);
+    assert!(
+        audit
+            .records()
+            .iter()
+            .any(|r| r.action == AuditAction::KeyDestroyed
+                && r.subject.as_deref() == Some("key k20260101"))
+    );
+}
