@@ -269,7 +269,10 @@ async fn dead_letters_keep_the_original_without_the_number() {
     )
     .expect("the kept metadata is valid");
     assert_eq!(
-        pipeline().caller_pseudonym(&replayed).as_deref(),
+        pipeline()
+            .caller_pseudonym(&replayed)
+            .expect("a key")
+            .as_deref(),
         Some(pseudonym)
     );
     for letter in &letters {
