@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Broker, Garage, free_port, http_request};
+use crate::{Broker, Garage, S3Endpoint, free_port, http_request};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -22,6 +22,22 @@ use serde_json::Value;
 pub const RECORDINGS: &str = "recordings";
 pub const SCORES: &str = "scores";
 pub const DEAD_LETTERS: &str = "recordings-dlq";
+pub const AUDIT: &str = "callscore-audit";
+
+/// How a test's service is configured, beyond the defaults.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Setup<'a> {
+    /// The consumer group.
+    pub group: &'a str,
+    /// TOML appended to the file (whole tables).
+    pub extra: &'a str,
+    /// A keyring directory instead of the fixed demo key.
+    pub keyring: Option<&'a Path>,
+    /// The `[retention]` tables.
+    pub retention: &'a str,
+    /// Another S3 endpoint than the broker's Garage (moto), with its bucket.
+    pub s3: Option<&'a S3Endpoint>,
+}
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -127,6 +143,7 @@ impl Services {
         self.create_topic_with(SCORES, 3, &[("cleanup.policy", "compact")])
             .await;
         self.create_topic(DEAD_LETTERS, 1).await;
+        self.create_topic(AUDIT, 1).await;
     }
 
     /// Creates a topic.
@@ -156,14 +173,34 @@ impl Services {
 
     /// A configuration file for the service, in `dir`.
     pub fn config(&self, dir: &Path, group: &str, extra: &str) -> (PathBuf, u16) {
+        self.config_with(
+            dir,
+            &Setup {
+                group,
+                extra,
+                ..Setup::default()
+            },
+        )
+    }
+
+    /// A configuration file for the service, in `dir`, as `setup` says.
+    pub fn config_with(&self, dir: &Path, setup: &Setup<'_>) -> (PathBuf, u16) {
         let port = free_port();
-        let s3 = self.garage.endpoint();
+        let s3 = setup.s3.unwrap_or(self.garage.endpoint());
+        let pseudonym = match setup.keyring {
+            Some(keyring) => format!("keyring = \"{}\"", keyring.display()),
+            None => format!(
+                "key_id = \"k1\"\nkey_file = \"{}\"",
+                root().join("fixtures/demo-pseudonym.key").display()
+            ),
+        };
         let text = format!(
             r#"
 [kafka]
 recordings_topic = "{RECORDINGS}"
 scores_topic = "{SCORES}"
 dead_letter_topic = "{DEAD_LETTERS}"
+audit_topic = "{AUDIT}"
 [kafka.common]
 "bootstrap.servers" = "{bootstrap}"
 [kafka.consumer]
@@ -171,7 +208,7 @@ dead_letter_topic = "{DEAD_LETTERS}"
 "session.timeout.ms" = 10000
 "auto.commit.interval.ms" = 500
 [s3]
-bucket = "audio"
+bucket = "{bucket}"
 endpoint_url = "{url}"
 region = "{region}"
 force_path_style = true
@@ -190,19 +227,39 @@ max_input_bytes = 4194304
 [surveys]
 files = ["{surveys}"]
 [pseudonym]
-key_id = "k1"
-key_file = "{key}"
+{pseudonym}
+{retention}
 {extra}
 "#,
+            group = setup.group,
             bootstrap = self.bootstrap(),
+            bucket = s3.bucket,
             url = s3.url,
             region = s3.region,
             surveys = root().join("fixtures/surveys/nps-csat.toml").display(),
-            key = root().join("fixtures/demo-pseudonym.key").display(),
+            retention = setup.retention,
+            extra = setup.extra,
         );
         let path = dir.join("callscore.toml");
         std::fs::write(&path, text).expect("writing the configuration");
         (path, port)
+    }
+
+    /// `binary` with the credentials of `endpoint` (the store's by default) in its
+    /// environment, and nothing else of callscore's or AWS's from the test's.
+    pub fn command(&self, binary: &Path, endpoint: Option<&S3Endpoint>) -> Command {
+        let endpoint = endpoint.unwrap_or(self.garage.endpoint());
+        let mut command = Command::new(binary);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") || name.starts_with("CALLSCORE_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("AWS_ACCESS_KEY_ID", &endpoint.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &endpoint.secret_key)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command
     }
 
     /// A plain S3 client of the store.
