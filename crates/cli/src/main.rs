@@ -43,9 +43,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// A message for the person at the terminal.
+/// A message for the person at the terminal, with anything that looks like a phone number
+/// masked (a file named after the caller, say).
 fn complain(message: &str) {
     use std::io::Write;
+    let message = callscore_pipeline::redact::redact(message);
     // nothing better to do when standard error itself is gone
     let _ = writeln!(std::io::stderr(), "callscore: {message}");
 }

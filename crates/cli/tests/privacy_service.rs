@@ -87,48 +87,165 @@ async fn on_garage_and_kafka_retention_is_enforced_and_every_deletion_audited() 
         },
     );
     let config = config.to_str().expect("UTF-8").to_string();
-    let rotated = run(&services, &["keys", "rotate", "--config", &config, "--tenant", "acme", "--tenant", "globex", "--today", "2026-11-01"]);
+    let rotated = run(
+        &services,
+        &[
+            "keys",
+            "rotate",
+            "--config",
+            &config,
+            "--tenant",
+            "acme",
+            "--tenant",
+            "globex",
+            "--today",
+            "2026-11-01",
+        ],
+    );
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
 
     let recordings = two_tenants();
-    let mut serve = Service::start(binary(), &services, Path::new(&config), port, &dir.path().join("serve.log"));
+    let mut serve = Service::start(
+        binary(),
+        &services,
+        Path::new(&config),
+        port,
+        &dir.path().join("serve.log"),
+    );
     serve.wait_ready(READY);
     services.produce(&recordings).await;
-    serve.wait_metric("callscore_recordings_processed_total", &[], recordings.len() as f64, DONE);
+    serve.wait_metric(
+        "callscore_recordings_processed_total",
+        &[],
+        recordings.len() as f64,
+        DONE,
+    );
     assert_eq!(serve.terminate(Duration::from_secs(60)).code(), Some(0));
     let before = classes(&services, "audio").await;
     assert_eq!(before.len(), recordings.len(), "{before:?}");
 
     // an unknown tenant is refused before anything is touched
-    let refused = run(&services, &["retention", "sweep", "--config", &config, "--tenant", "nobody"]);
+    let refused = run(
+        &services,
+        &[
+            "retention",
+            "sweep",
+            "--config",
+            &config,
+            "--tenant",
+            "nobody",
+        ],
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
 
-    let dry = run(&services, &["retention", "sweep", "--config", &config, "--today", "2026-12-03", "--dry-run", "--json"]);
+    let dry = run(
+        &services,
+        &[
+            "retention",
+            "sweep",
+            "--config",
+            &config,
+            "--today",
+            "2026-12-03",
+            "--dry-run",
+            "--json",
+        ],
+    );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let report: Value = serde_json::from_slice(&dry.stdout).expect("JSON");
-    assert_eq!(report["sweep"]["tenants"]["acme"]["non_respondent"]["recordings"], 1);
-    assert_eq!(classes(&services, "audio").await, before, "a dry run deletes nothing");
+    assert_eq!(
+        report["sweep"]["tenants"]["acme"]["non_respondent"]["recordings"],
+        1
+    );
+    assert_eq!(
+        classes(&services, "audio").await,
+        before,
+        "a dry run deletes nothing"
+    );
 
-    let swept = run(&services, &["retention", "sweep", "--config", &config, "--today", "2026-12-03"]);
+    let swept = run(
+        &services,
+        &[
+            "retention",
+            "sweep",
+            "--config",
+            &config,
+            "--today",
+            "2026-12-03",
+        ],
+    );
     assert!(swept.status.success(), "{}", text(&swept.stderr));
     let after = classes(&services, "audio").await;
     let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
-    assert_eq!(gone, vec!["acme/rec-0003-0"], "exactly acme's non-respondent");
+    assert_eq!(
+        gone,
+        vec!["acme/rec-0003-0"],
+        "exactly acme's non-respondent"
+    );
 
-    let released = run(&services, &["hold", "release", "--config", &config, "--tenant", "acme", "--recording", "rec-0007-0", "--today", "2026-12-03"]);
+    let released = run(
+        &services,
+        &[
+            "hold",
+            "release",
+            "--config",
+            &config,
+            "--tenant",
+            "acme",
+            "--recording",
+            "rec-0007-0",
+            "--today",
+            "2026-12-03",
+        ],
+    );
     assert!(released.status.success(), "{}", text(&released.stderr));
-    assert_eq!(classes(&services, "audio").await["acme/rec-0007-0"], "respondent");
+    assert_eq!(
+        classes(&services, "audio").await["acme/rec-0007-0"],
+        "respondent"
+    );
 
-    let rotated = run(&services, &["keys", "rotate", "--config", &config, "--tenant", "acme", "--tenant", "globex", "--today", "2026-12-01"]);
+    let rotated = run(
+        &services,
+        &[
+            "keys",
+            "rotate",
+            "--config",
+            &config,
+            "--tenant",
+            "acme",
+            "--tenant",
+            "globex",
+            "--today",
+            "2026-12-01",
+        ],
+    );
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
-    let swept = run(&services, &["retention", "sweep", "--config", &config, "--today", "2028-12-01", "--json"]);
+    let swept = run(
+        &services,
+        &[
+            "retention",
+            "sweep",
+            "--config",
+            &config,
+            "--today",
+            "2028-12-01",
+            "--json",
+        ],
+    );
     assert!(swept.status.success(), "{}", text(&swept.stderr));
     let report: Value = serde_json::from_slice(&swept.stdout).expect("JSON");
-    assert_eq!(report["keys"]["destroyed"], serde_json::json!(["acme/k20261101", "globex/k20261101"]));
+    assert_eq!(
+        report["keys"]["destroyed"],
+        serde_json::json!(["acme/k20261101", "globex/k20261101"])
+    );
 
     // by listing the store: only globex's hold is left, markers and records included
     let left = classes(&services, "audio").await;
-    assert_eq!(left.keys().collect::<Vec<_>>(), vec!["globex/rec-0007-0"], "{left:?}");
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        vec!["globex/rec-0007-0"],
+        "{left:?}"
+    );
     let keys = services.keys("audio").await;
     assert!(
         keys.iter().all(|k| k.contains("rec-0007-0")),
@@ -141,7 +258,12 @@ async fn on_garage_and_kafka_retention_is_enforced_and_every_deletion_audited() 
         .iter()
         .map(service::Read::json)
         .collect();
-    let real = |action: &str| audit.iter().filter(|r| r["action"] == action && r["dry_run"] == false).count();
+    let real = |action: &str| {
+        audit
+            .iter()
+            .filter(|r| r["action"] == action && r["dry_run"] == false)
+            .count()
+    };
     assert_eq!(real("hold_release"), 1);
     assert_eq!(real("key_destroyed"), 2);
     assert_eq!(real("key_created"), 4);
@@ -150,8 +272,15 @@ async fn on_garage_and_kafka_retention_is_enforced_and_every_deletion_audited() 
         .filter(|r| r["action"] == "retention_sweep" && r["dry_run"] == false)
         .map(|r| r["recordings"].as_u64().expect("a count"))
         .sum();
-    assert_eq!(deleted, recordings.len() as u64 - 1, "every recording but the hold, audited");
-    assert!(audit.iter().any(|r| r["dry_run"] == true), "the dry run is on the record too");
+    assert_eq!(
+        deleted,
+        recordings.len() as u64 - 1,
+        "every recording but the hold, audited"
+    );
+    assert!(
+        audit.iter().any(|r| r["dry_run"] == true),
+        "the dry run is on the record too"
+    );
     // the released hold's facts were published again under the same ids: the compacted
     // topic says where the audio went and how long it is kept
     let events = services.read(SCORES, usize::MAX, Duration::from_secs(5));
@@ -163,11 +292,16 @@ async fn on_garage_and_kafka_retention_is_enforced_and_every_deletion_audited() 
         .filter(|e| e["recording_id"] == "rec-0007-0" && e["tenant"] == "acme")
         .collect();
     assert!(!released.is_empty());
-    assert!(released.iter().all(|e| e["retention"]["class"] == "respondent"));
+    assert!(
+        released
+            .iter()
+            .all(|e| e["retention"]["class"] == "respondent")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_installed_as_sent() {
+async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_installed_as_sent()
+{
     let _turn = TURN.lock().await;
     let services = Services::start(1).await;
     let moto = Moto::start("audio");
@@ -198,12 +332,24 @@ async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_
         ("AWS_SECRET_ACCESS_KEY", moto.endpoint().secret_key.as_str()),
     ];
     let recordings = recordings(1);
-    let mut serve = Service::start_with_env(binary(), &services, &config, port, &dir.path().join("serve.log"), &env);
+    let mut serve = Service::start_with_env(
+        binary(),
+        &services,
+        &config,
+        port,
+        &dir.path().join("serve.log"),
+        &env,
+    );
     serve.wait_ready(READY);
     // twice: the records are written again, so the bucket holds several versions
     services.produce(&recordings).await;
     services.produce(&recordings).await;
-    serve.wait_metric("callscore_recordings_processed_total", &[], 2.0 * recordings.len() as f64, DONE);
+    serve.wait_metric(
+        "callscore_recordings_processed_total",
+        &[],
+        2.0 * recordings.len() as f64,
+        DONE,
+    );
     assert_eq!(serve.terminate(Duration::from_secs(60)).code(), Some(0));
     let versions = |prefix: &'static str| {
         let client = client.clone();
@@ -218,12 +364,23 @@ async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_
             listed.versions().len() + listed.delete_markers().len()
         }
     };
-    assert!(versions("acme/non_respondent/").await >= 3, "audio and two records");
+    assert!(
+        versions("acme/non_respondent/").await >= 3,
+        "audio and two records"
+    );
 
     let config = config.to_str().expect("UTF-8").to_string();
     let swept = services
         .command(binary(), Some(moto.endpoint()))
-        .args(["retention", "sweep", "--config", &config, "--today", "2026-12-03", "--json"])
+        .args([
+            "retention",
+            "sweep",
+            "--config",
+            &config,
+            "--today",
+            "2026-12-03",
+            "--json",
+        ])
         .output()
         .expect("runs");
     assert!(swept.status.success(), "{}", text(&swept.stderr));
@@ -231,7 +388,11 @@ async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_
     let swept = &report["sweep"]["tenants"]["acme"]["non_respondent"];
     assert_eq!(swept["recordings"], 1);
     assert!(swept["versions"].as_u64().expect("a count") >= 3, "{swept}");
-    assert_eq!(versions("acme/non_respondent/").await, 0, "no version, no delete marker");
+    assert_eq!(
+        versions("acme/non_respondent/").await,
+        0,
+        "no version, no delete marker"
+    );
     assert!(versions("acme/respondent/").await > 0, "the rest is there");
 
     // lifecycle rules: installed per tenant and class by prefix, read back as sent
@@ -249,14 +410,33 @@ async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_
         .send()
         .await
         .expect("rules");
-    let by_id: BTreeMap<&str, &aws_sdk_s3::types::LifecycleRule> =
-        rules.rules().iter().filter_map(|r| r.id().map(|id| (id, r))).collect();
+    let by_id: BTreeMap<&str, &aws_sdk_s3::types::LifecycleRule> = rules
+        .rules()
+        .iter()
+        .filter_map(|r| r.id().map(|id| (id, r)))
+        .collect();
     let acme = by_id["callscore-acme-non_respondent"];
-    assert_eq!(acme.filter().and_then(|f| f.prefix()), Some("acme/non_respondent/"));
-    assert_eq!(acme.expiration().and_then(|e| e.days()), Some(31), "30 days and the day itself");
-    assert!(acme.filter().is_some_and(|f| f.tag().is_none()), "never a tag filter");
-    assert!(acme.noncurrent_version_expiration().is_some(), "old versions go too");
-    assert!(!by_id.keys().any(|id| id.contains("legal_hold")), "holds never expire");
+    assert_eq!(
+        acme.filter().and_then(|f| f.prefix()),
+        Some("acme/non_respondent/")
+    );
+    assert_eq!(
+        acme.expiration().and_then(|e| e.days()),
+        Some(31),
+        "30 days and the day itself"
+    );
+    assert!(
+        acme.filter().is_some_and(|f| f.tag().is_none()),
+        "never a tag filter"
+    );
+    assert!(
+        acme.noncurrent_version_expiration().is_some(),
+        "old versions go too"
+    );
+    assert!(
+        !by_id.keys().any(|id| id.contains("legal_hold")),
+        "holds never expire"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -273,13 +453,32 @@ async fn on_garage_lifecycle_rules_are_installed_by_prefix_only() {
         },
     );
     let config = config.to_str().expect("UTF-8").to_string();
-    let dry = run(&services, &["retention", "install", "--config", &config, "--dry-run", "--json"]);
+    let dry = run(
+        &services,
+        &[
+            "retention",
+            "install",
+            "--config",
+            &config,
+            "--dry-run",
+            "--json",
+        ],
+    );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let report: Value = serde_json::from_slice(&dry.stdout).expect("JSON");
     assert_eq!(report["installed"], false);
-    assert_eq!(report["rules"].as_array().expect("rules").len(), 3, "acme's three classes");
+    assert_eq!(
+        report["rules"].as_array().expect("rules").len(),
+        3,
+        "acme's three classes"
+    );
     let installed = run(&services, &["retention", "install", "--config", &config]);
-    assert!(installed.status.success(), "{}{}", text(&installed.stdout), text(&installed.stderr));
+    assert!(
+        installed.status.success(),
+        "{}{}",
+        text(&installed.stdout),
+        text(&installed.stderr)
+    );
     let rules = services
         .s3()
         .get_bucket_lifecycle_configuration()
@@ -294,7 +493,11 @@ async fn on_garage_lifecycle_rules_are_installed_by_prefix_only() {
         .collect();
     assert_eq!(
         prefixes,
-        BTreeSet::from(["acme/consented_contact/", "acme/non_respondent/", "acme/respondent/"])
+        BTreeSet::from([
+            "acme/consented_contact/",
+            "acme/non_respondent/",
+            "acme/respondent/"
+        ])
     );
 }
 
@@ -320,15 +523,26 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
     let launch = |name: &str| {
         let port = callscore_testkit::free_port();
         let listen = format!("127.0.0.1:{port}");
-        Service::start_with_env(binary(), &services, &config, port, &dir.path().join(format!("{name}.log")), &[("CALLSCORE__SERVICE__LISTEN", &listen)])
+        Service::start_with_env(
+            binary(),
+            &services,
+            &config,
+            port,
+            &dir.path().join(format!("{name}.log")),
+            &[("CALLSCORE__SERVICE__LISTEN", &listen)],
+        )
     };
     let mut instances = vec![launch("a"), launch("b")];
     for instance in &instances {
         instance.wait_ready(READY);
     }
     services.produce(&old).await;
-    let last_success =
-        |s: &Service| s.metric("callscore_retention_sweep_last_success_timestamp_seconds", &[]);
+    let last_success = |s: &Service| {
+        s.metric(
+            "callscore_retention_sweep_last_success_timestamp_seconds",
+            &[],
+        )
+    };
     let deadline = Instant::now() + DONE;
     while (!classes(&services, "audio").await.is_empty()
         || instances.iter().all(|s| last_success(s) == 0.0))
@@ -340,7 +554,9 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
         classes(&services, "audio").await.is_empty(),
         "the backfilled recordings are swept"
     );
-    let leaders: Vec<usize> = (0..2).filter(|&i| last_success(&instances[i]) > 0.0).collect();
+    let leaders: Vec<usize> = (0..2)
+        .filter(|&i| last_success(&instances[i]) > 0.0)
+        .collect();
     assert_eq!(leaders.len(), 1, "one instance sweeps");
     // the leader goes: the other takes over
     instances[leaders[0]].kill();
@@ -351,5 +567,9 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
     }
     assert!(last_success(survivor) > 0.0, "the survivor sweeps now");
     let audit = services.read(AUDIT, usize::MAX, Duration::from_secs(5));
-    assert!(audit.iter().any(|r| r.json()["command"] == "callscore serve"));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.json()["command"] == "callscore serve")
+    );
 }

@@ -210,20 +210,25 @@ fn everything(dir: &Path, out: &mut String) {
     }
 }
 
-#[test]
-fn no_phone_number_reaches_any_output() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (out, _, _) = process(dir.path(), &[]);
-    let mut outputs = String::from_utf8_lossy(&out.stdout).into_owned();
-    outputs.push_str(&String::from_utf8_lossy(&out.stderr));
-    everything(dir.path(), &mut outputs);
+/// Recordings whose numbers try every way into the outputs: in file names (with and without
+/// `+`), as a JSON number, as bare digits, formatted, in a field of the wrong type, in an id,
+/// in broken metadata. Returns the inbox and every number used.
+fn hostile_inbox(dir: &Path) -> (PathBuf, BTreeSet<String>) {
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("mkdir");
     let mut numbers = BTreeSet::new();
-    let sidecars = ["recordings", "recordings/rejected"]
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(fixtures().join(dir)).expect("reads"))
-        .map(|entry| entry.expect("entry").path());
-    for path in sidecars {
-        if path.extension().is_some_and(|e| e == "json") {
+    for entry in std::fs::read_dir(fixtures().join("recordings")).expect("reads") {
+        let path = entry.expect("entry").path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.is_file()
+            && (name.ends_with(".wav") || name.ends_with(".json"))
+            && name != "expected.json"
+        {
+            std::fs::copy(&path, inbox.join(name)).expect("copies");
+        }
+        if name.ends_with(".json") {
             let text = std::fs::read_to_string(&path).expect("reads");
             if let Ok(meta) = serde_json::from_str::<Value>(&text) {
                 for field in ["caller_number", "called_number"] {
@@ -234,13 +239,176 @@ fn no_phone_number_reaches_any_output() {
             }
         }
     }
-    assert!(
-        numbers.len() >= 8,
-        "the fixtures carry numbers: {numbers:?}"
+    let audio = fixtures().join("recordings/nps9-csat4.wav");
+    let sidecar: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("recordings/nps9-csat4.json")).expect("reads"),
+    )
+    .expect("JSON");
+    // named after the caller, no sidecar
+    for name in ["+31205550201", "0205550202"] {
+        std::fs::copy(&audio, inbox.join(format!("{name}.wav"))).expect("copies");
+        numbers.insert(name.to_string());
+    }
+    let mut variant = |name: &str, edit: &dyn Fn(&mut Value), number: &str| {
+        let mut meta = sidecar.clone();
+        meta["recording_id"] = name.into();
+        meta["call_id"] = format!("call-{name}").into();
+        edit(&mut meta);
+        std::fs::copy(&audio, inbox.join(format!("{name}.wav"))).expect("copies");
+        std::fs::write(inbox.join(format!("{name}.json")), meta.to_string()).expect("writes");
+        numbers.insert(number.to_string());
+    };
+    variant(
+        "x-json-number",
+        &|m| m["caller_number"] = serde_json::json!(31205550203_u64),
+        "31205550203",
     );
-    for number in numbers {
+    variant(
+        "x-bare-digits",
+        &|m| m["caller_number"] = "31205550204".into(),
+        "31205550204",
+    );
+    variant(
+        "x-formatted",
+        &|m| m["caller_number"] = "+31 20 555 0205".into(),
+        "+31 20 555 0205",
+    );
+    variant(
+        "x-id",
+        &|m| m["call_id"] = "31205550206".into(),
+        "31205550206",
+    );
+    variant(
+        "x-agent",
+        &|m| m["agent"] = "0612345678".into(),
+        "0612345678",
+    );
+    variant(
+        "x-wrong-field",
+        &|m| m["caller_channel"] = "+31205550208".into(),
+        "+31205550208",
+    );
+    // broken metadata that still holds a number
+    std::fs::copy(&audio, inbox.join("x-broken.wav")).expect("copies");
+    std::fs::write(
+        inbox.join("x-broken.json"),
+        "{\"schema_version\": 1, \"caller_number\": \"+31205550209\", ",
+    )
+    .expect("writes");
+    numbers.insert("+31205550209".to_string());
+    (inbox, numbers)
+}
+
+#[test]
+fn no_phone_number_reaches_any_output_of_any_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (inbox, numbers) = hostile_inbox(dir.path());
+    let store = dir.path().join("store");
+    let keyring = dir.path().join("keyring");
+    std::fs::create_dir_all(&store).expect("mkdir");
+    let path = |p: &Path| p.to_str().expect("UTF-8").to_string();
+    let (store_arg, keyring_arg) = (path(&store), path(&keyring));
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "keys".into(),
+            "rotate".into(),
+            "--store".into(),
+            store_arg.clone(),
+            "--keyring".into(),
+            keyring_arg.clone(),
+            "--tenant".into(),
+            "acme".into(),
+            "--today".into(),
+            "2026-11-01".into(),
+        ],
+        vec![
+            "process".into(),
+            path(&inbox),
+            "--tenant".into(),
+            "acme".into(),
+            "--survey".into(),
+            path(&fixtures().join("surveys/nps-csat.toml")),
+            "--keyring".into(),
+            keyring_arg.clone(),
+            "--store".into(),
+            store_arg.clone(),
+            "--out".into(),
+            path(&dir.path().join("events.ndjson")),
+        ],
+        vec![
+            "detect".into(),
+            "--json".into(),
+            path(&inbox.join("+31205550201.wav")),
+            path(&inbox.join("0205550202.wav")),
+        ],
+        vec![
+            "hold".into(),
+            "release".into(),
+            "--store".into(),
+            store_arg.clone(),
+            "--keyring".into(),
+            keyring_arg.clone(),
+            "--tenant".into(),
+            "acme".into(),
+            "--recording".into(),
+            "rec-0007".into(),
+            "--json".into(),
+        ],
+        vec![
+            "retention".into(),
+            "sweep".into(),
+            "--store".into(),
+            store_arg.clone(),
+            "--keyring".into(),
+            keyring_arg.clone(),
+            "--today".into(),
+            "2026-12-03".into(),
+            "--dry-run".into(),
+            "--json".into(),
+        ],
+        vec![
+            "retention".into(),
+            "sweep".into(),
+            "--store".into(),
+            store_arg,
+            "--keyring".into(),
+            keyring_arg,
+            "--today".into(),
+            "2031-01-01".into(),
+        ],
+    ];
+    let mut outputs = String::new();
+    let mut letters = Vec::new();
+    for args in &runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_callscore"))
+            .args(args)
+            .output()
+            .expect("callscore runs");
+        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
+        outputs.push_str(&String::from_utf8_lossy(&out.stderr));
+        if args[0] == "process" {
+            letters = lines(&store.join("dead-letters.ndjson"));
+        }
+    }
+    for path in [
+        store.as_path(),
+        keyring.as_path(),
+        dir.path().join("events.ndjson").as_path(),
+    ] {
+        if path.is_dir() {
+            everything(path, &mut outputs);
+        } else {
+            outputs.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+        }
+    }
+    // the hostile inputs were refused, each with a dead letter
+    assert_eq!(letters.len(), 7, "{letters:?}");
+    for number in &numbers {
         let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-        assert!(!outputs.contains(&number), "{number} found in the outputs");
+        assert!(
+            !outputs.contains(number.as_str()),
+            "{number} found in the outputs"
+        );
         assert!(
             !outputs.contains(&digits),
             "the digits of {number} found in the outputs"

@@ -544,3 +544,155 @@ fn the_local_example_configuration_checks_with_its_key_from_the_environment() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CALLSCORE_PSEUDONYM_KEY"));
 }
+
+/// Every way a number can come in a message, and every output of the service: the scores,
+/// dead-letter and audit topics (keys, headers, values), the store (keys and objects), the log
+/// and `/metrics`. No number, as text or digits, anywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_phone_number_reaches_any_output_of_the_service() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(1).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "numbers", "");
+    let service = start(&services, &config, port, &dir.path().join("serve.log"));
+    service.wait_ready(READY);
+    let base = recordings(1).remove(0);
+    let producer = services.producer();
+    let mut numbers = vec![
+        base.metadata["caller_number"]
+            .as_str()
+            .expect("a number")
+            .to_string(),
+    ];
+    let send =
+        |id: &str, key: &str, metadata: serde_json::Value, value: &[u8], content_type: &str| {
+            let mut recording = base.clone();
+            recording.metadata = metadata;
+            recording.metadata["recording_id"] = id.into();
+            let headers = recording.headers(content_type);
+            (key.to_string(), value.to_vec(), headers)
+        };
+    let mut messages = Vec::new();
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut m = base.metadata.clone();
+        edit(&mut m);
+        m
+    };
+    // a valid call with the number as bare digits, and one formatted, keyed by the number
+    messages.push(send(
+        "n-bare",
+        "31205550301",
+        with(&|m| m["caller_number"] = "31205550301".into()),
+        &base.audio,
+        "audio/wav",
+    ));
+    messages.push(send(
+        "n-formatted",
+        "+31 20 555 0302",
+        with(&|m| m["caller_number"] = "+31 20 555 0302".into()),
+        &base.audio,
+        "audio/wav",
+    ));
+    // undecodable audio: a dead letter that keeps the caller as a pseudonym
+    messages.push(send(
+        "n-undecodable",
+        "call",
+        with(&|m| m["caller_number"] = "+31205550303".into()),
+        b"RIFF\x10\x00\x00\x00WAVEjunk",
+        "audio/wav",
+    ));
+    // the number as a JSON number: invalid metadata
+    messages.push(send(
+        "n-json",
+        "call",
+        with(&|m| m["caller_number"] = serde_json::json!(31205550304_u64)),
+        &base.audio,
+        "audio/wav",
+    ));
+    // a staging reference named after the caller, to nothing
+    let reference = serde_json::json!({"uri": "s3://staging/+31205550305.wav"}).to_string();
+    messages.push(send(
+        "n-staged",
+        "call",
+        base.metadata.clone(),
+        reference.as_bytes(),
+        "application/vnd.callscore.audio-ref.v1+json",
+    ));
+    numbers.extend(
+        [
+            "31205550301",
+            "+31 20 555 0302",
+            "+31205550303",
+            "31205550304",
+            "+31205550305",
+        ]
+        .map(str::to_string),
+    );
+    for (key, value, headers) in &messages {
+        services.send(&producer, key, value, headers.clone()).await;
+    }
+    // metadata that cannot be read, holding a number
+    let broken = "{\"schema_version\": 1, \"caller_number\": \"+31205550306\", ";
+    numbers.push("+31205550306".to_string());
+    services
+        .send(
+            &producer,
+            "0612345678",
+            b"RIFF",
+            OwnedHeaders::new().insert(Header {
+                key: "callscore_metadata",
+                value: Some(broken),
+            }),
+        )
+        .await;
+    numbers.push("0612345678".to_string());
+    service.wait_metric(
+        "callscore_recordings_processed_total",
+        &[],
+        (messages.len() + 1) as f64,
+        DONE,
+    );
+
+    let mut outputs = String::new();
+    for topic in [SCORES, DEAD_LETTERS, service::AUDIT] {
+        for message in services.read(topic, usize::MAX, Duration::from_secs(3)) {
+            outputs.push_str(message.key.as_deref().unwrap_or_default());
+            for (k, v) in &message.headers {
+                outputs.push_str(k);
+                outputs.push_str(v);
+            }
+            outputs.push_str(&String::from_utf8_lossy(&message.payload));
+        }
+    }
+    let s3 = services.s3();
+    for key in services.keys("audio").await {
+        outputs.push_str(&key);
+        let object = s3
+            .get_object()
+            .bucket("audio")
+            .key(&key)
+            .send()
+            .await
+            .expect("an object");
+        let bytes = object.body.collect().await.expect("a body").to_vec();
+        outputs.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    outputs.push_str(&service.metrics());
+    outputs.push_str(&service.log_text());
+    assert_eq!(
+        service.metric("callscore_dead_letters_total", &[]),
+        4.0,
+        "the undecodable, the JSON number, the staged and the broken message"
+    );
+    for number in &numbers {
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        assert!(
+            !outputs.contains(number.as_str()),
+            "{number} found in an output"
+        );
+        assert!(
+            !outputs.contains(&digits),
+            "the digits of {number} found in an output"
+        );
+    }
+}

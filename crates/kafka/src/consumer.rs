@@ -98,7 +98,7 @@ pub(crate) struct Original {
 }
 
 impl Original {
-    fn header(&self, name: &str) -> Option<&[u8]> {
+    pub(crate) fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
             .iter()
             .rev()

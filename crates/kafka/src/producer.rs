@@ -160,10 +160,22 @@ impl KafkaSink {
         letter: &DeadLetter,
     ) -> Result<(), SinkError> {
         let headers = dead_letter_headers(original, metadata, letter);
+        // a message keyed by the caller's number keeps its key, masked
+        let key = original.key.as_deref().map(kept_key);
+        // a reference to staged audio named after the caller keeps its shape, masked; audio
+        // stays as it came
+        let reference = original
+            .header(wire::CONTENT_TYPE_HEADER)
+            .is_some_and(|t| t.eq_ignore_ascii_case(wire::REFERENCE_CONTENT_TYPE.as_bytes()));
+        let payload = if reference {
+            kept_key(&original.payload)
+        } else {
+            original.payload.to_vec()
+        };
         let record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
             .headers(headers.clone())
-            .payload(&original.payload);
-        let record = match &original.key {
+            .payload(&payload);
+        let record = match &key {
             Some(key) => record.key(key.as_slice()),
             None => record,
         };
@@ -188,7 +200,7 @@ impl KafkaSink {
                 let record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
                     .headers(headers)
                     .payload(note.as_bytes());
-                let record = match &original.key {
+                let record = match &key {
                     Some(key) => record.key(key.as_slice()),
                     None => record,
                 };
@@ -225,8 +237,18 @@ impl KafkaSink {
     }
 }
 
-/// The headers of a dead letter: the original's (its metadata header replaced) and the
-/// reasons.
+/// A message key as a dead letter keeps it: a text key with anything number-like masked.
+fn kept_key(key: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(key) {
+        Ok(text) => callscore_pipeline::redact::redact(text)
+            .into_owned()
+            .into_bytes(),
+        Err(_) => key.to_vec(),
+    }
+}
+
+/// The headers of a dead letter: the original's (its metadata header replaced, the others'
+/// text values with anything number-like masked) and the reasons.
 fn dead_letter_headers(
     original: &Original,
     metadata: Option<&[u8]>,
@@ -235,10 +257,12 @@ fn dead_letter_headers(
     use dead_letter_headers as h;
     let mut headers = OwnedHeaders::new();
     for (key, value) in &original.headers {
+        let kept;
         let value = if key.eq_ignore_ascii_case(wire::METADATA_HEADER) {
             metadata
         } else {
-            value.as_deref()
+            kept = value.as_deref().map(kept_key);
+            kept.as_deref()
         };
         headers = headers.insert(Header {
             key: key.as_str(),

@@ -176,6 +176,13 @@ impl FileSource {
                 }
             })
             .collect();
+        if crate::redact::redact(&stem) != stem {
+            return Err(
+                "no sidecar metadata, and the file name looks like a phone number: it cannot \
+                 be the recording's id (give a sidecar NAME.json)"
+                    .into(),
+            );
+        }
         let modified = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map_err(|e| e.to_string())?;

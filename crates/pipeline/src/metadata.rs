@@ -133,6 +133,26 @@ impl RecordingMetadata {
         ] {
             check_id(field, value)?;
         }
+        // values that reach the events and the record: none may be a phone number
+        for (field, value) in [
+            ("recording_id", Some(&self.recording_id)),
+            ("call_id", Some(&self.call_id)),
+            ("tenant", Some(&self.tenant)),
+            ("survey_id", Some(&self.survey_id)),
+            ("agent", self.agent.as_ref()),
+            ("queue", self.queue.as_ref()),
+            ("campaign", self.campaign.as_ref()),
+            ("codec", self.codec.as_ref()),
+        ] {
+            if let Some(value) = value
+                && crate::redact::redact(value) != value.as_str()
+            {
+                return Err(MetadataError(format!(
+                    "{field}: looks like a phone number, and callscore never stores or \
+                     publishes one"
+                )));
+            }
+        }
         if let Some(pseudonym) = &self.caller_pseudonym {
             if self.caller_number.is_some() {
                 return Err(MetadataError(
