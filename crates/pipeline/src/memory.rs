@@ -36,6 +36,23 @@ impl MemoryStore {
     }
 }
 
+/// The keys under `prefix` after `after`, in order, found by range rather than by a scan.
+fn under<'a>(
+    objects: &'a Objects,
+    prefix: &'a str,
+    after: Option<&ObjectKey>,
+) -> impl Iterator<Item = &'a ObjectKey> + 'a {
+    let start = ObjectKey::from_layout(prefix.to_string());
+    let from = match after {
+        Some(after) if *after > start => std::ops::Bound::Excluded(after.clone()),
+        _ => std::ops::Bound::Included(start),
+    };
+    objects
+        .range((from, std::ops::Bound::Unbounded))
+        .map(|(k, _)| k)
+        .take_while(move |k| k.as_str().starts_with(prefix))
+}
+
 impl AudioStore for MemoryStore {
     async fn put(
         &self,
@@ -81,12 +98,7 @@ impl AudioStore for MemoryStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StoreError> {
-        Ok(self
-            .objects()
-            .keys()
-            .filter(|k| k.as_str().starts_with(prefix))
-            .cloned()
-            .collect())
+        Ok(under(&self.objects(), prefix, None).cloned().collect())
     }
 
     async fn list_after(
@@ -95,19 +107,14 @@ impl AudioStore for MemoryStore {
         after: Option<&ObjectKey>,
         limit: usize,
     ) -> Result<Vec<ObjectKey>, StoreError> {
-        Ok(self
-            .objects()
-            .keys()
-            .filter(|k| k.as_str().starts_with(prefix) && after.is_none_or(|a| *k > a))
+        Ok(under(&self.objects(), prefix, after)
             .take(limit)
             .cloned()
             .collect())
     }
 
     async fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = self
-            .objects()
-            .keys()
+        let mut names: Vec<String> = under(&self.objects(), prefix, None)
             .filter_map(|k| k.as_str().strip_prefix(prefix))
             .filter_map(|rest| rest.split('/').next())
             .map(str::to_string)
