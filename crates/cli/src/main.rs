@@ -4,7 +4,9 @@ mod detect;
 mod privacy;
 mod process;
 mod retention;
+mod rights;
 mod serve;
+mod serve_privacy;
 mod settings;
 
 use std::process::ExitCode;
@@ -24,12 +26,17 @@ enum Command {
     Detect(detect::Args),
     Process(process::Args),
     Serve(serve::Args),
+    ServePrivacy(serve_privacy::Args),
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
     #[command(subcommand)]
     Hold(retention::HoldCommand),
     #[command(subcommand)]
     Keys(retention::KeysCommand),
+    Erase(rights::EraseArgs),
+    Export(rights::ExportArgs),
+    #[command(subcommand)]
+    Consent(rights::ConsentCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,9 +44,13 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&args),
         Command::Process(args) => process::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::ServePrivacy(args) => serve_privacy::run(&args),
         Command::Retention(command) => retention::run(&command),
         Command::Hold(command) => retention::run_hold(&command),
         Command::Keys(command) => retention::run_keys(&command),
+        Command::Erase(args) => rights::run_erase(&args),
+        Command::Export(args) => rights::run_export(&args),
+        Command::Consent(command) => rights::run_consent(&command),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The privacy commands' shared set-up: where they act (a local store, or the service's S3
-//! store and Kafka topics), their audit origin, and their reports.
+//! store and Kafka topics), with which keys, their audit origin, and their reports.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use callscore_kafka::{KafkaSink, SinkConfig};
 use callscore_pipeline::audit::{AuditOrigin, NdjsonAudit};
-use callscore_pipeline::{Keyring, LocalStore, NdjsonSink, Pseudonyms, RetentionConfig};
+use callscore_pipeline::{
+    Keyring, LocalStore, NdjsonSink, PseudonymKey, Pseudonyms, RetentionConfig,
+};
 use callscore_s3::S3Store;
 use jiff::civil::Date;
 
@@ -18,7 +20,7 @@ use crate::serve::config::Config;
 #[derive(Debug, clap::Args)]
 pub(crate) struct TargetArgs {
     /// The service's configuration: its S3 store, its Kafka topics (audit records to
-    /// `kafka.audit_topic`), its retention, its keyring.
+    /// `kafka.audit_topic`), its retention, its keys.
     #[arg(
         long,
         value_name = "FILE",
@@ -36,8 +38,29 @@ pub(crate) struct TargetArgs {
     retention: Option<PathBuf>,
 
     /// With --store: the keyring directory (as `callscore process --keyring`).
-    #[arg(long, value_name = "DIR", requires = "store")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "store",
+        conflicts_with = "pseudonym_key_file"
+    )]
     keyring: Option<PathBuf>,
+
+    /// With --store: a fixed pseudonymisation key (as `callscore process`); else
+    /// CALLSCORE_PSEUDONYM_KEY.
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pseudonym_key_file: Option<PathBuf>,
+
+    /// With --store: the events file `callscore process --out` wrote: retracted facts are
+    /// taken out of it, and new events (an erasure's, a moved recording's) appended (default:
+    /// events.republished.ndjson in the store).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    events: Option<PathBuf>,
+
+    /// With --store: the contact requests file (default: contact-requests.ndjson in the
+    /// store, as `callscore process` writes it).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    contacts: Option<PathBuf>,
 
     /// With --store: where audit records go (default: audit.ndjson in the store).
     #[arg(long, value_name = "FILE", requires = "store")]
@@ -54,11 +77,12 @@ pub(crate) struct TargetArgs {
 
 /// A local store or the service's, opened.
 pub(crate) enum Target {
-    /// A directory, an NDJSON audit log.
+    /// A directory, NDJSON files.
     Local {
         store: LocalStore,
+        sink: NdjsonSink<File>,
         audit: NdjsonAudit<File>,
-        keyring: Option<Keyring>,
+        pseudonyms: Option<Pseudonyms>,
         retention: RetentionConfig,
         origin: AuditOrigin,
     },
@@ -66,7 +90,7 @@ pub(crate) enum Target {
     Service {
         store: Box<S3Store>,
         sink: Box<KafkaSink>,
-        keyring: Option<Keyring>,
+        pseudonyms: Option<Pseudonyms>,
         retention: RetentionConfig,
         origin: AuditOrigin,
     },
@@ -86,15 +110,12 @@ impl Target {
                     path.display()
                 );
             }
-            let keyring = match crate::serve::pseudonyms(&config)? {
-                Pseudonyms::Ring(ring) => Some(ring),
-                Pseudonyms::Fixed { .. } => None,
-            };
+            let pseudonyms = crate::serve::pseudonyms(&config).ok();
             let origin =
                 AuditOrigin::new(command, &path.display().to_string(), &text, args.dry_run);
             return Ok(Prepared::Service {
                 config: Box::new(config),
-                keyring,
+                pseudonyms,
                 origin,
             });
         }
@@ -103,20 +124,38 @@ impl Target {
             bail!("no store at {}", dir.display());
         }
         let retention = crate::settings::load_retention(args.retention.as_deref())?;
-        let keyring = args.keyring.as_deref().map(Keyring::open).transpose()?;
+        let pseudonyms = match &args.keyring {
+            Some(dir) => Some(Pseudonyms::Ring(Keyring::open(dir)?)),
+            None => crate::settings::read_secret(
+                args.pseudonym_key_file.as_deref(),
+                "CALLSCORE_PSEUDONYM_KEY",
+                "pseudonymisation key",
+            )
+            .ok()
+            .map(|secret| PseudonymKey::new("k1", secret).map(Pseudonyms::fixed))
+            .transpose()?,
+        };
         let text = match &args.retention {
             Some(path) => std::fs::read(path).unwrap_or_default(),
             None => Vec::new(),
         };
         let origin = AuditOrigin::new(command, &dir.display().to_string(), &text, args.dry_run);
         Ok(Prepared::Local {
-            dir: dir.clone(),
             audit: args
                 .audit
                 .clone()
                 .unwrap_or_else(|| dir.join("audit.ndjson")),
+            events: args
+                .events
+                .clone()
+                .unwrap_or_else(|| dir.join("events.republished.ndjson")),
+            contacts: args
+                .contacts
+                .clone()
+                .unwrap_or_else(|| dir.join("contact-requests.ndjson")),
+            dir: dir.clone(),
             retention: Box::new(retention),
-            keyring,
+            pseudonyms,
             origin,
         })
     }
@@ -127,13 +166,15 @@ pub(crate) enum Prepared {
     Local {
         dir: PathBuf,
         audit: PathBuf,
+        events: PathBuf,
+        contacts: PathBuf,
         retention: Box<RetentionConfig>,
-        keyring: Option<Keyring>,
+        pseudonyms: Option<Pseudonyms>,
         origin: AuditOrigin,
     },
     Service {
         config: Box<Config>,
-        keyring: Option<Keyring>,
+        pseudonyms: Option<Pseudonyms>,
         origin: AuditOrigin,
     },
 }
@@ -141,20 +182,21 @@ pub(crate) enum Prepared {
 impl Prepared {
     /// The tenants the configuration names.
     pub(crate) fn configured_tenants(&self) -> Vec<String> {
-        let (retention, keyring) = match self {
+        let (retention, pseudonyms) = match self {
             Prepared::Local {
-                retention, keyring, ..
-            } => (retention.as_ref(), keyring),
+                retention,
+                pseudonyms,
+                ..
+            } => (retention.as_ref(), pseudonyms),
             Prepared::Service {
-                config, keyring, ..
-            } => (&config.retention, keyring),
+                config, pseudonyms, ..
+            } => (&config.retention, pseudonyms),
         };
         let mut tenants: Vec<String> = retention.tenants.keys().cloned().collect();
-        if let Some(ring) = keyring {
-            tenants.extend(ring.tenants());
-        }
-        if let Prepared::Service { config, .. } = self {
-            tenants.extend(config.pseudonym.tenants.keys().cloned());
+        match pseudonyms {
+            Some(Pseudonyms::Ring(ring)) => tenants.extend(ring.tenants()),
+            Some(Pseudonyms::Fixed { tenants: own, .. }) => tenants.extend(own.keys().cloned()),
+            None => {}
         }
         tenants.sort();
         tenants.dedup();
@@ -167,46 +209,46 @@ impl Prepared {
             Prepared::Local {
                 dir,
                 audit,
+                events,
+                contacts,
                 retention,
-                keyring,
+                pseudonyms,
                 origin,
             } => {
                 let store = LocalStore::open(&dir)
                     .with_context(|| format!("cannot open the store {}", dir.display()))?;
-                let file = File::options()
-                    .create(true)
-                    .append(true)
-                    .open(&audit)
-                    .with_context(|| format!("cannot open {}", audit.display()))?;
+                let appending = |path: &Path| {
+                    File::options()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .with_context(|| format!("cannot open {}", path.display()))
+                };
+                let sink = NdjsonSink::new(appending(&events)?)
+                    .with_events_file(events)
+                    .with_contacts(contacts);
                 Ok(Target::Local {
                     store,
-                    audit: NdjsonAudit::new(file),
-                    keyring,
+                    sink,
+                    audit: NdjsonAudit::new(appending(&audit)?),
+                    pseudonyms,
                     retention: *retention,
                     origin,
                 })
             }
             Prepared::Service {
                 config,
-                keyring,
+                pseudonyms,
                 origin,
             } => {
                 let store = S3Store::connect(&config.s3)
                     .await
                     .context("cannot reach the store")?;
-                let properties = config.properties();
-                let sink = KafkaSink::new(SinkConfig {
-                    scores_topic: config.kafka.scores_topic.clone(),
-                    dead_letter_topic: config.kafka.dead_letter_topic.clone(),
-                    audit_topic: config.kafka.audit_topic.clone(),
-                    properties: properties["producer"].clone(),
-                    source: config.kafka.event_source.clone(),
-                })
-                .context("cannot create the Kafka producer")?;
+                let sink = sink(&config)?;
                 Ok(Target::Service {
                     store: Box::new(store),
                     sink: Box::new(sink),
-                    keyring,
+                    pseudonyms,
                     retention: config.retention.clone(),
                     origin,
                 })
@@ -215,15 +257,26 @@ impl Prepared {
     }
 }
 
-/// Events published again by a command (a hold release), appended to `out`.
-pub(crate) fn local_events(out: &Path) -> anyhow::Result<NdjsonSink<File>> {
-    Ok(NdjsonSink::new(
-        File::options()
-            .create(true)
-            .append(true)
-            .open(out)
-            .with_context(|| format!("cannot open {}", out.display()))?,
-    ))
+/// The service's producer, with every topic the configuration names.
+pub(crate) fn sink(config: &Config) -> anyhow::Result<KafkaSink> {
+    let properties = config.properties();
+    KafkaSink::new(SinkConfig {
+        scores_topic: config.kafka.scores_topic.clone(),
+        dead_letter_topic: config.kafka.dead_letter_topic.clone(),
+        audit_topic: config.kafka.audit_topic.clone(),
+        contact_topic: config.kafka.contact_topic.clone(),
+        properties: properties["producer"].clone(),
+        source: config.kafka.event_source.clone(),
+    })
+    .context("cannot create the Kafka producer")
+}
+
+/// The keys a command needs to find callers by number.
+pub(crate) fn need_pseudonyms(pseudonyms: Option<&Pseudonyms>) -> anyhow::Result<&Pseudonyms> {
+    pseudonyms.context(
+        "no pseudonymisation key: give --keyring or --pseudonym-key-file (or \
+         CALLSCORE_PSEUDONYM_KEY)",
+    )
 }
 
 /// Today in UTC, unless `--today` says otherwise.

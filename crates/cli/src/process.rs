@@ -59,6 +59,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     dead_letters: Option<PathBuf>,
 
+    /// Where the contact requests of callers who agreed to be contacted go: the one output
+    /// with phone numbers (default: contact-requests.ndjson in the store directory).
+    #[arg(long, value_name = "FILE")]
+    contacts: Option<PathBuf>,
+
     /// A file holding the pseudonymisation key (raw bytes, or hex).
     #[arg(long, value_name = "FILE", conflicts_with = "keyring")]
     pseudonym_key_file: Option<PathBuf>,
@@ -264,7 +269,14 @@ fn process(args: &Args, pipeline: Pipeline, files: &[PathBuf]) -> anyhow::Result
         .append(true)
         .open(&letters_path)
         .with_context(|| format!("cannot open {}", letters_path.display()))?;
-    let sink = NdjsonSink::new(events);
+    let contacts = args
+        .contacts
+        .clone()
+        .unwrap_or_else(|| args.store.join("contact-requests.ndjson"));
+    let mut sink = NdjsonSink::new(events).with_contacts(contacts);
+    if let Some(out) = &args.out {
+        sink = sink.with_events_file(out.clone());
+    }
 
     let progress = if io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);

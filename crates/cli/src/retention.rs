@@ -85,11 +85,6 @@ pub(crate) struct ReleaseArgs {
     #[arg(long = "recording", value_name = "RECORDING_ID")]
     recording: String,
 
-    /// With --store: where the events are published again (default: events.republished.ndjson
-    /// in the store).
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-
     /// Release as on this day (UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     today: Option<Date>,
@@ -121,7 +116,17 @@ pub(crate) struct RotateArgs {
     today: Option<Date>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The keyring among the keys, when they are one.
+fn ring(
+    pseudonyms: Option<&callscore_pipeline::Pseudonyms>,
+) -> Option<&callscore_pipeline::Keyring> {
+    match pseudonyms {
+        Some(callscore_pipeline::Pseudonyms::Ring(ring)) => Some(ring),
+        _ => None,
+    }
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -129,12 +134,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// A command's run: refused (exit 2) before anything is touched, or failed (exit 1).
-enum Outcome {
+pub(crate) enum Outcome {
     Refused(anyhow::Error),
     Failed(anyhow::Error),
 }
 
-fn exit(result: Result<(), Outcome>) -> ExitCode {
+pub(crate) fn exit(result: Result<(), Outcome>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Outcome::Refused(error)) => crate::privacy::refused(&error),
@@ -208,21 +213,21 @@ fn sweep(args: &SweepArgs) -> Result<(), Outcome> {
             Target::Local {
                 store,
                 audit,
-                keyring,
-                retention,
-                origin,
-            } => with_target!(store, audit, keyring.as_ref(), retention, origin),
-            Target::Service {
-                store,
-                sink,
-                keyring,
+                pseudonyms,
                 retention,
                 origin,
                 ..
+            } => with_target!(store, audit, ring(pseudonyms.as_ref()), retention, origin),
+            Target::Service {
+                store,
+                sink,
+                pseudonyms,
+                retention,
+                origin,
             } => with_target!(
                 store.as_ref(),
                 sink.as_ref(),
-                keyring.as_ref(),
+                ring(pseudonyms.as_ref()),
                 retention,
                 origin
             ),
@@ -346,19 +351,15 @@ fn release(args: &ReleaseArgs) -> Result<(), Outcome> {
         let result = match &target {
             Target::Local {
                 store,
+                sink,
                 audit,
                 origin,
                 ..
             } => {
-                let out = args
-                    .out
-                    .clone()
-                    .unwrap_or_else(|| store.root().join("events.republished.ndjson"));
-                let events = crate::privacy::local_events(&out).map_err(Outcome::Refused)?;
                 callscore_privacy::release_hold(
                     store,
                     audit,
-                    &events,
+                    sink,
                     origin,
                     &args.tenant,
                     &args.recording,
@@ -432,20 +433,20 @@ fn rotate(args: &RotateArgs) -> Result<(), Outcome> {
         let result = match &target {
             Target::Local {
                 audit,
-                keyring,
+                pseudonyms,
                 origin,
                 ..
             } => {
-                let ring = keyring.as_ref().ok_or_else(no_keyring)?;
+                let ring = ring(pseudonyms.as_ref()).ok_or_else(no_keyring)?;
                 callscore_privacy::rotate_keys(ring, audit, origin, &tenants, today, rotation).await
             }
             Target::Service {
                 sink,
-                keyring,
+                pseudonyms,
                 origin,
                 ..
             } => {
-                let ring = keyring.as_ref().ok_or_else(no_keyring)?;
+                let ring = ring(pseudonyms.as_ref()).ok_or_else(no_keyring)?;
                 callscore_privacy::rotate_keys(
                     ring,
                     sink.as_ref(),

@@ -194,10 +194,14 @@ fn processing_again_stores_nothing_twice_and_repeats_every_event_id() {
     );
 }
 
-/// Every file under `dir`, its path and contents, as text.
+/// Every file under `dir`, its path and contents, as text: but the contact requests, the one
+/// output meant to carry the numbers of callers who agreed to be contacted.
 fn everything(dir: &Path, out: &mut String) {
     for entry in std::fs::read_dir(dir).expect("reads") {
         let path = entry.expect("entry").path();
+        if path.ends_with("contact-requests.ndjson") {
+            continue;
+        }
         out.push_str(&path.display().to_string());
         out.push('\n');
         if path.is_dir() {
@@ -403,6 +407,13 @@ fn no_phone_number_reaches_any_output_of_any_command() {
     }
     // the hostile inputs were refused, each with a dead letter
     assert_eq!(letters.len(), 7, "{letters:?}");
+    // the number of the one caller who agreed to be contacted goes to the contact requests,
+    // and only there
+    let contacts = lines(&store.join("contact-requests.ndjson"));
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0]["recording_id"], "rec-0006");
+    let consenting = contacts[0]["caller_number"].as_str().expect("a number");
+    assert!(numbers.contains(consenting), "the consenting caller's own number");
     for number in &numbers {
         let digits: String = number.chars().filter(char::is_ascii_digit).collect();
         assert!(

@@ -424,10 +424,28 @@ impl KafkaSource {
     }
 }
 
-impl RecordingSource for KafkaSource {
-    type Receipt = KafkaReceipt;
+/// A message as the source took it, for consumers of other topics than recordings (the
+/// privacy requests): its value and headers, and its receipt for [`RecordingSource::ack`] and
+/// [`RecordingSource::reject`].
+#[derive(Debug)]
+pub struct Raw {
+    /// What acknowledges it.
+    pub receipt: KafkaReceipt,
+    /// Its value.
+    pub value: Arc<[u8]>,
+}
 
-    async fn next(&self) -> Option<Taken<KafkaReceipt>> {
+impl KafkaSource {
+    /// The next message, as it came; `None` once the source is stopped.
+    pub async fn next_raw(&self) -> Option<Raw> {
+        let polled = self.next_polled().await?;
+        Some(Raw {
+            value: Arc::clone(&polled.original.payload),
+            receipt: polled.receipt,
+        })
+    }
+
+    async fn next_polled(&self) -> Option<Polled> {
         let mut messages = self.messages.lock().await;
         loop {
             let polled = messages.recv().await?;
@@ -436,6 +454,17 @@ impl RecordingSource for KafkaSource {
                 // revoked while it waited: its new owner takes it
                 continue;
             }
+            return Some(polled);
+        }
+    }
+}
+
+impl RecordingSource for KafkaSource {
+    type Receipt = KafkaReceipt;
+
+    async fn next(&self) -> Option<Taken<KafkaReceipt>> {
+        {
+            let polled = self.next_polled().await?;
             let original = &polled.original;
             let headers: Vec<(&str, &[u8])> = original
                 .headers
@@ -463,10 +492,10 @@ impl RecordingSource for KafkaSource {
                     failure: unreadable.failure,
                 }),
             };
-            return Some(Taken {
+            Some(Taken {
                 receipt: polled.receipt,
                 item,
-            });
+            })
         }
     }
 

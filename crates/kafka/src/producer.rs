@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use callscore_pipeline::audit::{AuditLog, AuditRecord};
-use callscore_pipeline::{DeadLetter, EventSink, Retry, SinkError};
+use callscore_pipeline::{DeadLetter, EventSink, Retry, SinkError, Stream};
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
@@ -68,6 +68,9 @@ pub struct SinkConfig {
     pub dead_letter_topic: String,
     /// The audit topic, where the privacy operations' records go.
     pub audit_topic: Option<String>,
+    /// The contact topic, where the contact requests of consenting callers go (the one topic
+    /// with phone numbers).
+    pub contact_topic: Option<String>,
     /// librdkafka properties, verbatim.
     pub properties: BTreeMap<String, String>,
     /// `ce_source` of the events, e.g. `/callscore`.
@@ -162,12 +165,10 @@ impl KafkaSink {
         let headers = dead_letter_headers(original, metadata, letter);
         // a message keyed by the caller's number keeps its key, masked
         let key = original.key.as_deref().map(kept_key);
-        // a reference to staged audio named after the caller keeps its shape, masked; audio
-        // stays as it came
-        let reference = original
-            .header(wire::CONTENT_TYPE_HEADER)
-            .is_some_and(|t| t.eq_ignore_ascii_case(wire::REFERENCE_CONTENT_TYPE.as_bytes()));
-        let payload = if reference {
+        // a JSON value (a reference to staged audio named after the caller, a privacy request
+        // with a caller's number) keeps its shape, numbers masked; audio stays as it came
+        let json = serde_json::from_slice::<serde_json::Value>(&original.payload).is_ok();
+        let payload = if json {
             kept_key(&original.payload)
         } else {
             original.payload.to_vec()
@@ -290,33 +291,110 @@ fn dead_letter_headers(
     headers
 }
 
-impl EventSink for KafkaSink {
-    async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
-        let mut deliveries = Vec::with_capacity(events.len());
-        for event in events {
-            let payload = serde_json::to_vec(event).map_err(|e| SinkError {
-                what: "events",
+impl KafkaSink {
+    /// Produces `facts` to `topic`, each keyed by its `key_field`, with CloudEvents headers
+    /// (`ce_type` from `kind`, else from the fact's `event_type`); every one is queued before
+    /// the first wait, so they go out in one batch.
+    async fn produce(
+        &self,
+        topic: &str,
+        facts: &[serde_json::Value],
+        key_field: &str,
+        kind: Option<&str>,
+        what: &'static str,
+    ) -> Result<(), SinkError> {
+        let mut deliveries = Vec::with_capacity(facts.len());
+        for fact in facts {
+            let payload = serde_json::to_vec(fact).map_err(|e| SinkError {
+                what,
                 retry: Retry::Permanent,
                 message: e.to_string(),
             })?;
-            let key = event
-                .get("event_id")
+            let key = fact
+                .get(key_field)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| SinkError {
-                    what: "events",
+                    what,
                     retry: Retry::Permanent,
-                    message: "an event without an event_id has no key".into(),
+                    message: format!("a fact without a {key_field} has no key"),
                 })?;
-            let headers = cloud_event_headers(event, &self.config.source);
-            let record = FutureRecord::<[u8], [u8]>::to(&self.config.scores_topic)
+            let headers = cloud_event_headers(fact, &self.config.source, kind);
+            let record = FutureRecord::<[u8], [u8]>::to(topic)
                 .key(key.as_bytes())
                 .payload(&payload)
                 .headers(headers);
-            deliveries.push(self.enqueue(record, "events")?);
+            deliveries.push(self.enqueue(record, what)?);
         }
-        // every event is queued before the first wait: they go out in one batch
         for delivery in deliveries {
-            self.settle(delivery, "events").await?;
+            self.settle(delivery, what).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes JSON facts to `topic`, each keyed by its `key_field`, with CloudEvents
+    /// headers of type `kind`: for the service's other topics (privacy results).
+    pub async fn publish_to(
+        &self,
+        topic: &str,
+        facts: &[serde_json::Value],
+        key_field: &str,
+        kind: &str,
+    ) -> Result<(), SinkError> {
+        self.produce(topic, facts, key_field, Some(kind), "results")
+            .await
+    }
+
+    fn contact_topic(&self) -> Result<&str, SinkError> {
+        self.config
+            .contact_topic
+            .as_deref()
+            .ok_or_else(|| SinkError {
+                what: "contact requests",
+                retry: Retry::Blocked,
+                message: "a caller agreed to be contacted but no kafka.contact_topic is configured"
+                    .into(),
+            })
+    }
+}
+
+impl EventSink for KafkaSink {
+    async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
+        self.produce(
+            &self.config.scores_topic,
+            events,
+            "event_id",
+            None,
+            "events",
+        )
+        .await
+    }
+
+    async fn contact(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        let topic = self.contact_topic()?;
+        self.produce(
+            topic,
+            requests,
+            "request_id",
+            Some("com.callscore.contact.v1"),
+            "contact requests",
+        )
+        .await
+    }
+
+    /// Tombstones: a null value under each key, which a compacted topic turns into the key's
+    /// removal.
+    async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
+        let topic = match stream {
+            Stream::Scores => self.config.scores_topic.as_str(),
+            Stream::Contacts => self.contact_topic()?,
+        };
+        let mut deliveries = Vec::with_capacity(keys.len());
+        for key in keys {
+            let record = FutureRecord::<[u8], [u8]>::to(topic).key(key.as_bytes());
+            deliveries.push(self.enqueue(record, "tombstones")?);
+        }
+        for delivery in deliveries {
+            self.settle(delivery, "tombstones").await?;
         }
         Ok(())
     }
@@ -369,17 +447,23 @@ impl AuditLog for KafkaSink {
     }
 }
 
-/// The CloudEvents binary-mode headers of one event.
-fn cloud_event_headers(event: &serde_json::Value, source: &str) -> OwnedHeaders {
+/// The CloudEvents binary-mode headers of one fact: its type `kind`, else one made from its
+/// `event_type` and `schema_version`.
+fn cloud_event_headers(
+    event: &serde_json::Value,
+    source: &str,
+    kind: Option<&str>,
+) -> OwnedHeaders {
     let text = |field: &str| {
         event
             .get(field)
             .and_then(|v| v.as_str())
             .unwrap_or_default()
     };
-    let kind = match text("event_type") {
-        "" => "callscore.event.v1".to_string(),
-        kind => format!(
+    let kind = match (kind, text("event_type")) {
+        (Some(kind), _) => kind.to_string(),
+        (None, "") => "callscore.event.v1".to_string(),
+        (None, kind) => format!(
             "com.callscore.{kind}.v{}",
             event["schema_version"].as_u64().unwrap_or(1)
         ),
@@ -396,7 +480,14 @@ fn cloud_event_headers(event: &serde_json::Value, source: &str) -> OwnedHeaders 
         ("ce_id", text("event_id")),
         ("ce_type", &kind),
         ("ce_source", &source),
-        ("ce_time", text("processed_at")),
+        ("ce_time", {
+            let processed = text("processed_at");
+            if processed.is_empty() {
+                text("erased_at")
+            } else {
+                processed
+            }
+        }),
         ("ce_subject", text("recording_id")),
         ("content-type", "application/json"),
     ] {

@@ -65,6 +65,7 @@ fn sink(services: &Services, extra: &[(&str, &str)]) -> Arc<KafkaSink> {
             scores_topic: SCORES.into(),
             dead_letter_topic: DEAD_LETTERS.into(),
             audit_topic: None,
+            contact_topic: None,
             properties,
             source: "/callscore-test".into(),
         })
@@ -176,6 +177,7 @@ async fn the_sink_keeps_the_event_sink_contract() {
         scores_topic: "events-1p".into(),
         dead_letter_topic: DEAD_LETTERS.into(),
         audit_topic: None,
+        contact_topic: None,
         properties: BTreeMap::from([("bootstrap.servers".to_string(), services.bootstrap())]),
         source: "/callscore-test".into(),
     })
@@ -335,6 +337,7 @@ async fn a_fatal_producer_error_is_reported_as_fatal() {
         scores_topic: SCORES.into(),
         dead_letter_topic: DEAD_LETTERS.into(),
         audit_topic: None,
+        contact_topic: None,
         properties: BTreeMap::from([
             ("bootstrap.servers".to_string(), cluster.bootstrap_servers()),
             ("message.timeout.ms".to_string(), "10000".to_string()),

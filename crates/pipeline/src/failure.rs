@@ -62,6 +62,8 @@ pub enum Reason {
     InvalidReference,
     /// The answers could not be turned into events.
     InvalidScore,
+    /// A privacy request (erasure, export, consent) is malformed.
+    InvalidRequest,
     /// The store refused or failed.
     StoreFailed,
     /// The event sink refused or failed.
@@ -82,6 +84,7 @@ impl Reason {
             Reason::NoSuchChannel => "no_such_channel",
             Reason::InvalidReference => "invalid_reference",
             Reason::InvalidScore => "invalid_score",
+            Reason::InvalidRequest => "invalid_request",
             Reason::StoreFailed => "store_failed",
             Reason::PublishFailed => "publish_failed",
         }

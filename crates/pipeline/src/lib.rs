@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+mod contact;
 #[cfg(feature = "testsuite")]
 pub mod contract;
 mod failure;
@@ -44,6 +45,7 @@ mod record;
 pub mod redact;
 mod retention;
 
+pub use contact::{CONTACT_SCHEMA_FILE, CONTACT_VERSION, ContactAnswer, ContactRequest};
 pub use failure::{DeadLetter, Failure, Reason, Stage};
 pub use files::{FileDefaults, FileReceipt, FileSource};
 pub use keyring::{Keyring, KeyringError, RingKey, key_id};
@@ -57,12 +59,14 @@ pub use metadata::{
 pub use ports::{
     AudioReference, AudioStore, Deleted, EventSink, NoStaging, ObjectKey, ObjectMeta, Payload,
     PutOutcome, Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError,
-    StagedAudio, StoreError, Taken, WITHHELD, class_name,
+    StagedAudio, StoreError, Stream, Taken, WITHHELD, class_name,
 };
 pub use process::{Analysis, Delivered, Incoming, Pipeline, Pseudonyms, Settings, Timings};
 pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex, is_pseudonym};
 pub use record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
-pub use retention::{RetentionConfig, RetentionDecision, RetentionPolicy, default_max};
+pub use retention::{
+    RetentionConfig, RetentionDecision, RetentionPolicy, default_contact_requests, default_max,
+};
 
 /// Extension of stored objects whose input had none usable.
 const OUTPUT_EXTENSION_FALLBACK: &str = "bin";
@@ -77,8 +81,12 @@ pub const REFERENCE_SCHEMA_FILE: &str = "audio-reference.v1.schema.json";
 pub const DEAD_LETTER_SCHEMA_FILE: &str = "dead-letter.v1.schema.json";
 
 /// The schemas this crate owns, with their file names under `schemas/`.
-pub fn schemas() -> [(&'static str, serde_json::Value); 5] {
+pub fn schemas() -> [(&'static str, serde_json::Value); 6] {
     [
+        (
+            CONTACT_SCHEMA_FILE,
+            callscore_survey::schema::generate::<ContactRequest>(CONTACT_SCHEMA_FILE),
+        ),
         (
             audit::AUDIT_SCHEMA_FILE,
             callscore_survey::schema::generate::<audit::AuditRecord>(audit::AUDIT_SCHEMA_FILE),

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use crate::ports::{
-    AudioStore, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError, StoreError,
+    AudioStore, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome, Retry, SinkError,
+    StoreError, Stream,
 };
 use crate::pseudonym::hex;
 
@@ -313,35 +314,125 @@ fn walk(root: &Path, dir: &Path, keys: &mut Vec<ObjectKey>) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes events as newline-delimited JSON, one object per line, flushed per recording.
+/// Writes events and contact requests as newline-delimited JSON, one object per line, flushed
+/// per recording. Retracting rewrites a file without the retracted lines (when the events go
+/// to a file it knows; events written to standard output are out of reach, and say so).
 #[derive(Debug)]
 pub struct NdjsonSink<E> {
     events: Mutex<E>,
+    events_file: Option<PathBuf>,
+    contacts: Option<PathBuf>,
+    lock: Mutex<()>,
 }
 
 impl<E: Write + Send> NdjsonSink<E> {
-    /// A sink writing events to `events`.
+    /// A sink writing events to `events`, without a contacts file.
     pub fn new(events: E) -> NdjsonSink<E> {
         NdjsonSink {
             events: Mutex::new(events),
+            events_file: None,
+            contacts: None,
+            lock: Mutex::new(()),
         }
     }
+
+    /// Contact requests go to the file `path` (appended).
+    pub fn with_contacts(mut self, path: PathBuf) -> NdjsonSink<E> {
+        self.contacts = Some(path);
+        self
+    }
+
+    /// The events are in the file `path`, which retractions rewrite.
+    pub fn with_events_file(mut self, path: PathBuf) -> NdjsonSink<E> {
+        self.events_file = Some(path);
+        self
+    }
+
+    /// Whether retracted events can be taken out of where they were written.
+    pub fn retracts_events(&self) -> bool {
+        self.events_file.is_some()
+    }
+}
+
+fn lines_of(values: &[serde_json::Value]) -> Vec<u8> {
+    let mut text = Vec::new();
+    for value in values {
+        serde_json::to_writer(&mut text, value).expect("JSON values serialize");
+        text.push(b'\n');
+    }
+    text
+}
+
+fn sink_failed(what: &'static str, e: &io::Error) -> SinkError {
+    SinkError {
+        what,
+        retry: Retry::Transient,
+        message: e.to_string(),
+    }
+}
+
+/// Rewrites the NDJSON file at `path` without the lines whose `field` is one of `keys`.
+fn rewrite_without(path: &Path, field: &str, keys: &[String]) -> io::Result<()> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut kept = String::with_capacity(text.len());
+    for line in text.lines() {
+        let retracted = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get(field).and_then(|k| k.as_str()).map(str::to_string))
+            .is_some_and(|key| keys.contains(&key));
+        if !retracted {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    write_atomically(path, kept.as_bytes())
 }
 
 impl<E: Write + Send> EventSink for NdjsonSink<E> {
     async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
-        let mut text = Vec::new();
-        for value in events {
-            serde_json::to_writer(&mut text, value).expect("JSON values serialize");
-            text.push(b'\n');
-        }
+        let text = lines_of(events);
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = self.events.lock().unwrap_or_else(|e| e.into_inner());
         out.write_all(&text)
             .and_then(|()| out.flush())
-            .map_err(|e| SinkError {
-                what: "events",
-                retry: Retry::Transient,
-                message: e.to_string(),
-            })
+            .map_err(|e| sink_failed("events", &e))
+    }
+
+    async fn contact(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        let path = self.contacts.as_ref().ok_or_else(|| SinkError {
+            what: "contact requests",
+            retry: Retry::Blocked,
+            message: "no contact requests file is configured".into(),
+        })?;
+        let text = lines_of(requests);
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_data()))
+            .map_err(|e| sink_failed("contact requests", &e))
+    }
+
+    async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
+        let (path, field) = match stream {
+            Stream::Scores => (self.events_file.as_ref(), "event_id"),
+            Stream::Contacts => (self.contacts.as_ref(), "request_id"),
+        };
+        let Some(path) = path else {
+            // written to standard output: nothing here to take them out of
+            return Ok(());
+        };
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if stream == Stream::Scores {
+            // what the writer holds goes first, so the rewrite sees every line
+            let mut out = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            out.flush().map_err(|e| sink_failed("events", &e))?;
+        }
+        rewrite_without(path, field, keys).map_err(|e| sink_failed("retraction", &e))
     }
 }

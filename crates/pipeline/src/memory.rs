@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ports::{
     AudioStore, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
+    Stream,
 };
 use crate::pseudonym::hex;
 
@@ -136,33 +137,70 @@ impl AudioStore for MemoryStore {
     }
 }
 
-/// An event sink that keeps what it is given, with the key each event was published under.
+/// An event sink that keeps what it is given, with the key each fact was published under;
+/// a retraction removes them.
 #[derive(Debug, Default)]
 pub struct MemorySink {
     events: Mutex<Vec<(String, serde_json::Value)>>,
+    contacts: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 impl MemorySink {
-    /// Every event published, with its key, in order.
+    /// Every event published and not retracted, with its key, in order.
     pub fn events(&self) -> Vec<(String, serde_json::Value)> {
         self.events
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// Every contact request published and not retracted, with its key, in order.
+    pub fn contacts(&self) -> Vec<(String, serde_json::Value)> {
+        self.contacts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn stream(&self, stream: Stream) -> &Mutex<Vec<(String, serde_json::Value)>> {
+        match stream {
+            Stream::Scores => &self.events,
+            Stream::Contacts => &self.contacts,
+        }
+    }
+
+    fn keep(&self, stream: Stream, key_field: &str, facts: &[serde_json::Value]) {
+        let mut stored = self
+            .stream(stream)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for fact in facts {
+            let key = fact
+                .get(key_field)
+                .and_then(|id| id.as_str())
+                .unwrap_or_default()
+                .to_string();
+            stored.push((key, fact.clone()));
+        }
+    }
 }
 
 impl EventSink for MemorySink {
     async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
-        let mut stored = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        for event in events {
-            let key = event
-                .get("event_id")
-                .and_then(|id| id.as_str())
-                .unwrap_or_default()
-                .to_string();
-            stored.push((key, event.clone()));
-        }
+        self.keep(Stream::Scores, "event_id", events);
+        Ok(())
+    }
+
+    async fn contact(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        self.keep(Stream::Contacts, "request_id", requests);
+        Ok(())
+    }
+
+    async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
+        self.stream(stream)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(key, _)| !keys.contains(key));
         Ok(())
     }
 }

@@ -454,19 +454,56 @@ fn no_staging(reference: &AudioReference) -> StoreError {
     }
 }
 
-/// Where score events go.
+/// A stream of facts callscore publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Score, response and erasure events, keyed by `event_id`.
+    Scores,
+    /// Contact requests of callers who agreed to be contacted, keyed by `request_id`: the one
+    /// stream that carries a phone number.
+    Contacts,
+}
+
+impl Stream {
+    /// The name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Scores => "scores",
+            Stream::Contacts => "contacts",
+        }
+    }
+}
+
+/// Where score events and contact requests go.
 ///
 /// Contract (checked by [`crate::contract::event_sink`]):
 /// - `publish` is durable when it returns: every event of the batch is delivered, in order,
 ///   keyed by its `event_id` (one key per fact, so a compacted topic keeps every fact and an
-///   erasure can tombstone exactly the facts of one subject);
-/// - a failure may have delivered some of them, so consumers deduplicate by event id (which is
-///   deterministic: a redelivered recording produces the same ids).
+///   erasure can tombstone exactly the facts of one subject); a failure may have delivered
+///   some of them, so consumers deduplicate by event id (which is deterministic: a
+///   redelivered recording produces the same ids);
+/// - `contact` delivers contact requests the same way, keyed by `request_id`, to the contact
+///   stream only;
+/// - `retract` removes the facts under `keys` from a stream: tombstones on a compacted topic,
+///   the lines taken out of a file. Retracting what is not there succeeds.
 pub trait EventSink: Send + Sync {
     /// Publishes one recording's events, each a JSON object with an `event_id`.
     fn publish(
         &self,
         events: &[serde_json::Value],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Publishes contact requests, each a JSON object with a `request_id`.
+    fn contact(
+        &self,
+        requests: &[serde_json::Value],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Removes the facts under `keys` from `stream`.
+    fn retract(
+        &self,
+        stream: Stream,
+        keys: &[String],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
@@ -545,6 +582,21 @@ impl<S: EventSink + ?Sized> EventSink for Arc<S> {
         events: &[serde_json::Value],
     ) -> impl Future<Output = Result<(), SinkError>> + Send {
         (**self).publish(events)
+    }
+
+    fn contact(
+        &self,
+        requests: &[serde_json::Value],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).contact(requests)
+    }
+
+    fn retract(
+        &self,
+        stream: Stream,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).retract(stream, keys)
     }
 }
 

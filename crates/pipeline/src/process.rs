@@ -13,16 +13,20 @@ use std::time::{Duration, Instant};
 
 use callscore_audio::{DecodeError, DecodeOptions, ErrorKind, Headerless, Recording};
 use callscore_survey::{
-    Answers, AudioRef, EventContext, KeyInput, KeyPress, Retention, Status, Survey, events, extract,
+    Answers, AudioRef, EventContext, KeyInput, KeyPress, Retention, RetentionClass, Status, Survey,
+    events, extract,
 };
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+use crate::contact::{CONTACT_VERSION, ContactRequest};
 use crate::failure::{Failure, Reason, Stage};
 use crate::keyring::Keyring;
 use crate::keys::{DetectError, detect_keys};
 use crate::layout::{Marker, Place};
-use crate::ports::{AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, StoreError};
+use crate::ports::{
+    AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
+};
 use crate::pseudonym::{PseudonymKey, hex};
 use crate::record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
 use crate::retention::{RetentionConfig, RetentionDecision};
@@ -336,7 +340,14 @@ impl Pipeline {
             .put(&analysis.key, &analysis.incoming.audio, &analysis.meta)
             .await
             .map_err(store_failure)?;
-        let record = self.record(&analysis, store, &values, processed_at);
+        let contact = self.contact_request(&analysis);
+        let record = self.record(
+            &analysis,
+            store,
+            &values,
+            contact.as_ref().map(|c| c.request_id.clone()),
+            processed_at,
+        );
         let bytes = serde_json::to_vec_pretty(&record)
             .map_err(|e| Failure::permanent(Stage::Store, Reason::StoreFailed, e.to_string()))?;
         let record_meta = ObjectMeta {
@@ -352,14 +363,21 @@ impl Pipeline {
         analysis.timings.store = started.elapsed();
 
         let started = Instant::now();
-        sink.publish(&values).await.map_err(|e| {
+        let publish_failure = |e: SinkError| {
             Failure::new(
                 Stage::Publish,
                 Reason::PublishFailed,
                 e.retry,
                 e.to_string(),
             )
-        })?;
+        };
+        sink.publish(&values).await.map_err(publish_failure)?;
+        if let Some(contact) = contact {
+            let value = serde_json::to_value(&contact).map_err(|e| {
+                Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string())
+            })?;
+            sink.contact(&[value]).await.map_err(publish_failure)?;
+        }
         analysis.timings.publish = started.elapsed();
         Ok(Delivered {
             analysis,
@@ -404,12 +422,44 @@ impl Pipeline {
         Ok(values)
     }
 
+    /// The contact request of a recording whose caller agreed to be contacted about their
+    /// answers (its class is `consented_contact`) and whose number is known; else none.
+    fn contact_request(&self, analysis: &Analysis) -> Option<ContactRequest> {
+        let meta = &analysis.incoming.metadata;
+        let consented = analysis.retention.class == RetentionClass::ConsentedContact
+            || analysis
+                .retention
+                .after_hold
+                .is_some_and(|(class, _)| class == RetentionClass::ConsentedContact);
+        let number = meta.caller_number.as_ref().filter(|_| consented)?;
+        let day = meta
+            .call_started_at
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        Some(ContactRequest {
+            schema_version: CONTACT_VERSION,
+            request_id: ContactRequest::id(&meta.tenant, &meta.recording_id),
+            tenant: meta.tenant.clone(),
+            recording_id: meta.recording_id.clone(),
+            call_id: meta.call_id.clone(),
+            caller_number: number.clone(),
+            caller_pseudonym: analysis.caller_pseudonym.clone(),
+            survey_id: meta.survey_id.clone(),
+            answers: ContactRequest::answers(&analysis.answers),
+            call_started_at: meta.call_started_at,
+            expires_on: day
+                .checked_add(self.settings.retention.contact_requests)
+                .unwrap_or(day),
+        })
+    }
+
     /// The record kept beside the audio.
     fn record(
         &self,
         analysis: &Analysis,
         store: &impl AudioStore,
         events: &[serde_json::Value],
+        contact_request_id: Option<String>,
         stored_at: Timestamp,
     ) -> RecordingRecord {
         let meta = &analysis.incoming.metadata;
@@ -436,6 +486,7 @@ impl Pipeline {
                     .map(|(class, expires_on)| AfterHold { class, expires_on }),
             },
             events: events.to_vec(),
+            contact_request_id,
             stored_at,
         }
     }

@@ -38,6 +38,10 @@ pub struct RecordingRecord {
     pub retention: RecordRetention,
     /// Every event published for the recording, as published.
     pub events: Vec<serde_json::Value>,
+    /// The contact request published for the recording (the caller agreed to be contacted),
+    /// by its `request_id`; `null` when there is none.
+    #[serde(default)]
+    pub contact_request_id: Option<String>,
     /// When the record was written.
     pub stored_at: Timestamp,
 }

@@ -67,6 +67,10 @@ pub struct RetentionConfig {
     /// The longest any recording is kept, whatever its class (3 years by default).
     #[serde(default = "default_max", with = "span")]
     pub max: Span,
+    /// How long a contact request (which carries the number) may be kept from the call's
+    /// day (30 days by default); its consumers delete it then.
+    #[serde(default = "default_contact_requests", with = "span")]
+    pub contact_requests: Span,
     /// The policy of tenants without their own.
     #[serde(default)]
     pub default: RetentionPolicy,
@@ -75,10 +79,16 @@ pub struct RetentionConfig {
     pub tenants: std::collections::HashMap<String, RetentionPolicy>,
 }
 
+/// How long a contact request is kept by default: 30 days.
+pub fn default_contact_requests() -> Span {
+    Span::new().days(30)
+}
+
 impl Default for RetentionConfig {
     fn default() -> RetentionConfig {
         RetentionConfig {
             max: default_max(),
+            contact_requests: default_contact_requests(),
             default: RetentionPolicy::default(),
             tenants: std::collections::HashMap::new(),
         }
@@ -90,6 +100,7 @@ impl RetentionConfig {
     pub fn validate(&mut self) -> Result<(), String> {
         let max = self.max;
         check_period("max", max)?;
+        check_period("contact_requests", self.contact_requests)?;
         self.default.max = max;
         self.default
             .validate()

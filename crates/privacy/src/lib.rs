@@ -8,6 +8,9 @@
 //!   without the hold.
 //! - [`destroy_keys`]: pseudonymisation keys whose every pseudonym may no longer be kept are
 //!   destroyed, so what remains under them is anonymous.
+//! - [`erase`], [`export`], [`withdraw_consent`]: a caller's (or a client's) rights, for a
+//!   [`Subject`] found by number (under every key held), pseudonym, call, recording or
+//!   tenant, at the cost of the subject's own data.
 //!
 //! Every one of them has a dry run (the same report, nothing changed) and leaves an
 //! [`AuditRecord`](callscore_pipeline::audit::AuditRecord) per tenant and class it touched.
@@ -15,15 +18,49 @@
 
 #![deny(missing_docs)]
 
+mod consent;
+mod erase;
+mod export;
 mod hold;
 mod keys;
+mod request;
+mod subject;
 mod sweep;
 
+pub use consent::{WithdrawalReport, withdraw_consent};
+pub use erase::{ERASURE_SCHEMA_FILE, ERASURE_VERSION, ErasureEvent, ErasureReport, erase};
+pub use export::{
+    Bundle, BundleFile, BundleRecording, DirectoryBundle, EXPORTS, ExportReport, Manifest,
+    StoreBundle, export, sweep_exports,
+};
 pub use hold::{HoldReport, move_recording, release_hold};
 pub use keys::{KeysReport, destroy_keys, rotate_keys};
+pub use request::{
+    Action, PrivacyRequest, PrivacyResult, REQUEST_SCHEMA_FILE, REQUEST_VERSION,
+    RESULT_SCHEMA_FILE, ResultStatus, SelectorFields,
+};
+pub use subject::{Found, Selector, Subject, resolve};
 pub use sweep::{SweepReport, Swept, exists, stored_tenants, sweep};
 
 use callscore_pipeline::layout::{Marker, Place};
+
+/// The schemas this crate owns, with their file names under `schemas/`.
+pub fn schemas() -> [(&'static str, serde_json::Value); 3] {
+    [
+        (
+            ERASURE_SCHEMA_FILE,
+            callscore_survey::schema::generate::<ErasureEvent>(ERASURE_SCHEMA_FILE),
+        ),
+        (
+            REQUEST_SCHEMA_FILE,
+            callscore_survey::schema::generate::<PrivacyRequest>(REQUEST_SCHEMA_FILE),
+        ),
+        (
+            RESULT_SCHEMA_FILE,
+            callscore_survey::schema::generate::<PrivacyResult>(RESULT_SCHEMA_FILE),
+        ),
+    ]
+}
 use callscore_pipeline::{AudioStore, KeyringError, SinkError, StoreError};
 use jiff::civil::Date;
 

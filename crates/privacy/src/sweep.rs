@@ -85,6 +85,10 @@ pub async fn sweep(
     };
     for tenant in tenants {
         let swept = sweep_tenant(store, tenant, today, origin.dry_run).await?;
+        if !origin.dry_run {
+            // exports asked for by message are kept in the store for a few days
+            crate::sweep_exports(store, tenant, today).await?;
+        }
         let now = Timestamp::now();
         let reason = format!("expiry day before {today}");
         if swept.is_empty() {

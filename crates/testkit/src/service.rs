@@ -23,6 +23,9 @@ pub const RECORDINGS: &str = "recordings";
 pub const SCORES: &str = "scores";
 pub const DEAD_LETTERS: &str = "recordings-dlq";
 pub const AUDIT: &str = "callscore-audit";
+pub const CONTACTS: &str = "callscore-contacts";
+pub const PRIVACY_REQUESTS: &str = "callscore-privacy-requests";
+pub const PRIVACY_RESULTS: &str = "callscore-privacy-results";
 
 /// How a test's service is configured, beyond the defaults.
 #[derive(Debug, Default, Clone, Copy)]
@@ -144,6 +147,10 @@ impl Services {
             .await;
         self.create_topic(DEAD_LETTERS, 1).await;
         self.create_topic(AUDIT, 1).await;
+        self.create_topic_with(CONTACTS, 1, &[("cleanup.policy", "compact")])
+            .await;
+        self.create_topic(PRIVACY_REQUESTS, 1).await;
+        self.create_topic(PRIVACY_RESULTS, 1).await;
     }
 
     /// Creates a topic.
@@ -201,6 +208,9 @@ recordings_topic = "{RECORDINGS}"
 scores_topic = "{SCORES}"
 dead_letter_topic = "{DEAD_LETTERS}"
 audit_topic = "{AUDIT}"
+contact_topic = "{CONTACTS}"
+privacy_requests_topic = "{PRIVACY_REQUESTS}"
+privacy_results_topic = "{PRIVACY_RESULTS}"
 [kafka.common]
 "bootstrap.servers" = "{bootstrap}"
 [kafka.consumer]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use callscore_pipeline::{
     AudioReference, AudioStore, DeadLetter, Deleted, EventSink, ObjectKey, ObjectMeta, PutOutcome,
     Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError, StagedAudio,
-    StoreError, Taken,
+    StoreError, Stream, Taken,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -177,7 +177,8 @@ impl RecordingSource for MemorySource {
 pub enum Fault {
     /// Fails the call with this kind.
     Fail(Retry),
-    /// Waits this long, then makes the call.
+    /// Waits this long, then makes the call (no wait, and no timer, for zero: a call that
+    /// passes).
     Delay(Duration),
 }
 
@@ -250,7 +251,9 @@ impl<P> Faulty<P> {
             None => Ok(()),
             Some(Fault::Fail(retry)) => Err(retry),
             Some(Fault::Delay(wait)) => {
-                tokio::time::sleep(wait).await;
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
                 Ok(())
             }
         }
@@ -358,6 +361,14 @@ impl<S: EventSink> EventSink for Faulty<S> {
             message: format!("an injected {retry} fault"),
         })?;
         self.inner.publish(events).await
+    }
+
+    async fn contact(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        self.inner.contact(requests).await
+    }
+
+    async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
+        self.inner.retract(stream, keys).await
     }
 }
 

@@ -92,6 +92,16 @@ pub(crate) struct KafkaSection {
     /// privacy commands and the sweeper.
     #[serde(default)]
     pub(crate) audit_topic: Option<String>,
+    /// Where the contact requests of callers who agreed to be contacted go: the one topic
+    /// that carries phone numbers. Give it a short retention (as `retention.contact_requests`).
+    #[serde(default)]
+    pub(crate) contact_topic: Option<String>,
+    /// Where erasure and export requests arrive (`callscore serve-privacy`).
+    #[serde(default)]
+    pub(crate) privacy_requests_topic: Option<String>,
+    /// Where the results of those requests go.
+    #[serde(default)]
+    pub(crate) privacy_results_topic: Option<String>,
     /// `ce_source` of the events; the tenant is appended.
     #[serde(default = "default_source")]
     pub(crate) event_source: String,
@@ -321,18 +331,25 @@ impl Config {
             &kafka.scores_topic,
             &kafka.dead_letter_topic,
         ];
-        if let Some(audit) = &kafka.audit_topic {
-            let valid = !audit.is_empty()
-                && audit.len() <= 249
-                && audit
+        for (name, topic) in [
+            ("kafka.audit_topic", &kafka.audit_topic),
+            ("kafka.contact_topic", &kafka.contact_topic),
+            (
+                "kafka.privacy_requests_topic",
+                &kafka.privacy_requests_topic,
+            ),
+            ("kafka.privacy_results_topic", &kafka.privacy_results_topic),
+        ] {
+            let Some(topic) = topic else { continue };
+            let valid = !topic.is_empty()
+                && topic.len() <= 249
+                && topic
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                problems.push(format!(
-                    "kafka.audit_topic: {audit:?} is not a valid Kafka topic name"
-                ));
+                problems.push(format!("{name}: {topic:?} is not a valid Kafka topic name"));
             }
-            topics.push(audit);
+            topics.push(topic);
         }
         let distinct: std::collections::BTreeSet<&&String> = topics.iter().collect();
         if distinct.len() != topics.len() {

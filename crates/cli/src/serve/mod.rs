@@ -5,7 +5,7 @@ pub(crate) mod config;
 mod service;
 mod sweeper;
 
-pub(crate) use service::pseudonyms;
+pub(crate) use service::{connect_store, on_signal, pseudonyms};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

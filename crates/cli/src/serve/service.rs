@@ -149,6 +149,7 @@ pub(super) async fn run(
             scores_topic: config.kafka.scores_topic.clone(),
             dead_letter_topic: config.kafka.dead_letter_topic.clone(),
             audit_topic: config.kafka.audit_topic.clone(),
+            contact_topic: config.kafka.contact_topic.clone(),
             properties: properties["producer"].clone(),
             source: config.kafka.event_source.clone(),
         })
@@ -255,7 +256,7 @@ pub(super) async fn run(
 
 /// Connects to the store, retrying while it is unreachable (the service is not ready
 /// meanwhile), and reports what it cannot do; `None` when stopped first.
-async fn connect_store(
+pub(crate) async fn connect_store(
     config: &Config,
     telemetry: &Telemetry,
     shutdown: &CancellationToken,
@@ -321,7 +322,7 @@ async fn probe(store: Arc<S3Store>, sink: Arc<KafkaSink>, telemetry: Telemetry) 
 }
 
 /// Cancels `shutdown` at SIGTERM or SIGINT, and marks the service as stopping.
-async fn on_signal(shutdown: CancellationToken, health: Arc<Health>) {
+pub(crate) async fn on_signal(shutdown: CancellationToken, health: Arc<Health>) {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -1,0 +1,93 @@
+//! A caller withdraws their consent to be contacted: their contact requests are retracted
+//! (tombstones, or the lines taken out of the file), and their recordings move from
+//! `consented_contact` to the class and expiry they have without the consent (`respondent`),
+//! their events published again with the new retention under the same ids; audited.
+
+use callscore_pipeline::audit::{AuditAction, AuditCounts, AuditLog, AuditOrigin, AuditRecord};
+use callscore_pipeline::{AudioStore, EventSink, Pseudonyms, RetentionConfig, Stream};
+use callscore_survey::RetentionClass;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::PrivacyError;
+use crate::hold::move_recording;
+use crate::subject::{Subject, resolve};
+
+/// What a withdrawal did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WithdrawalReport {
+    /// Recordings moved out of `consented_contact`.
+    pub recordings: u64,
+    /// Contact requests retracted.
+    pub contact_requests: u64,
+    /// Whether nothing was changed (a dry run).
+    pub dry_run: bool,
+}
+
+/// Withdraws `subject`'s consent to be contacted.
+#[allow(clippy::too_many_arguments)]
+pub async fn withdraw_consent(
+    store: &impl AudioStore,
+    sink: &impl EventSink,
+    audit: &impl AuditLog,
+    origin: &AuditOrigin,
+    pseudonyms: &Pseudonyms,
+    retention: &RetentionConfig,
+    subject: &Subject,
+) -> Result<WithdrawalReport, PrivacyError> {
+    let found = resolve(store, pseudonyms, subject).await?;
+    let consented: Vec<_> = found
+        .iter()
+        .filter(|f| f.place.class == RetentionClass::ConsentedContact)
+        .collect();
+    let contacts: Vec<String> = found
+        .iter()
+        .filter_map(|f| f.record.as_ref()?.contact_request_id.clone())
+        .collect();
+    let report = WithdrawalReport {
+        recordings: consented.len() as u64,
+        contact_requests: contacts.len() as u64,
+        dry_run: origin.dry_run,
+    };
+    if !origin.dry_run {
+        if !contacts.is_empty() {
+            sink.retract(Stream::Contacts, &contacts).await?;
+        }
+        let policy = retention.policy(&subject.tenant);
+        for f in consented {
+            let Some(record) = &f.record else {
+                continue;
+            };
+            let expires_on =
+                policy.expiry(RetentionClass::Respondent, record.metadata.call_started_at);
+            let (_, events) = move_recording(
+                store,
+                &f.place,
+                &f.call_id,
+                record.retention.expires_on,
+                RetentionClass::Respondent,
+                Some(expires_on),
+            )
+            .await?;
+            sink.publish(&events).await?;
+        }
+    }
+    let record = AuditRecord::new(
+        AuditAction::ConsentWithdrawn,
+        Some(&subject.tenant),
+        Some(RetentionClass::Respondent),
+        "consent to be contacted withdrawn: contact requests retracted, recordings kept as \
+         respondents"
+            .to_string(),
+        Some(subject.describe(pseudonyms)),
+        AuditCounts {
+            recordings: report.recordings,
+            objects: report.contact_requests,
+            ..AuditCounts::default()
+        },
+        origin,
+        Timestamp::now(),
+    );
+    audit.record(&record).await?;
+    Ok(report)
+}

@@ -1,0 +1,311 @@
+//! Erasure on request: every stored object of a subject (every version), its facts retracted
+//! from the scores and contact streams (tombstones for their exact keys), one erasure event
+//! that names what was erased so that downstream copies can go too, and an audit record.
+//!
+//! Resumable: what is to be erased is written first to a journal (`_erasures/TENANT/ID.json`),
+//! merged with what an interrupted run left; the facts are retracted, the objects deleted, the
+//! erasure event published from the journal, and the journal deleted last. A rerun after a
+//! crash at any point ends in the same state. Recordings under a legal hold are kept and
+//! reported; versions an Object Lock protects are counted and reported.
+
+use std::collections::BTreeSet;
+
+use callscore_pipeline::audit::{AuditAction, AuditCounts, AuditLog, AuditOrigin, AuditRecord};
+use callscore_pipeline::layout::Marker;
+use callscore_pipeline::{
+    AudioStore, EventSink, Keyring, ObjectKey, ObjectMeta, Pseudonyms, Stream, hex,
+};
+use callscore_survey::RetentionClass;
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::subject::{Found, Selector, Subject, resolve};
+use crate::{PrivacyError, delete_recording};
+
+/// The erasure event schema version.
+pub const ERASURE_VERSION: u32 = 1;
+/// File name of the erasure event schema under `schemas/`.
+pub const ERASURE_SCHEMA_FILE: &str = "erasure-event.v1.schema.json";
+
+/// What an erasure erased, published on the scores topic (CloudEvents type
+/// `com.callscore.erasure.v1`, keyed by `event_id`) so that every consumer can erase its copies
+/// of the same facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "callscore erasure event, schema version 1")]
+pub struct ErasureEvent {
+    /// Always 1 in this schema.
+    pub schema_version: u32,
+    /// Always `erasure`.
+    pub event_type: String,
+    /// The erasure's id: the same for the same request, however often it is run.
+    pub event_id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// What was asked: `caller`, `pseudonym`, `call`, `recording` or `tenant`.
+    pub selector: String,
+    /// The caller's pseudonyms the erasure covered (never the number).
+    pub caller_pseudonyms: Vec<String>,
+    /// The recordings erased.
+    pub recording_ids: Vec<String>,
+    /// The calls they belonged to.
+    pub call_ids: Vec<String>,
+    /// The score and response events retracted: erase every copy of them.
+    pub event_ids: Vec<String>,
+    /// The contact requests retracted.
+    pub contact_request_ids: Vec<String>,
+    /// Recordings kept because they are under a legal hold.
+    pub held_recording_ids: Vec<String>,
+    /// Stored versions an Object Lock kept.
+    pub locked_versions: u64,
+    /// When the erasure finished.
+    pub erased_at: Timestamp,
+}
+
+/// The journal of an erasure under way: what it has to erase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Journal {
+    pseudonyms: BTreeSet<String>,
+    recordings: BTreeSet<(String, String, String)>,
+    events: BTreeSet<String>,
+    contacts: BTreeSet<String>,
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasureReport {
+    /// The erasure's id.
+    pub erasure_id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// What was asked.
+    pub selector: String,
+    /// Recordings erased (in a dry run: found).
+    pub recordings: u64,
+    /// Objects deleted.
+    pub objects: u64,
+    /// Versions removed.
+    pub versions: u64,
+    /// Versions an Object Lock kept.
+    pub locked: u64,
+    /// Recordings kept under a legal hold.
+    pub held: Vec<String>,
+    /// Events retracted.
+    pub events: u64,
+    /// Contact requests retracted.
+    pub contacts: u64,
+    /// Keys destroyed (a whole tenant).
+    pub keys_destroyed: Vec<String>,
+    /// Whether nothing was changed (a dry run).
+    pub dry_run: bool,
+}
+
+fn journal_key(tenant: &str, id: &str) -> Option<ObjectKey> {
+    ObjectKey::parse(&format!("_erasures/{tenant}/{id}.json"))
+}
+
+/// Erases `subject`'s data; `request_id` (a request message's) makes its id.
+#[allow(clippy::too_many_arguments)]
+pub async fn erase(
+    store: &impl AudioStore,
+    sink: &impl EventSink,
+    audit: &impl AuditLog,
+    origin: &AuditOrigin,
+    pseudonyms: &Pseudonyms,
+    subject: &Subject,
+    request_id: Option<&str>,
+) -> Result<ErasureReport, PrivacyError> {
+    let found = resolve(store, pseudonyms, subject).await?;
+    let id = subject.id(request_id, pseudonyms, "erasure");
+    let (erasable, held): (Vec<Found>, Vec<Found>) = found
+        .into_iter()
+        .partition(|f| f.place.class != RetentionClass::LegalHold);
+    let journal_at = journal_key(&subject.tenant, &id)
+        .ok_or_else(|| PrivacyError::Refused("the tenant is not a valid id".into()))?;
+    let mut journal: Journal = match store.get(&journal_at).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        None => Journal::default(),
+    };
+    journal.pseudonyms.extend(subject.pseudonyms(pseudonyms));
+    for f in &erasable {
+        journal.recordings.insert((
+            f.place.recording_id.clone(),
+            f.call_id.clone(),
+            f.place.prefix(),
+        ));
+        if let Some(record) = &f.record {
+            journal.events.extend(
+                record
+                    .events
+                    .iter()
+                    .filter_map(|e| e["event_id"].as_str().map(str::to_string)),
+            );
+            journal.contacts.extend(record.contact_request_id.clone());
+        }
+    }
+    let mut report = ErasureReport {
+        erasure_id: id.clone(),
+        tenant: subject.tenant.clone(),
+        selector: subject.selector.kind().to_string(),
+        recordings: journal.recordings.len() as u64,
+        objects: 0,
+        versions: 0,
+        locked: 0,
+        held: held.iter().map(|f| f.place.recording_id.clone()).collect(),
+        events: journal.events.len() as u64,
+        contacts: journal.contacts.len() as u64,
+        keys_destroyed: Vec::new(),
+        dry_run: origin.dry_run,
+    };
+    if origin.dry_run || journal.recordings.is_empty() && subject.selector != Selector::Tenant {
+        // nothing stored (never, or erased before): nothing to announce
+        record_audit(audit, origin, subject, pseudonyms, &report).await?;
+        return Ok(report);
+    }
+    let bytes = serde_json::to_vec(&journal).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
+    let meta = ObjectMeta {
+        tenant: subject.tenant.clone(),
+        recording_id: id.clone(),
+        retention_class: RetentionClass::NonRespondent,
+        expires_on: None,
+        sha256: hex(&Sha256::digest(&bytes)),
+        content_type: "application/json".into(),
+        size: bytes.len() as u64,
+    };
+    store.replace(&journal_at, &bytes, &meta).await?;
+
+    let events: Vec<String> = journal.events.iter().cloned().collect();
+    let contacts: Vec<String> = journal.contacts.iter().cloned().collect();
+    sink.retract(Stream::Scores, &events).await?;
+    if !contacts.is_empty() {
+        sink.retract(Stream::Contacts, &contacts).await?;
+    }
+    for f in &erasable {
+        let expiry = f.record.as_ref().and_then(|r| r.retention.expires_on);
+        let removed = delete_recording(store, &f.place, &f.call_id, expiry).await?;
+        report.objects += removed.objects;
+        report.versions += removed.versions;
+        report.locked += removed.locked;
+    }
+    if subject.selector == Selector::Tenant {
+        report.objects += erase_leftovers(store, &subject.tenant, &held).await?;
+        if let Pseudonyms::Ring(ring) = pseudonyms {
+            report.keys_destroyed = destroy_tenant_keys(ring, &subject.tenant, &held)?;
+        }
+    }
+    let event = ErasureEvent {
+        schema_version: ERASURE_VERSION,
+        event_type: "erasure".into(),
+        event_id: id,
+        tenant: subject.tenant.clone(),
+        selector: subject.selector.kind().into(),
+        caller_pseudonyms: journal.pseudonyms.iter().cloned().collect(),
+        recording_ids: journal
+            .recordings
+            .iter()
+            .map(|(r, _, _)| r.clone())
+            .collect(),
+        call_ids: journal
+            .recordings
+            .iter()
+            .map(|(_, c, _)| c.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        event_ids: events,
+        contact_request_ids: contacts,
+        held_recording_ids: report.held.clone(),
+        locked_versions: report.locked,
+        erased_at: Timestamp::now(),
+    };
+    let value = serde_json::to_value(&event).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
+    sink.publish(&[value]).await?;
+    record_audit(audit, origin, subject, pseudonyms, &report).await?;
+    store.delete(&journal_at).await?;
+    Ok(report)
+}
+
+async fn record_audit(
+    audit: &impl AuditLog,
+    origin: &AuditOrigin,
+    subject: &Subject,
+    pseudonyms: &Pseudonyms,
+    report: &ErasureReport,
+) -> Result<(), PrivacyError> {
+    let mut reason = format!("erasure requested (erasure {})", report.erasure_id);
+    if !report.held.is_empty() {
+        reason.push_str(&format!(
+            "; {} recordings kept under a legal hold",
+            report.held.len()
+        ));
+    }
+    if report.locked > 0 {
+        reason.push_str(&format!(
+            "; {} versions kept by an Object Lock",
+            report.locked
+        ));
+    }
+    let record = AuditRecord::new(
+        AuditAction::Erasure,
+        Some(&subject.tenant),
+        None,
+        reason,
+        Some(subject.describe(pseudonyms)),
+        AuditCounts {
+            recordings: report.recordings,
+            objects: report.objects,
+            versions: report.versions,
+            locked: report.locked,
+        },
+        origin,
+        Timestamp::now(),
+    );
+    audit.record(&record).await?;
+    Ok(())
+}
+
+/// A whole tenant: whatever is left under its prefixes and markers (records without audio,
+/// markers without recordings), but the held recordings'.
+async fn erase_leftovers(
+    store: &impl AudioStore,
+    tenant: &str,
+    held: &[Found],
+) -> Result<u64, PrivacyError> {
+    let keep: BTreeSet<String> = held.iter().map(|f| f.place.recording_id.clone()).collect();
+    let mut deleted = 0;
+    let mut prefixes = vec![format!("{tenant}/")];
+    prefixes.extend(Marker::of_tenant(tenant));
+    for prefix in prefixes {
+        for key in store.list(&prefix).await? {
+            let owner = callscore_pipeline::layout::Place::of_key(&key)
+                .map(|(place, _)| place.recording_id)
+                .or_else(|| Marker::parse(&key).map(|m| m.place.recording_id));
+            if owner.is_some_and(|r| keep.contains(&r)) {
+                continue;
+            }
+            store.delete(&key).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+/// A whole tenant: its pseudonymisation keys, but those under which a recording is held.
+fn destroy_tenant_keys(
+    ring: &Keyring,
+    tenant: &str,
+    held: &[Found],
+) -> Result<Vec<String>, PrivacyError> {
+    let mut destroyed = Vec::new();
+    for key in ring.held(tenant) {
+        let id = key.key.id().to_string();
+        let marker = format!("ps-{id}-");
+        if held.iter().any(|f| f.place.caller.starts_with(&marker)) {
+            continue;
+        }
+        ring.destroy(tenant, &id)?;
+        destroyed.push(format!("{tenant}/{id}"));
+    }
+    Ok(destroyed)
+}

@@ -1,0 +1,564 @@
+//! A caller's rights over the memory store: erasure (by number across a key rotation, by
+//! call, by recording, a whole tenant; resumed after a crash), export (the same bundle every
+//! time), consent withdrawn.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use callscore_pipeline::audit::{AuditAction, AuditOrigin, MemoryAudit};
+use callscore_pipeline::layout::{Marker, Place};
+use callscore_pipeline::{
+    AudioStore, Keyring, MemorySink, MemoryStore, ObjectMeta, Pseudonyms, RecordingRecord,
+    RetentionConfig, Retry, hex,
+};
+use callscore_privacy::{DirectoryBundle, Selector, Subject};
+use callscore_survey::RetentionClass;
+use callscore_worker::testing::{Fault, Faulty};
+use jiff::Span;
+use jiff::civil::date;
+use sha2::{Digest, Sha256};
+
+fn origin() -> AuditOrigin {
+    AuditOrigin::new("callscore test", "memory", b"", false)
+}
+
+/// A recording of `caller` (a pseudonym) stored as the pipeline stores it, with its events
+/// published to `sink` (and a contact request when consented).
+async fn store_recording(
+    store: &impl AudioStore,
+    sink: &MemorySink,
+    tenant: &str,
+    class: RetentionClass,
+    caller: Option<&str>,
+    id: &str,
+) -> Place {
+    let place = Place::new(tenant, class, caller, id);
+    let expires_on = (class != RetentionClass::LegalHold).then(|| date(2027, 6, 1));
+    for marker in Marker::of(&place, &format!("call-{id}"), expires_on) {
+        store.mark(&marker.key()).await.expect("marked");
+    }
+    let audio = format!("audio of {id}").into_bytes();
+    let meta = ObjectMeta {
+        tenant: tenant.into(),
+        recording_id: id.into(),
+        retention_class: class,
+        expires_on,
+        sha256: hex(&Sha256::digest(&audio)),
+        content_type: "audio/wav".into(),
+        size: audio.len() as u64,
+    };
+    store
+        .put(&place.audio("wav"), &audio, &meta)
+        .await
+        .expect("stored");
+    let events: Vec<serde_json::Value> = ["q1", "response"]
+        .iter()
+        .map(|q| {
+            serde_json::json!({"event_id": format!("{id}-{q}"), "recording_id": id,
+            "retention": {"class": class, "expires_on": expires_on}, "audio": {"uri": "x"}})
+        })
+        .collect();
+    sink.publish(&events).await.expect("published");
+    let contact = (class == RetentionClass::ConsentedContact).then(|| format!("contact-{id}"));
+    if let Some(request) = &contact {
+        sink.contact(&[
+            serde_json::json!({"request_id": request, "caller_number": "+31205550001"}),
+        ])
+        .await
+        .expect("published");
+    }
+    let record = serde_json::json!({
+        "schema_version": 1, "tenant": tenant, "recording_id": id, "call_id": format!("call-{id}"),
+        "caller_pseudonym": caller,
+        "metadata": {"schema_version": 1, "recording_id": id, "call_id": format!("call-{id}"),
+            "tenant": tenant, "survey_id": "s", "call_started_at": "2026-06-01T00:00:00Z"},
+        "audio": {"key": place.audio("wav").to_string(), "uri": "x", "sha256": meta.sha256,
+            "size": meta.size, "content_type": "audio/wav"},
+        "retention": {"class": class, "expires_on": expires_on, "after_hold": null},
+        "events": events, "contact_request_id": contact,
+        "stored_at": "2026-06-01T00:00:00Z"
+    });
+    let record: RecordingRecord = serde_json::from_value(record).expect("a record");
+    store
+        .replace(
+            &place.record(),
+            &serde_json::to_vec(&record).expect("JSON"),
+            &meta,
+        )
+        .await
+        .expect("stored");
+    place
+}
+
+use callscore_pipeline::EventSink;
+
+struct World {
+    store: Arc<MemoryStore>,
+    sink: MemorySink,
+    audit: MemoryAudit,
+    keys: Pseudonyms,
+    number: &'static str,
+    _dir: tempfile::TempDir,
+}
+
+/// acme: one caller (recordings under two keys, one consenting, one held), another caller,
+/// a withheld call; globex: a caller.
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("a directory");
+    let ring = Keyring::open(dir.path()).expect("a keyring");
+    ring.rotate("acme", date(2026, 1, 1), Span::new().months(1))
+        .expect("rotated");
+    let january = ring.current("acme", date(2026, 1, 15)).expect("a key");
+    ring.rotate("acme", date(2026, 2, 1), Span::new().months(1))
+        .expect("rotated");
+    let february = ring.current("acme", date(2026, 2, 15)).expect("a key");
+    ring.rotate("globex", date(2026, 1, 1), Span::new().months(1))
+        .expect("rotated");
+    let number = "+31205550001";
+    let w = World {
+        store: Arc::new(MemoryStore::default()),
+        sink: MemorySink::default(),
+        audit: MemoryAudit::default(),
+        keys: Pseudonyms::Ring(ring),
+        number,
+        _dir: dir,
+    };
+    let (jan, feb) = (
+        january.pseudonymize("acme", number),
+        february.pseudonymize("acme", number),
+    );
+    let other = february.pseudonymize("acme", "+31205550002");
+    let store = w.store.as_ref();
+    store_recording(
+        store,
+        &w.sink,
+        "acme",
+        RetentionClass::Respondent,
+        Some(&jan),
+        "a1",
+    )
+    .await;
+    store_recording(
+        store,
+        &w.sink,
+        "acme",
+        RetentionClass::ConsentedContact,
+        Some(&feb),
+        "a2",
+    )
+    .await;
+    store_recording(
+        store,
+        &w.sink,
+        "acme",
+        RetentionClass::LegalHold,
+        Some(&feb),
+        "a3",
+    )
+    .await;
+    store_recording(
+        store,
+        &w.sink,
+        "acme",
+        RetentionClass::Respondent,
+        Some(&other),
+        "b1",
+    )
+    .await;
+    store_recording(
+        store,
+        &w.sink,
+        "acme",
+        RetentionClass::NonRespondent,
+        None,
+        "w1",
+    )
+    .await;
+    store_recording(
+        store,
+        &w.sink,
+        "globex",
+        RetentionClass::Respondent,
+        Some("ps-k20260101-00"),
+        "g1",
+    )
+    .await;
+    w
+}
+
+fn ids(sink: &MemorySink) -> Vec<String> {
+    sink.events().into_iter().map(|(k, _)| k).collect()
+}
+
+#[test]
+fn erasing_a_caller_by_number_finds_them_under_every_key_and_keeps_the_hold() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let report = callscore_privacy::erase(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await
+        .expect("erased");
+        assert_eq!(
+            report.recordings, 2,
+            "a1 (January key) and a2 (February key)"
+        );
+        assert_eq!(report.held, vec!["a3".to_string()]);
+        assert_eq!(report.events, 4);
+        assert_eq!(report.contacts, 1);
+        let left = ids(&w.sink);
+        assert!(
+            !left
+                .iter()
+                .any(|k| k.starts_with("a1-") || k.starts_with("a2-")),
+            "{left:?}"
+        );
+        assert!(
+            left.iter().any(|k| k.starts_with("a3-")),
+            "the held recording's facts stay"
+        );
+        assert!(
+            left.iter().any(|k| k.starts_with("b1-")),
+            "another caller's facts stay"
+        );
+        assert!(
+            w.sink.contacts().is_empty(),
+            "the contact request is retracted"
+        );
+        let erasure = left.last().expect("the erasure event");
+        let event = w.sink.events().last().expect("an event").1.clone();
+        assert_eq!(event["event_type"], "erasure");
+        assert_eq!(&report.erasure_id, erasure);
+        assert_eq!(event["recording_ids"], serde_json::json!(["a1", "a2"]));
+        assert_eq!(
+            event["caller_pseudonyms"]
+                .as_array()
+                .expect("pseudonyms")
+                .len(),
+            2
+        );
+        assert!(
+            !event.to_string().contains("31205550001"),
+            "never the number"
+        );
+        for id in ["a1", "a2"] {
+            assert!(
+                w.store
+                    .list(&Marker::recording("acme", id))
+                    .await
+                    .expect("listed")
+                    .is_empty()
+            );
+        }
+        assert!(
+            !w.store
+                .list(&Marker::recording("acme", "a3"))
+                .await
+                .expect("listed")
+                .is_empty()
+        );
+        assert!(
+            w.audit
+                .records()
+                .iter()
+                .any(|r| r.action == AuditAction::Erasure && r.recordings == 2)
+        );
+        // again: nothing more to erase, nothing announced over the first erasure event
+        let again = callscore_privacy::erase(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await
+        .expect("erased");
+        assert_eq!(again.recordings, 0);
+        assert_eq!(&w.sink.events().last().expect("an event").0, erasure);
+    });
+}
+
+#[test]
+fn an_erasure_interrupted_half_way_ends_in_the_same_state_when_run_again() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        // the store fails in the middle of the deletes (12 reads find the subject, then a1's
+        // objects and one of its markers go): the run stops half-way
+        let faulty = Faulty::new(Arc::clone(&w.store));
+        let mut script = vec![Fault::Delay(std::time::Duration::ZERO); 16];
+        script.push(Fault::Fail(Retry::Transient));
+        faulty.script(script);
+        let first = callscore_privacy::erase(
+            &faulty,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await;
+        assert!(first.is_err(), "interrupted");
+        assert!(
+            w.store
+                .list("acme/respondent/")
+                .await
+                .expect("listed")
+                .iter()
+                .all(|k| !k.as_str().contains("/a1/")),
+            "a1's objects went before the interruption"
+        );
+        assert!(
+            !w.store.list("_erasures/").await.expect("listed").is_empty(),
+            "the journal stays"
+        );
+        let report = callscore_privacy::erase(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await
+        .expect("finished");
+        let event = w.sink.events().last().expect("an event").1.clone();
+        assert_eq!(event["event_type"], "erasure");
+        assert_eq!(
+            event["recording_ids"],
+            serde_json::json!(["a1", "a2"]),
+            "the journal kept what was found first"
+        );
+        assert_eq!(
+            report.erasure_id,
+            event["event_id"].as_str().expect("an id")
+        );
+        assert!(
+            w.store.list("_erasures/").await.expect("listed").is_empty(),
+            "the journal is gone"
+        );
+        for prefix in ["acme/respondent/", "acme/consented_contact/"] {
+            let left: Vec<_> = w.store.list(prefix).await.expect("listed");
+            assert!(left.iter().all(|k| k.as_str().contains("/b1/")), "{left:?}");
+        }
+    });
+}
+
+#[test]
+fn erasing_by_call_and_by_recording_takes_only_those() {
+    pollster::block_on(async {
+        let w = world().await;
+        for selector in [
+            Selector::Call("call-b1".into()),
+            Selector::Recording("w1".into()),
+        ] {
+            let subject = Subject {
+                tenant: "acme".into(),
+                selector,
+            };
+            let report = callscore_privacy::erase(
+                &w.store,
+                &w.sink,
+                &w.audit,
+                &origin(),
+                &w.keys,
+                &subject,
+                None,
+            )
+            .await
+            .expect("erased");
+            assert_eq!(report.recordings, 1);
+        }
+        let left = ids(&w.sink);
+        assert!(left.iter().any(|k| k.starts_with("a1-")));
+        assert!(
+            !left
+                .iter()
+                .any(|k| k.starts_with("b1-") || k.starts_with("w1-"))
+        );
+    });
+}
+
+#[test]
+fn a_whole_tenant_is_destroyed_but_its_holds_and_the_other_tenants_data() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Tenant,
+        };
+        let report = callscore_privacy::erase(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            Some("client-request-1"),
+        )
+        .await
+        .expect("erased");
+        assert_eq!(report.recordings, 4);
+        assert_eq!(report.held, vec!["a3".to_string()]);
+        let acme: Vec<String> = w
+            .store
+            .list("acme/")
+            .await
+            .expect("listed")
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert!(acme.iter().all(|k| k.contains("/a3/")), "{acme:?}");
+        assert!(!w.store.list("globex/").await.expect("listed").is_empty());
+        // the key the held recording is under stays; the other is destroyed
+        let Pseudonyms::Ring(ring) = &w.keys else {
+            unreachable!("a keyring")
+        };
+        assert_eq!(ring.held("acme").len(), 1);
+        assert_eq!(report.keys_destroyed, vec!["acme/k20260101".to_string()]);
+    });
+}
+
+#[test]
+fn an_export_is_the_same_bundle_every_time_and_holds_no_number() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let dirs = [
+            tempfile::tempdir().expect("a dir"),
+            tempfile::tempdir().expect("a dir"),
+        ];
+        for dir in &dirs {
+            let bundle = DirectoryBundle::new(dir.path());
+            let report = callscore_privacy::export(
+                &w.store,
+                &bundle,
+                &w.audit,
+                &origin(),
+                &w.keys,
+                &subject,
+            )
+            .await
+            .expect("exported");
+            assert_eq!(
+                report.recordings, 3,
+                "a1, a2 and the held a3: access covers held data"
+            );
+        }
+        let read = |dir: &std::path::Path| {
+            let mut files = HashMap::new();
+            for entry in walk(dir) {
+                files.insert(
+                    entry.strip_prefix(dir).expect("inside").to_path_buf(),
+                    std::fs::read(&entry).expect("reads"),
+                );
+            }
+            files
+        };
+        let (first, second) = (read(dirs[0].path()), read(dirs[1].path()));
+        assert_eq!(first, second, "the same bundle");
+        assert!(first.contains_key(std::path::Path::new("manifest.json")));
+        assert!(first.contains_key(std::path::Path::new("recordings/a2/audio.wav")));
+        assert!(first.contains_key(std::path::Path::new("recordings/a2/events.json")));
+        let text: String = first
+            .values()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert!(!text.contains("31205550001"));
+        assert!(
+            w.audit
+                .records()
+                .iter()
+                .any(|r| r.action == AuditAction::Export)
+        );
+    });
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("reads") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn withdrawn_consent_retracts_the_contact_request_and_keeps_the_recording_as_a_respondent() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let mut retention = RetentionConfig::default();
+        retention.validate().expect("valid");
+        let report = callscore_privacy::withdraw_consent(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &retention,
+            &subject,
+        )
+        .await
+        .expect("withdrawn");
+        assert_eq!((report.recordings, report.contact_requests), (1, 1));
+        assert!(w.sink.contacts().is_empty());
+        assert!(
+            w.store
+                .list("acme/consented_contact/")
+                .await
+                .expect("listed")
+                .is_empty()
+        );
+        let moved = w
+            .store
+            .list(&Marker::recording("acme", "a2"))
+            .await
+            .expect("listed");
+        assert!(moved[0].as_str().contains("/respondent/"), "{moved:?}");
+        let republished: Vec<_> = w
+            .sink
+            .events()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("a2-"))
+            .collect();
+        assert!(
+            republished
+                .iter()
+                .any(|(_, e)| e["retention"]["class"] == "respondent")
+        );
+        assert!(
+            w.audit
+                .records()
+                .iter()
+                .any(|r| r.action == AuditAction::ConsentWithdrawn)
+        );
+    });
+}
