@@ -413,7 +413,10 @@ fn no_phone_number_reaches_any_output_of_any_command() {
     assert_eq!(contacts.len(), 1, "{contacts:?}");
     assert_eq!(contacts[0]["recording_id"], "rec-0006");
     let consenting = contacts[0]["caller_number"].as_str().expect("a number");
-    assert!(numbers.contains(consenting), "the consenting caller's own number");
+    assert!(
+        numbers.contains(consenting),
+        "the consenting caller's own number"
+    );
     for number in &numbers {
         let digits: String = number.chars().filter(char::is_ascii_digit).collect();
         assert!(

@@ -85,9 +85,15 @@ async fn state(services: &Services, bucket: &str) -> State {
                 event["recording_id"].as_str().unwrap_or_default()
             ))
             .or_default()
-            .insert(event["retention"]["class"].as_str().unwrap_or_default().to_string());
+            .insert(
+                event["retention"]["class"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
     }
-    let contacts = service::compacted(&services.read(CONTACTS, usize::MAX, Duration::from_secs(3))).len();
+    let contacts =
+        service::compacted(&services.read(CONTACTS, usize::MAX, Duration::from_secs(3))).len();
     State {
         stored,
         facts,
@@ -98,7 +104,11 @@ async fn state(services: &Services, bucket: &str) -> State {
 
 /// Three callers of two tenants through `serve`, across a key rotation: caller A twice (one
 /// recording under each key), B agreeing to be contacted, C of globex.
-async fn processed(services: &Services, dir: &Path, s3: Option<&callscore_testkit::S3Endpoint>) -> String {
+async fn processed(
+    services: &Services,
+    dir: &Path,
+    s3: Option<&callscore_testkit::S3Endpoint>,
+) -> String {
     let keyring = dir.join("keyring");
     let (config, port) = services.config_with(
         dir,
@@ -111,10 +121,25 @@ async fn processed(services: &Services, dir: &Path, s3: Option<&callscore_testki
     );
     let config = config.to_str().expect("UTF-8").to_string();
     let run = |args: &[&str]| {
-        let out = services.command(binary(), s3).args(args).output().expect("runs");
+        let out = services
+            .command(binary(), s3)
+            .args(args)
+            .output()
+            .expect("runs");
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
     };
-    run(&["keys", "rotate", "--config", &config, "--tenant", "acme", "--tenant", "globex", "--today", "2026-11-01"]);
+    run(&[
+        "keys",
+        "rotate",
+        "--config",
+        &config,
+        "--tenant",
+        "acme",
+        "--tenant",
+        "globex",
+        "--today",
+        "2026-11-01",
+    ]);
     let base = recordings(1).remove(0);
     let env: Vec<(&str, &str)> = match s3 {
         Some(endpoint) => vec![
@@ -123,7 +148,14 @@ async fn processed(services: &Services, dir: &Path, s3: Option<&callscore_testki
         ],
         None => Vec::new(),
     };
-    let mut serve = Service::start_with_env(binary(), services, Path::new(&config), port, &dir.join("serve.log"), &env);
+    let mut serve = Service::start_with_env(
+        binary(),
+        services,
+        Path::new(&config),
+        port,
+        &dir.join("serve.log"),
+        &env,
+    );
     serve.wait_ready(READY);
     let first = [
         call(&base, "acme", "a1", CALLER_A, false),
@@ -134,19 +166,44 @@ async fn processed(services: &Services, dir: &Path, s3: Option<&callscore_testki
     serve.wait_metric("callscore_recordings_processed_total", &[], 3.0, DONE);
     assert_eq!(serve.terminate(Duration::from_secs(60)).code(), Some(0));
     // a new key from the first of this month: caller A's next call has another pseudonym
-    run(&["keys", "rotate", "--config", &config, "--tenant", "acme", "--tenant", "globex", "--today", "2026-12-01"]);
-    let mut serve = Service::start_with_env(binary(), services, Path::new(&config), port, &dir.join("serve2.log"), &env);
+    run(&[
+        "keys",
+        "rotate",
+        "--config",
+        &config,
+        "--tenant",
+        "acme",
+        "--tenant",
+        "globex",
+        "--today",
+        "2026-12-01",
+    ]);
+    let mut serve = Service::start_with_env(
+        binary(),
+        services,
+        Path::new(&config),
+        port,
+        &dir.join("serve2.log"),
+        &env,
+    );
     serve.wait_ready(READY);
-    services.produce(&[call(&base, "acme", "a2", CALLER_A, false)]).await;
+    services
+        .produce(&[call(&base, "acme", "a2", CALLER_A, false)])
+        .await;
     serve.wait_metric("callscore_recordings_processed_total", &[], 1.0, DONE);
     assert_eq!(serve.terminate(Duration::from_secs(60)).code(), Some(0));
     config
 }
 
 fn expected_before() -> BTreeSet<String> {
-    ["acme/a1/respondent", "acme/a2/respondent", "acme/b1/consented_contact", "globex/c1/respondent"]
-        .map(str::to_string)
-        .into()
+    [
+        "acme/a1/respondent",
+        "acme/a2/respondent",
+        "acme/b1/consented_contact",
+        "globex/c1/respondent",
+    ]
+    .map(str::to_string)
+    .into()
 }
 
 fn expected_after() -> State {
@@ -175,7 +232,11 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
         .filter(|e| e["recording_id"] == "a1" || e["recording_id"] == "a2")
         .filter_map(|e| e["caller_pseudonym"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(pseudonyms.len(), 2, "A has a pseudonym under each key: {pseudonyms:?}");
+    assert_eq!(
+        pseudonyms.len(),
+        2,
+        "A has a pseudonym under each key: {pseudonyms:?}"
+    );
 
     let command = |args: &[&str], stdin: Option<&str>| -> Output {
         use std::io::Write;
@@ -188,37 +249,111 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
             .spawn()
             .expect("runs");
         if let Some(input) = stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("written");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("written");
         }
         child.wait_with_output().expect("ends")
     };
     // a bad selector is refused, nothing touched
-    let refused = command(&["erase", "--config", &config, "--tenant", "acme", "--pseudonym", "not-one"], None);
+    let refused = command(
+        &[
+            "erase",
+            "--config",
+            &config,
+            "--tenant",
+            "acme",
+            "--pseudonym",
+            "not-one",
+        ],
+        None,
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
-    let dry = command(&["erase", "--config", &config, "--tenant", "acme", "--caller", "-", "--dry-run", "--json"], Some(CALLER_A));
+    let dry = command(
+        &[
+            "erase",
+            "--config",
+            &config,
+            "--tenant",
+            "acme",
+            "--caller",
+            "-",
+            "--dry-run",
+            "--json",
+        ],
+        Some(CALLER_A),
+    );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let report: Value = serde_json::from_slice(&dry.stdout).expect("JSON");
     assert_eq!(report["recordings"], 2);
-    assert_eq!(state(&services, "audio").await.stored, expected_before(), "a dry run erases nothing");
+    assert_eq!(
+        state(&services, "audio").await.stored,
+        expected_before(),
+        "a dry run erases nothing"
+    );
 
-    let erased = command(&["erase", "--config", &config, "--tenant", "acme", "--caller", "-", "--json"], Some(CALLER_A));
+    let erased = command(
+        &[
+            "erase", "--config", &config, "--tenant", "acme", "--caller", "-", "--json",
+        ],
+        Some(CALLER_A),
+    );
     assert!(erased.status.success(), "{}", text(&erased.stderr));
     let bundle = dir.path().join("bundle");
-    let exported = command(&["export", "--config", &config, "--tenant", "acme", "--caller", "-", "--out", bundle.to_str().expect("UTF-8")], Some(CALLER_B));
+    let exported = command(
+        &[
+            "export",
+            "--config",
+            &config,
+            "--tenant",
+            "acme",
+            "--caller",
+            "-",
+            "--out",
+            bundle.to_str().expect("UTF-8"),
+        ],
+        Some(CALLER_B),
+    );
     assert!(exported.status.success(), "{}", text(&exported.stderr));
-    let manifest: Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).expect("a manifest")).expect("JSON");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).expect("a manifest"))
+            .expect("JSON");
     assert_eq!(manifest["recordings"][0]["recording_id"], "b1");
     assert!(bundle.join("recordings/b1/audio.wav").exists());
     assert!(bundle.join("README.txt").exists());
-    let withdrawn = command(&["consent", "withdraw", "--config", &config, "--tenant", "acme", "--caller", "-"], Some(CALLER_B));
+    let withdrawn = command(
+        &[
+            "consent", "withdraw", "--config", &config, "--tenant", "acme", "--caller", "-",
+        ],
+        Some(CALLER_B),
+    );
     assert!(withdrawn.status.success(), "{}", text(&withdrawn.stderr));
-    let destroyed = command(&["erase", "--config", &config, "--tenant", "globex", "--whole-tenant", "--request-id", "client-7"], None);
+    let destroyed = command(
+        &[
+            "erase",
+            "--config",
+            &config,
+            "--tenant",
+            "globex",
+            "--whole-tenant",
+            "--request-id",
+            "client-7",
+        ],
+        None,
+    );
     assert!(destroyed.status.success(), "{}", text(&destroyed.stderr));
     let by_command = state(&services, "audio").await;
     assert_eq!(by_command, expected_after());
     // the markers and records went with the audio: the store holds b1 and nothing else
     let keys = services.keys("audio").await;
-    assert!(keys.iter().all(|k| k.contains("/b1") || k.starts_with("_index/") && k.contains("b1")), "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.contains("/b1") || k.starts_with("_index/") && k.contains("b1")),
+        "{keys:?}"
+    );
     let audit: Vec<Value> = services
         .read(AUDIT, usize::MAX, Duration::from_secs(3))
         .iter()
@@ -230,10 +365,16 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
         .filter_map(|r| r["action"].as_str())
         .filter(|a| !a.starts_with("key_"))
         .collect();
-    assert_eq!(actions, vec!["erasure", "export", "consent_withdrawn", "erasure"]);
+    assert_eq!(
+        actions,
+        vec!["erasure", "export", "consent_withdrawn", "erasure"]
+    );
     let everything: String = audit.iter().map(Value::to_string).collect();
     for number in [CALLER_A, CALLER_B, CALLER_C] {
-        assert!(!everything.contains(&number[1..]), "no number in the audit trail");
+        assert!(
+            !everything.contains(&number[1..]),
+            "no number in the audit trail"
+        );
     }
 
     // by message
@@ -279,25 +420,51 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(results.len(), 4, "log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(
+        results.len(),
+        4,
+        "log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     let statuses: Vec<(String, String)> = results
         .iter()
         .map(service::Read::json)
-        .map(|r| (r["request_id"].as_str().unwrap_or_default().to_string(), r["status"].as_str().unwrap_or_default().to_string()))
+        .map(|r| {
+            (
+                r["request_id"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert!(statuses.iter().all(|(_, s)| s == "done"), "{statuses:?}");
     let letters = services.read(service::DEAD_LETTERS, 1, Duration::from_secs(5));
-    assert_eq!(letters.len(), 1, "the malformed request is dead-lettered, not executed");
-    assert_eq!(letters[0].headers["callscore_dlq_reason"], "invalid_request");
-    assert!(!text(&letters[0].payload).contains(&CALLER_A[1..]), "its number masked");
+    assert_eq!(
+        letters.len(),
+        1,
+        "the malformed request is dead-lettered, not executed"
+    );
+    assert_eq!(
+        letters[0].headers["callscore_dlq_reason"],
+        "invalid_request"
+    );
+    assert!(
+        !text(&letters[0].payload).contains(&CALLER_A[1..]),
+        "its number masked"
+    );
     let by_message = state(&services, "audio").await;
     assert_eq!(by_message, by_command, "the same end state");
     let exported = services.keys("audio").await;
-    assert!(exported.iter().any(|k| k.starts_with("_exports/acme/r-2/") && k.ends_with("manifest.json")), "{exported:?}");
+    assert!(
+        exported
+            .iter()
+            .any(|k| k.starts_with("_exports/acme/r-2/") && k.ends_with("manifest.json")),
+        "{exported:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn on_a_versioned_bucket_with_an_object_lock_every_version_goes_but_the_locked_one_which_is_reported() {
+async fn on_a_versioned_bucket_with_an_object_lock_every_version_goes_but_the_locked_one_which_is_reported()
+ {
     let _turn = TURN.lock().await;
     let services = Services::start(1).await;
     let moto = callscore_testkit::Moto::start("unused");
@@ -315,27 +482,55 @@ async fn on_a_versioned_bucket_with_an_object_lock_every_version_goes_but_the_lo
     };
     let dir = tempfile::tempdir().expect("a directory");
     let config = processed(&services, dir.path(), Some(&endpoint)).await;
-    let audio_a1 = services_keys(&client, "locked").await.into_iter().find(|k| k.contains("/a1/audio")).expect("a1");
+    let audio_a1 = services_keys(&client, "locked")
+        .await
+        .into_iter()
+        .find(|k| k.contains("/a1/audio"))
+        .expect("a1");
     client
         .put_object_legal_hold()
         .bucket("locked")
         .key(&audio_a1)
-        .legal_hold(aws_sdk_s3::types::ObjectLockLegalHold::builder().status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On).build())
+        .legal_hold(
+            aws_sdk_s3::types::ObjectLockLegalHold::builder()
+                .status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
         .send()
         .await
         .expect("a legal hold of the store's own on a1's audio");
     let erased = services
         .command(binary(), Some(&endpoint))
-        .args(["erase", "--config", &config, "--tenant", "acme", "--caller", CALLER_A, "--json"])
+        .args([
+            "erase", "--config", &config, "--tenant", "acme", "--caller", CALLER_A, "--json",
+        ])
         .output()
         .expect("runs");
-    assert_eq!(erased.status.code(), Some(1), "not everything could go: {}", text(&erased.stderr));
+    assert_eq!(
+        erased.status.code(),
+        Some(1),
+        "not everything could go: {}",
+        text(&erased.stderr)
+    );
     let report: Value = serde_json::from_slice(&erased.stdout).expect("JSON");
     assert_eq!(report["locked"], 1, "{report}");
-    let versions = client.list_object_versions().bucket("locked").prefix("acme/respondent/").send().await.expect("versions");
+    let versions = client
+        .list_object_versions()
+        .bucket("locked")
+        .prefix("acme/respondent/")
+        .send()
+        .await
+        .expect("versions");
     let left: Vec<&str> = versions.versions().iter().filter_map(|v| v.key()).collect();
-    assert_eq!(left, vec![audio_a1.as_str()], "only the locked version remains");
-    assert!(versions.delete_markers().is_empty(), "no delete marker hides anything");
+    assert_eq!(
+        left,
+        vec![audio_a1.as_str()],
+        "only the locked version remains"
+    );
+    assert!(
+        versions.delete_markers().is_empty(),
+        "no delete marker hides anything"
+    );
 }
 
 async fn services_keys(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
