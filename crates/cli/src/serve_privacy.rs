@@ -165,6 +165,7 @@ async fn serve(
             max: Duration::from_millis(config.service.retry_max_ms),
             jitter: 0.25,
             attempts: None,
+            blocked_attempts: None,
         },
     };
     tracing::info!(topic = %requests, "consuming privacy requests");

@@ -149,6 +149,17 @@ impl Failure {
         self.message = format!("{} (gave up after {attempts} attempts)", self.message);
         self
     }
+
+    /// A blocked failure that ends the run after `attempts` (a batch with no one to restore
+    /// access): fatal, its message saying so.
+    pub fn stopped_after(mut self, attempts: u32) -> Failure {
+        self.retry = Retry::Fatal;
+        self.message = format!(
+            "{} (still refused after {attempts} attempts: the run stops)",
+            self.message
+        );
+        self
+    }
 }
 
 /// The record of a recording that could not be processed: enough to find the original input

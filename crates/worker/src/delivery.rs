@@ -584,6 +584,10 @@ where
                 Retry::Transient if policy.gives_up(failures) => {
                     break Err(Stop::Failed(failure.given_up(failures)));
                 }
+                Retry::Blocked if policy.stops_blocked(failures) => {
+                    self.fail(failure.stopped_after(failures));
+                    break Err(Stop::Abandoned(Abandon::Fatal));
+                }
                 Retry::Blocked if !counted_blocked => {
                     counted_blocked = true;
                     self.blocked.send_modify(|n| {

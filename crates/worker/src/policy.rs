@@ -18,8 +18,13 @@ pub struct RetryPolicy {
     pub jitter: f64,
     /// Attempts after which a transient failure counts as permanent (dead-lettered); `None`
     /// retries for ever (a service must not drop a recording because a store was down for an
-    /// hour). Blocked failures are never given up on: nothing about the recording is wrong.
+    /// hour). Blocked failures are never dead-lettered: nothing about the recording is wrong.
     pub attempts: Option<NonZeroU32>,
+    /// Attempts after which a blocked failure (credentials, permissions, a missing key) ends
+    /// the run as fatal, nothing acknowledged or dead-lettered; `None` waits for ever. A
+    /// service pauses and alerts until a person fixes access; a batch has no one watching, so
+    /// it stops and says why.
+    pub blocked_attempts: Option<NonZeroU32>,
 }
 
 impl RetryPolicy {
@@ -33,6 +38,11 @@ impl RetryPolicy {
             .min(self.max);
         let cut = (self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0)).min(1.0);
         base.mul_f64(1.0 - cut)
+    }
+
+    /// Whether a blocked failure ends the run after `attempt` failed attempts.
+    pub fn stops_blocked(&self, attempt: u32) -> bool {
+        self.blocked_attempts.is_some_and(|n| attempt >= n.get())
     }
 
     /// Whether a transient failure is given up on after `attempt` failed attempts.
@@ -74,6 +84,7 @@ impl Policy {
             max: Duration::from_secs(2),
             jitter: 0.25,
             attempts: NonZeroU32::new(5),
+            blocked_attempts: NonZeroU32::new(5),
         };
         Policy {
             workers,
@@ -100,6 +111,7 @@ mod tests {
             max: Duration::from_secs(5),
             jitter: 0.25,
             attempts: attempts.and_then(NonZeroU32::new),
+            blocked_attempts: None,
         }
     }
 

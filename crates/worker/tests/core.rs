@@ -67,6 +67,7 @@ fn policy(in_flight: usize) -> Policy {
         max: Duration::from_secs(2),
         jitter: 0.0,
         attempts: None,
+        blocked_attempts: None,
     };
     Policy {
         workers: NonZeroUsize::new(2).expect("two"),
@@ -397,6 +398,32 @@ async fn a_blocked_store_pauses_intake_then_delivers_without_dead_letters() {
             .iter()
             .all(|(stage, retry, _)| *stage == Stage::Store && *retry == Retry::Blocked)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_stops_on_a_block_that_outlasts_its_attempts_and_dead_letters_nothing() {
+    let inputs = (0..3).map(|i| recording(&format!("r{i}"), 0)).collect();
+    let h = Harness::new(inputs);
+    // access is refused for good, as with a tenant whose keyring has no current key
+    h.store.script([Fault::Fail(Retry::Blocked); 100]);
+    let mut policy = policy(1);
+    policy.retry.blocked_attempts = NonZeroU32::new(4);
+    let report = h.run(policy).await;
+    let fatal = report
+        .fatal
+        .expect("the run stops with the blocked failure");
+    assert_eq!((fatal.stage, fatal.retry), (Stage::Store, Retry::Fatal));
+    assert!(
+        fatal.message().contains("still refused after 4 attempts"),
+        "{fatal:?}"
+    );
+    assert_eq!((report.delivered, report.dead_lettered), (0, 0));
+    assert!(
+        h.source.dead_letters().is_empty(),
+        "nothing is wrong with the recording"
+    );
+    assert!(h.source.acknowledged().is_empty(), "nothing acknowledged");
+    assert_eq!(h.store.calls(), 4);
 }
 
 #[tokio::test(start_paused = true)]

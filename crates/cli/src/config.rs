@@ -42,31 +42,31 @@ const SECRET_PROPERTIES: [&str; 7] = [
 /// The whole configuration of `callscore serve`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Config {
-    pub(crate) kafka: KafkaSection,
-    pub(crate) s3: S3Config,
+pub struct Config {
+    pub kafka: KafkaSection,
+    pub s3: S3Config,
     #[serde(default)]
-    pub(crate) service: ServiceSection,
-    pub(crate) surveys: SurveysSection,
+    pub service: ServiceSection,
+    pub surveys: SurveysSection,
     #[serde(default)]
-    pub(crate) limits: LimitsSection,
-    pub(crate) pseudonym: PseudonymSection,
+    pub limits: LimitsSection,
+    pub pseudonym: PseudonymSection,
     #[serde(default)]
-    pub(crate) retention: RetentionConfig,
+    pub retention: RetentionConfig,
     #[serde(default)]
-    pub(crate) sweeper: SweeperSection,
+    pub sweeper: SweeperSection,
 }
 
 /// The retention sweep `serve` runs by itself.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct SweeperSection {
+pub struct SweeperSection {
     /// Whether `serve` sweeps on schedule (off by default: a CronJob running
     /// `callscore retention sweep` does the same). Of several instances, only the one that
     /// owns partition 0 of the audit topic in the group `GROUP.sweeper` sweeps.
-    pub(crate) enabled: bool,
+    pub enabled: bool,
     /// Seconds between sweeps (and key rotations).
-    pub(crate) interval_s: u64,
+    pub interval_s: u64,
 }
 
 impl Default for SweeperSection {
@@ -81,39 +81,39 @@ impl Default for SweeperSection {
 /// Topics and librdkafka properties.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct KafkaSection {
+pub struct KafkaSection {
     /// Where recordings arrive.
-    pub(crate) recordings_topic: String,
+    pub recordings_topic: String,
     /// Where score and response events go.
-    pub(crate) scores_topic: String,
+    pub scores_topic: String,
     /// Where recordings that cannot be processed go, as they came.
-    pub(crate) dead_letter_topic: String,
+    pub dead_letter_topic: String,
     /// Where audit records go (every deletion, export, consent change); needed by the
     /// privacy commands and the sweeper.
     #[serde(default)]
-    pub(crate) audit_topic: Option<String>,
+    pub audit_topic: Option<String>,
     /// Where the contact requests of callers who agreed to be contacted go: the one topic
     /// that carries phone numbers. Give it a short retention (as `retention.contact_requests`).
     #[serde(default)]
-    pub(crate) contact_topic: Option<String>,
+    pub contact_topic: Option<String>,
     /// Where erasure and export requests arrive (`callscore serve-privacy`).
     #[serde(default)]
-    pub(crate) privacy_requests_topic: Option<String>,
+    pub privacy_requests_topic: Option<String>,
     /// Where the results of those requests go.
     #[serde(default)]
-    pub(crate) privacy_results_topic: Option<String>,
+    pub privacy_results_topic: Option<String>,
     /// `ce_source` of the events; the tenant is appended.
     #[serde(default = "default_source")]
-    pub(crate) event_source: String,
+    pub event_source: String,
     /// librdkafka properties of both clients, verbatim (`bootstrap.servers`, security, …).
     #[serde(default)]
-    pub(crate) common: BTreeMap<String, toml::Value>,
+    pub common: BTreeMap<String, toml::Value>,
     /// librdkafka properties of the consumer only (`group.id`, …).
     #[serde(default)]
-    pub(crate) consumer: BTreeMap<String, toml::Value>,
+    pub consumer: BTreeMap<String, toml::Value>,
     /// librdkafka properties of the producer only.
     #[serde(default)]
-    pub(crate) producer: BTreeMap<String, toml::Value>,
+    pub producer: BTreeMap<String, toml::Value>,
 }
 
 fn default_source() -> String {
@@ -123,31 +123,31 @@ fn default_source() -> String {
 /// How the service runs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct ServiceSection {
+pub struct ServiceSection {
     /// Address of `/metrics`, `/healthz` and `/readyz`. All interfaces by default (port
     /// 9464): the orchestrator's probes and Prometheus reach it from outside the container, and
     /// it serves nothing confidential (bounded labels, no ids, no error texts); the server
     /// bounds header reads, connection lifetimes and connections. Set `127.0.0.1:9464` where
     /// only local scrapers need it.
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Most recordings in flight at once (messages taken and not yet committed).
-    pub(crate) max_in_flight: usize,
+    pub max_in_flight: usize,
     /// Most bytes of recordings in flight at once; librdkafka's prefetch gets the same bound.
-    pub(crate) max_in_flight_bytes: u64,
+    pub max_in_flight_bytes: u64,
     /// Threads that decode and detect (default: one per core).
-    pub(crate) workers: Option<usize>,
+    pub workers: Option<usize>,
     /// How long SIGTERM waits for recordings in flight before committing and exiting.
-    pub(crate) shutdown_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
     /// First wait before retrying a transient failure.
-    pub(crate) retry_initial_ms: u64,
+    pub retry_initial_ms: u64,
     /// Longest wait between retries.
-    pub(crate) retry_max_ms: u64,
+    pub retry_max_ms: u64,
     /// `json` (default) or `text`.
-    pub(crate) log_format: LogFormat,
+    pub log_format: LogFormat,
     /// The log filter when `RUST_LOG` is not set.
-    pub(crate) log_level: String,
+    pub log_level: String,
     /// Whether the A-D keys count as key presses.
-    pub(crate) extended_keys: bool,
+    pub extended_keys: bool,
 }
 
 impl Default for ServiceSection {
@@ -170,21 +170,21 @@ impl Default for ServiceSection {
 /// Survey definitions.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SurveysSection {
+pub struct SurveysSection {
     /// TOML files, relative to the configuration file.
-    pub(crate) files: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
 }
 
 /// Limits on input recordings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct LimitsSection {
+pub struct LimitsSection {
     /// Largest recording, in bytes (inline or fetched).
-    pub(crate) max_input_bytes: u64,
+    pub max_input_bytes: u64,
     /// Longest recording, in seconds.
-    pub(crate) max_duration_s: u64,
+    pub max_duration_s: u64,
     /// Most channels.
-    pub(crate) max_channels: u16,
+    pub max_channels: u16,
 }
 
 impl Default for LimitsSection {
@@ -199,7 +199,7 @@ impl Default for LimitsSection {
 }
 
 impl LimitsSection {
-    pub(crate) fn limits(&self) -> Limits {
+    pub fn limits(&self) -> Limits {
         Limits {
             max_input_bytes: self.max_input_bytes,
             max_duration: Duration::from_secs(self.max_duration_s),
@@ -213,26 +213,26 @@ impl LimitsSection {
 /// the way to keep the anonymisation promise), or fixed keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PseudonymSection {
+pub struct PseudonymSection {
     /// The keyring directory (`TENANT/kYYYYMMDD.key`), shared by every instance and written
     /// only by the rotation (`callscore keys rotate`, or the sweeper).
     #[serde(default)]
-    pub(crate) keyring: Option<PathBuf>,
+    pub keyring: Option<PathBuf>,
     /// How long a key is current before the next one is made.
     #[serde(default = "default_rotation", with = "span_text")]
-    pub(crate) rotation: jiff::Span,
+    pub rotation: jiff::Span,
     /// A fixed key's id, written into every pseudonym (without a keyring).
     #[serde(default)]
-    pub(crate) key_id: Option<String>,
+    pub key_id: Option<String>,
     /// A file holding the key (raw, or hex); else the environment variable `key_env` (hex).
     #[serde(default)]
-    pub(crate) key_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
     /// The variable holding the key as hex when there is no file.
     #[serde(default = "default_key_env")]
-    pub(crate) key_env: String,
+    pub key_env: String,
     /// Tenants with keys of their own.
     #[serde(default)]
-    pub(crate) tenants: BTreeMap<String, TenantKey>,
+    pub tenants: BTreeMap<String, TenantKey>,
 }
 
 fn default_key_env() -> String {
@@ -257,17 +257,20 @@ mod span_text {
 /// A tenant's own pseudonymisation key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TenantKey {
-    pub(crate) key_id: String,
+pub struct TenantKey {
+    pub key_id: String,
     #[serde(default)]
-    pub(crate) key_file: Option<PathBuf>,
-    pub(crate) key_env: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub key_env: Option<String>,
 }
+
+/// What a Kafka topic name may be, for messages that never quote the name itself.
+const TOPIC_RULE: &str = "(1 to 249 ASCII letters, digits, '.', '_' and '-')";
 
 impl Config {
     /// Reads `path`, applies the environment's overrides and validates everything. Relative
     /// paths in the file are resolved against its directory.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let vars: Vec<(String, String)> = std::env::vars().collect();
@@ -278,19 +281,49 @@ impl Config {
     }
 
     /// Parses the text with the overrides among `vars`, and validates.
-    pub(crate) fn parse(text: &str, vars: &[(String, String)]) -> anyhow::Result<Config> {
-        let mut table: toml::Table = toml::from_str(text)?;
-        check_no_secrets(&table)?;
+    pub fn parse(text: &str, vars: &[(String, String)]) -> anyhow::Result<Config> {
+        let file: toml::Table = toml::from_str(text)?;
+        check_no_secrets(&file)?;
+        let mut table = file.clone();
         apply_overrides(&mut table, vars)?;
-        let mut config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    // the table holds the overrides' values: the message must not quote them
-                    anyhow::anyhow!(callscore_pipeline::redact::without_values(&e.to_string()))
-                })?;
+        let mut config: Config = match toml::Value::Table(table).try_into() {
+            Ok(config) => config,
+            Err(_) => return Err(Config::misfit(&file, vars)),
+        };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Why the file with the overrides among `vars` does not deserialise, quoting no
+    /// override's value (it may be a secret set in the wrong variable, and a parser's message
+    /// quotes values in ways no filter can undo: a value may hold quotes itself). When the
+    /// file alone deserialises, the fault is an override's: the message names the variables
+    /// that break it on their own.
+    fn misfit(file: &toml::Table, vars: &[(String, String)]) -> anyhow::Error {
+        if let Err(own) = toml::Value::Table(file.clone()).try_into::<Config>() {
+            // the file's own fault (an override's too, perhaps): the file alone says which of
+            // its settings is wrong, and holds no override
+            return anyhow::anyhow!(callscore_pipeline::redact::without_values(&own.to_string()));
+        }
+        let fits = |table: toml::Table| toml::Value::Table(table).try_into::<Config>().is_ok();
+        let culprits: Vec<&str> = vars
+            .iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .filter(|var| {
+                let mut table = file.clone();
+                apply_overrides(&mut table, std::slice::from_ref(*var)).is_err() || !fits(table)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if culprits.is_empty() {
+            anyhow::anyhow!("the environment's overrides together do not fit the configuration")
+        } else {
+            anyhow::anyhow!(
+                "{}: the value does not fit the setting (a wrong type, or a value where a table \
+                 belongs)",
+                culprits.join(", ")
+            )
+        }
     }
 
     fn resolve(&mut self, base: &Path) {
@@ -323,7 +356,7 @@ impl Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                problems.push(format!("{name}: {topic:?} is not a valid Kafka topic name"));
+                problems.push(format!("{name} is not a valid Kafka topic name {TOPIC_RULE}"));
             }
         }
         let mut topics = vec![
@@ -347,9 +380,16 @@ impl Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                problems.push(format!("{name}: {topic:?} is not a valid Kafka topic name"));
+                problems.push(format!("{name} is not a valid Kafka topic name {TOPIC_RULE}"));
             }
             topics.push(topic);
+        }
+        if kafka.contact_topic.is_none() {
+            problems.push(
+                "kafka.contact_topic is required: the contact requests of callers who agree to \
+                 be contacted go there, and without it their recordings would wait"
+                    .into(),
+            );
         }
         let distinct: std::collections::BTreeSet<&&String> = topics.iter().collect();
         if distinct.len() != topics.len() {
@@ -418,7 +458,7 @@ impl Config {
     }
 
     /// The librdkafka properties of `consumer` and `producer`: `common`, then the client's own.
-    pub(crate) fn properties(&self) -> HashMap<&'static str, BTreeMap<String, String>> {
+    pub fn properties(&self) -> HashMap<&'static str, BTreeMap<String, String>> {
         let text = |v: &toml::Value| match v {
             toml::Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -532,6 +572,7 @@ mod tests {
         recordings_topic = "recordings"
         scores_topic = "scores"
         dead_letter_topic = "recordings-dlq"
+        contact_topic = "contact"
         [kafka.common]
         "bootstrap.servers" = "127.0.0.1:9092"
         [kafka.consumer]
@@ -608,7 +649,7 @@ mod tests {
         let text = format!("{error:#}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(
-            text.contains("max_in_flight") || text.contains("invalid type"),
+            text.contains("CALLSCORE__SERVICE__MAX_IN_FLIGHT"),
             "{text}"
         );
     }
@@ -628,13 +669,53 @@ mod tests {
     }
 
     #[test]
+    fn a_value_in_the_wrong_variable_is_never_quoted_by_validation() {
+        for name in [
+            "CALLSCORE__KAFKA__SCORES_TOPIC",
+            "CALLSCORE__S3__BUCKET",
+            "CALLSCORE__S3__ENDPOINT_URL",
+            "CALLSCORE__S3__PREFIX",
+        ] {
+            let error = format!(
+                "{:#}",
+                Config::parse(MINIMAL, &vars(&[(name, "hunter2 secret")])).expect_err("refused")
+            );
+            assert!(!error.contains("hunter2"), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_override_that_does_not_fit_is_named_and_its_value_never_quoted() {
+        // a value holding quotes defeats any filter of the parser's message
+        for (name, value) in [
+            ("CALLSCORE__SERVICE__MAX_IN_FLIGHT", "x\" hunter2 \"y"),
+            ("CALLSCORE__KAFKA__COMMON", "\"hunter2"),
+            ("CALLSCORE__SURVEYS__FILES", "a\"hunter2\"b"),
+        ] {
+            let error = format!(
+                "{:#}",
+                Config::parse(MINIMAL, &vars(&[(name, value)])).expect_err("refused")
+            );
+            assert!(!error.contains("hunter2"), "{name}: {error}");
+            assert!(error.contains(name), "the variable is named: {error}");
+        }
+    }
+
+    #[test]
+    fn a_service_without_a_contact_topic_is_refused_at_start() {
+        let text = MINIMAL.replace("contact_topic = \"contact\"", "");
+        let error = format!("{:#}", Config::parse(&text, &[]).expect_err("refused"));
+        assert!(error.contains("kafka.contact_topic"), "{error}");
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once() {
         let text = MINIMAL
             .replace("\"group.id\" = \"callscore\"", "")
             .replace("scores_topic = \"scores\"", "scores_topic = \"bad topic\"")
             .replace("files = [\"nps.toml\"]", "files = []");
         let error = format!("{:#}", Config::parse(&text, &[]).expect_err("refused"));
-        for expected in ["group.id", "bad topic", "surveys.files"] {
+        for expected in ["group.id", "kafka.scores_topic", "surveys.files"] {
             assert!(error.contains(expected), "{expected} missing from: {error}");
         }
     }
