@@ -21,14 +21,16 @@ retry() { # retry N COMMAND...: until it succeeds, at most N times a second apar
 
 # --- topics: name, partitions, configuration
 # recordings has 12 partitions: at most 12 instances share the work (deploy/k8s caps the
-# autoscaler there). scores and contact are compacted: one key per fact, tombstones erase.
+# autoscaler there). scores and contact are compacted: one key per fact, tombstones erase;
+# contact requests carry a phone number, so their topic also deletes after 30 days
+# (retention.contact_requests).
 # Recordings and dead letters carry audio and phone numbers: keep them days, not months.
 topics=(
   "recordings 12 max.message.bytes=16777216,retention.ms=604800000"
   "scores 12 cleanup.policy=compact"
   "recordings-dlq 3 max.message.bytes=16777216,retention.ms=1209600000"
   "audit 3 retention.ms=31536000000"
-  "contact 3 cleanup.policy=compact"
+  "contact 3 cleanup.policy=[compact,delete],retention.ms=2592000000"
 )
 kafka_topics() { "$kafka_topics_sh" --bootstrap-server "$bootstrap" "$@"; }
 retry 60 kafka_topics --list >/dev/null

@@ -356,7 +356,9 @@ impl Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                problems.push(format!("{name} is not a valid Kafka topic name {TOPIC_RULE}"));
+                problems.push(format!(
+                    "{name} is not a valid Kafka topic name {TOPIC_RULE}"
+                ));
             }
         }
         let mut topics = vec![
@@ -380,7 +382,9 @@ impl Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                problems.push(format!("{name} is not a valid Kafka topic name {TOPIC_RULE}"));
+                problems.push(format!(
+                    "{name} is not a valid Kafka topic name {TOPIC_RULE}"
+                ));
             }
             topics.push(topic);
         }
@@ -648,10 +652,7 @@ mod tests {
         .expect_err("not a number");
         let text = format!("{error:#}");
         assert!(!text.contains("hunter2"), "{text}");
-        assert!(
-            text.contains("CALLSCORE__SERVICE__MAX_IN_FLIGHT"),
-            "{text}"
-        );
+        assert!(text.contains("CALLSCORE__SERVICE__MAX_IN_FLIGHT"), "{text}");
     }
 
     #[test]

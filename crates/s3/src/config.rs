@@ -128,29 +128,28 @@ impl S3Config {
         }
     }
 
-    /// Checks what serde cannot: names, the prefix, encryption settings, the timeout.
+    /// Checks what serde cannot: names, the prefix, encryption settings, the timeout. The
+    /// message names the setting, never its value (an override may hold a secret by mistake).
     pub fn validate(&self) -> Result<(), String> {
         if !bucket_name_is_valid(&self.bucket) {
-            return Err(format!(
-                "bucket {:?} is not a valid bucket name (3 to 63 lowercase letters, digits, '.' \
-                 and '-', starting and ending with a letter or digit)",
-                self.bucket
-            ));
+            return Err(
+                "bucket is not a valid bucket name (3 to 63 lowercase letters, digits, '.' \
+                 and '-', starting and ending with a letter or digit)"
+                    .into(),
+            );
         }
         if let Some(prefix) = &self.prefix
             && (prefix.starts_with('/') || !prefix.ends_with('/') || prefix.contains("//"))
         {
-            return Err(format!(
-                "prefix {prefix:?} must not start with '/', must end with '/' and must not \
-                 contain '//'"
-            ));
+            return Err(
+                "prefix must not start with '/', must end with '/' and must not contain '//'"
+                    .into(),
+            );
         }
         if let Some(url) = &self.endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
-            return Err(format!(
-                "endpoint_url {url:?} must start with http:// or https://"
-            ));
+            return Err("endpoint_url must start with http:// or https://".into());
         }
         if self.region.as_deref().is_some_and(str::is_empty) {
             return Err("region must not be empty; leave it out to use the standard chain".into());
@@ -164,16 +163,14 @@ impl S3Config {
         if self.min_throughput_bytes_per_s == 0 {
             return Err("min_throughput_bytes_per_s must be more than 0".into());
         }
-        for bucket in &self.staging_buckets {
+        for (n, bucket) in self.staging_buckets.iter().enumerate() {
             if !bucket_name_is_valid(bucket) {
-                return Err(format!(
-                    "staging_buckets: {bucket:?} is not a valid bucket name"
-                ));
+                return Err(format!("staging_buckets[{n}] is not a valid bucket name"));
             }
             if *bucket == self.bucket {
                 return Err(format!(
-                    "staging_buckets: {bucket:?} is the audio bucket; references to stored \
-                     audio are never accepted"
+                    "staging_buckets[{n}] is the audio bucket; references to stored audio are \
+                     never accepted"
                 ));
             }
         }

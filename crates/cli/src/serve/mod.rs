@@ -1,7 +1,7 @@
 //! `callscore serve`: the Kafka consumer service. Recordings in from a topic, audio to S3,
 //! score events out to a topic, offsets committed only after both.
 
-pub(crate) mod config;
+pub(crate) use callscore_cli::config;
 mod service;
 mod sweeper;
 

@@ -1,7 +1,7 @@
 //! `callscore serve`'s wiring: the Kafka source and sink, the S3 store (also the staging
 //! port), the telemetry, and the delivery core that runs them under the service's policy. The
 //! rules of what happens to each recording are the core's (`callscore-worker`); the delivery
-//! guarantee is in its documentation and the README.
+//! guarantee is in its documentation and docs/data-engineer.md.
 
 use std::collections::HashMap;
 use std::num::{NonZeroU64, NonZeroUsize};
@@ -94,6 +94,7 @@ fn policy(config: &Config) -> Policy {
         max: Duration::from_millis(service.retry_max_ms),
         jitter: RETRY_JITTER,
         attempts: None,
+        blocked_attempts: None,
     };
     Policy {
         workers,
