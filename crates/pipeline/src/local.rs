@@ -18,8 +18,9 @@ use crate::pseudonym::hex;
 const META_SUFFIX: &str = ".meta.json";
 
 /// An audio store in a local directory, with the same key layout and retention data as the
-/// S3 store: `ROOT/TENANT/CLASS/CALLER/RECORDING.EXT`, and beside each object a
-/// `RECORDING.EXT.meta.json` with its tenant, retention class, expiry day and checksum.
+/// S3 store (`ROOT/TENANT/CLASS/CALLER/RECORDING/audio.EXT`, `record.json` and the markers of
+/// [`crate::layout`]), and beside each object an `OBJECT.meta.json` with its tenant, retention
+/// class, expiry day and checksum.
 #[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,

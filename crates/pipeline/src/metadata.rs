@@ -120,9 +120,9 @@ impl RecordingMetadata {
     /// Checks what the types cannot: the version, id syntax, key names.
     pub fn validate(&self) -> Result<(), MetadataError> {
         if self.schema_version != METADATA_VERSION {
+            // not quoted either: a caller's number fits in the field
             return Err(MetadataError(format!(
-                "schema_version {} (this build reads {METADATA_VERSION})",
-                self.schema_version
+                "schema_version: this build reads version {METADATA_VERSION} only"
             )));
         }
         for (field, value) in [
@@ -165,6 +165,17 @@ impl RecordingMetadata {
                     "caller_pseudonym: must be a callscore pseudonym, ps-KEYID-<64 hex digits>"
                         .into(),
                 ));
+            }
+        }
+        // question ids reach the events, the record and dead letters like the ids above
+        for (index, start) in self.question_offsets.iter().enumerate() {
+            let field = format!("question_offsets[{index}].question_id");
+            check_id(&field, &start.question_id)?;
+            if crate::redact::redact(&start.question_id) != start.question_id.as_str() {
+                return Err(MetadataError(format!(
+                    "{field}: looks like a phone number, and callscore never stores or publishes \
+                     one"
+                )));
             }
         }
         for (index, key) in self.out_of_band_keys.iter().flatten().enumerate() {

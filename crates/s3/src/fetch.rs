@@ -3,41 +3,23 @@
 
 use callscore_pipeline::{AudioReference, Retry, StagedAudio, StoreError};
 
+use crate::S3Config;
 use crate::error::Failure;
 use crate::store::S3Store;
 
 impl S3Store {
-    /// The bucket and key of `reference`, once it is known to be allowed for `tenant`: in a
-    /// configured staging bucket and, with `staging_tenant_prefix`, under `TENANT/`.
+    /// The bucket and key of `reference`, once [`staged_object`] allows it for `tenant`.
     fn allowed<'r>(
         &self,
         reference: &'r AudioReference,
         tenant: &str,
     ) -> Result<(&'r str, &'r str), StoreError> {
-        let refused = |message: &str| StoreError {
+        staged_object(&self.config, &reference.uri, tenant).map_err(|message| StoreError {
             operation: "fetch",
             key: callscore_pipeline::redact::redact(&reference.uri).into_owned(),
             retry: Retry::Permanent,
             message: message.to_string(),
-        };
-        let (bucket, key) = parse_uri(&reference.uri)
-            .ok_or_else(|| refused("not an object URI of the form s3://BUCKET/KEY"))?;
-        if !self.config.staging_buckets.iter().any(|b| b == bucket) {
-            return Err(refused(
-                "the bucket is not a configured staging bucket (s3.staging_buckets)",
-            ));
-        }
-        if self.config.staging_tenant_prefix
-            && !key
-                .strip_prefix(tenant)
-                .is_some_and(|rest| rest.starts_with('/'))
-        {
-            return Err(refused("the key is not under the message's tenant prefix"));
-        }
-        if key.split('/').any(|part| part == ".." || part == ".") {
-            return Err(refused("the key has . or .. segments"));
-        }
-        Ok((bucket, key))
+        })
     }
 
     fn fetch_error(&self, reference: &AudioReference, retry: Retry, message: String) -> StoreError {
@@ -142,6 +124,32 @@ impl StagedAudio for S3Store {
                 ))
             })
     }
+}
+
+/// The bucket and key a staged reference's `uri` names, when `config` allows a message of
+/// `tenant` to read it: the URI is `s3://BUCKET/KEY`, the bucket is one of
+/// `s3.staging_buckets`, with `s3.staging_tenant_prefix` the key is under `TENANT/`, and no
+/// segment of the key is `.` or `..`. Else why not, in words that quote nothing of the URI.
+pub fn staged_object<'u>(
+    config: &S3Config,
+    uri: &'u str,
+    tenant: &str,
+) -> Result<(&'u str, &'u str), &'static str> {
+    let (bucket, key) = parse_uri(uri).ok_or("not an object URI of the form s3://BUCKET/KEY")?;
+    if !config.staging_buckets.iter().any(|b| b == bucket) {
+        return Err("the bucket is not a configured staging bucket (s3.staging_buckets)");
+    }
+    if config.staging_tenant_prefix
+        && !key
+            .strip_prefix(tenant)
+            .is_some_and(|rest| rest.starts_with('/'))
+    {
+        return Err("the key is not under the message's tenant prefix");
+    }
+    if key.split('/').any(|part| part == ".." || part == ".") {
+        return Err("the key has . or .. segments");
+    }
+    Ok((bucket, key))
 }
 
 /// `s3://BUCKET/KEY` as the bucket and the key, both non-empty.

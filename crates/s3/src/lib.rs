@@ -5,9 +5,12 @@
 //! # Layout
 //!
 //! An object's name is the configured prefix and the pipeline's
-//! [`ObjectKey`](callscore_pipeline::ObjectKey), `PREFIX/TENANT/CLASS/CALLER/RECORDING.EXT`,
-//! so everything of one caller sits under four prefixes (one per retention class) and a
-//! store that can only expire by prefix still expires each class on its own schedule. Every
+//! [`ObjectKey`](callscore_pipeline::ObjectKey) (see [`callscore_pipeline::layout`]):
+//! `PREFIX/TENANT/CLASS/CALLER/RECORDING/audio.EXT` and `.../record.json` beside it, with empty
+//! markers under `PREFIX/TENANT/_index/` that find a recording by expiry day, id or call
+//! without listing the bucket. Everything of one caller sits under four prefixes (one per
+//! retention class), and a store that can only expire by prefix still expires each class on
+//! its own schedule. Every
 //! object carries its retention data as user metadata (`x-amz-meta-tenant`, `-recording-id`,
 //! `-retention-class`, `-expires-on` (a day, or `none` under a legal hold), `-sha256`,
 //! `-size`), and, where the store keeps tags, as tags (`retention-class`, `expires-on`,
@@ -37,8 +40,11 @@
 //! garage; not moto) refuses bytes damaged since they were hashed.
 //!
 //! The credentials need `s3:ListBucket` on the bucket (without it, asking for a missing
-//! object is answered 403 instead of 404), `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
-//! and `s3:GetObjectTagging` with `tagging = "auto"`; plus `s3:GetObject` on the staging
+//! object is answered 403 instead of 404), `s3:ListBucketVersions` (the start-up probe asks
+//! whether the bucket keeps versions), `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
+//! `s3:DeleteObjectVersion` (on a versioned bucket a deletion removes every version), and
+//! `s3:GetObjectTagging` with `tagging = "auto"`; the lifecycle commands also need
+//! `s3:GetLifecycleConfiguration` and `s3:PutLifecycleConfiguration`; plus `s3:GetObject` on the staging
 //! buckets, which the [`StagedAudio`](callscore_pipeline::StagedAudio) port reads: only
 //! buckets named in `staging_buckets` (never the audio bucket), and with
 //! `staging_tenant_prefix` only keys under the message's tenant.
@@ -82,4 +88,5 @@ mod store;
 
 pub use config::{S3Config, Sse, TaggingMode};
 pub use error::S3Error;
+pub use fetch::staged_object;
 pub use store::{Capabilities, S3Store};

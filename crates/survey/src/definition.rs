@@ -59,7 +59,7 @@ pub struct Survey {
 
 impl Survey {
     /// Parses and validates a survey definition written in TOML (the format is described in
-    /// the README and by `schemas/survey.v1.schema.json`).
+    /// docs/ivr-engineer.md and by `schemas/survey.v1.schema.json`).
     ///
     /// A syntax error or an unknown key gives [`Error::Syntax`], whose source names the line;
     /// a survey that parses but cannot work gives [`Error::Definition`] with every problem

@@ -17,7 +17,7 @@
 //!    [`ScoreEvent`] per question and one [`ResponseEvent`] per recording, schema version
 //!    [`SCHEMA_VERSION`], with deterministic ids. [`schema`] generates their JSON Schemas.
 //!
-//! The segmentation rules, statuses and flags are documented with examples in the README
+//! The segmentation rules, statuses and flags are documented with examples in docs/ivr-engineer.md
 //! ("Surveys and score events"); a test checks every one of those examples against this code.
 //!
 //! The crate is pure: no I/O, no clock, no logging. Times are offsets from the start of the

@@ -1,0 +1,9 @@
+//! The fuzz target of `checks/reference.rs`: see there for the input and the properties.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../checks/reference.rs"]
+mod check;
+
+fuzz_target!(|data: &[u8]| check::check(data));
