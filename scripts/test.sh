@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 # the C library the spandsp comparison links; libopus, which decodes Ogg Opus; sox and
 # espeak-ng generate the corpora; a C toolchain, OpenSSL and zlib build the bundled
-# librdkafka; python3-venv holds the S3 emulator used by the tagging tests
+# librdkafka; python3-venv holds the S3 emulator used by the tagging tests; prometheus (with
+# promtool) scrapes the service in the monitoring test and checks the alert rules
 packages=(pkg-config libspandsp-dev libopus-dev sox libsox-fmt-all espeak-ng build-essential
-  libssl-dev zlib1g-dev python3-venv)
+  libssl-dev zlib1g-dev python3-venv prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -44,4 +45,7 @@ trap 'rm -rf "$store"' EXIT
 target/release/callscore process fixtures/recordings --survey fixtures/surveys/nps-csat.toml \
   --pseudonym-key-file fixtures/demo-pseudonym.key --store "$store" >/dev/null
 target/release/callscore detect fixtures/all-keys-pcm16.wav >/dev/null
+step "deploy/check.sh: the image's file set from the release binary, compose, manifests, alert
+rules (promtool check and unit tests), dashboard"
+deploy/check.sh target/release/callscore
 echo "all checks passed" >&2

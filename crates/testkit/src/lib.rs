@@ -4,7 +4,8 @@
 //! - [`Broker`]: nisshi, a Kafka-protocol broker, storing to SQLite so that a restart keeps
 //!   topics, messages and committed offsets;
 //! - [`Garage`]: an S3-compatible store without object tagging;
-//! - [`Moto`]: an S3 emulator with tagging, for the tagging path only.
+//! - [`Moto`]: an S3 emulator with tagging, for the tagging path only;
+//! - [`Prometheus`]: Debian's `prometheus`, scraping a service and evaluating alert rules.
 //!
 //! `scripts/install-servers.sh` installs them into `$CALLSCORE_CACHE` (default
 //! `~/.cache/callscore`); `scripts/test.sh` runs it first. A missing server is a test failure
@@ -450,6 +451,128 @@ impl Moto {
     pub fn endpoint(&self) -> &S3Endpoint {
         &self.endpoint
     }
+}
+
+/// A Prometheus server (Debian's `prometheus` package, which `scripts/test.sh` installs) on
+/// loopback: it scrapes its targets as job `callscore` every second and evaluates its rule
+/// files every second.
+#[derive(Debug)]
+pub struct Prometheus {
+    _server: Server,
+    _dir: TempDir,
+    port: u16,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `targets` (`host:port`) and evaluating `rules`.
+    pub fn start(targets: &[String], rules: &Path) -> Prometheus {
+        let dir = tempfile::tempdir().expect("a Prometheus directory");
+        let port = free_port();
+        let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - \"{}\"\n\
+             scrape_configs:\n  - job_name: callscore\n    static_configs:\n      - targets: [{}]\n",
+            rules.display(),
+            targets.join(", ")
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).expect("writing prometheus.yml");
+        let mut command = Command::new("prometheus");
+        command
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .current_dir(dir.path());
+        let log = dir.path().join("prometheus.log");
+        let server = Server::spawn("prometheus", command, log, port);
+        Prometheus {
+            _server: server,
+            _dir: dir,
+            port,
+        }
+    }
+
+    /// `GET /api/v1/PATH?NAME=VALUE&...`: the `data` of a successful answer. Panics when
+    /// Prometheus answers an error (a query it cannot parse, say), naming the query.
+    pub fn api(&self, path: &str, params: &[(&str, &str)]) -> serde_json::Value {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+            .collect();
+        let target = format!("/api/v1/{path}?{}", query.join("&"));
+        let (status, body) = http_get_unchunked(self.port, &target)
+            .unwrap_or_else(|| panic!("Prometheus does not answer {target}"));
+        let answer: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {body}"));
+        assert!(
+            status == 200 && answer["status"] == "success",
+            "{params:?}: {status} {body}"
+        );
+        answer["data"].clone()
+    }
+
+    /// The instant vector or scalar `expr` evaluates to now: the `result` array.
+    pub fn query(&self, expr: &str) -> Vec<serde_json::Value> {
+        let data = self.api("query", &[("query", expr)]);
+        match &data["result"] {
+            serde_json::Value::Array(items) => items.clone(),
+            // a scalar or a string: one value
+            other => vec![other.clone()],
+        }
+    }
+
+    /// The series matching `selector` seen in the last `seconds`.
+    pub fn series(&self, selector: &str, seconds: u64) -> Vec<serde_json::Value> {
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let start = end.saturating_sub(seconds).to_string();
+        let end = end.to_string();
+        let data = self.api(
+            "series",
+            &[("match[]", selector), ("start", &start), ("end", &end)],
+        );
+        data.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The alerts now pending or firing, as `/api/v1/alerts` lists them.
+    pub fn alerts(&self) -> Vec<serde_json::Value> {
+        let data = self.api("alerts", &[]);
+        data["alerts"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// A bare HTTP/1.0 GET: a server answers it without chunked encoding, however long the body.
+fn http_get_unchunked(port: u16, path: &str) -> Option<(u16, String)> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    Some((status, body.to_string()))
+}
+
+/// `text` as a URL query value.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The status of a bare HTTP/1.1 request to loopback, `None` when nothing answers.

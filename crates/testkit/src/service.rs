@@ -142,7 +142,7 @@ impl Services {
 
     async fn create_topics(&self, partitions: i32) {
         self.create_topic(RECORDINGS, partitions).await;
-        // compacted, as the README advises: the tests show that it keeps every fact
+        // compacted, as docs/data-engineer.md advises: the tests show that it keeps every fact
         self.create_topic_with(SCORES, 3, &[("cleanup.policy", "compact")])
             .await;
         self.create_topic(DEAD_LETTERS, 1).await;
