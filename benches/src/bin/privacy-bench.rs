@@ -1,5 +1,6 @@
 //! How many store requests the privacy operations make, by the size of the store: the retention
-//! sweep's follow the expired recordings, not the bucket.
+//! sweep's follow the expired recordings, and an erasure's the subject's recordings, not the
+//! bucket.
 //!
 //! ```sh
 //! cargo run --release -p callscore-benches --bin privacy-bench -- 100000
@@ -8,14 +9,18 @@
 //! Fills a store (in memory, every request counted as the S3 adapter would make it) with
 //! recordings laid out as the pipeline lays them out (markers, audio, record), spread over
 //! two tenants and two years of expiry days, then sweeps at later and later days, and once
-//! more over a store ten times smaller with as many recordings expired.
+//! more over a store ten times smaller with as many recordings expired; then erases one caller,
+//! one call and one recording from both stores.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use callscore_pipeline::audit::{AuditOrigin, MemoryAudit};
 use callscore_pipeline::layout::{Marker, Place};
-use callscore_pipeline::{AudioStore, MemoryStore, ObjectMeta};
+use callscore_pipeline::{
+    AudioStore, MemorySink, MemoryStore, ObjectMeta, PseudonymKey, Pseudonyms,
+};
+use callscore_privacy::{Selector, Subject};
 use callscore_survey::RetentionClass;
 use callscore_worker::{Counted, Observer, StoreOperation, StoreResult};
 use jiff::civil::{Date, date};
@@ -87,6 +92,50 @@ async fn sweep(store: &Arc<MemoryStore>, today: Date) -> (u64, u64) {
     )
 }
 
+/// Erases `selector` of tenant acme from `store`: recordings erased and requests made.
+async fn erase(store: &Arc<MemoryStore>, selector: Selector) -> (u64, u64) {
+    let requests = Arc::new(Requests::default());
+    let counted = Counted::new(Arc::clone(store), Arc::clone(&requests));
+    let origin = AuditOrigin::new("privacy-bench", "memory", b"", false);
+    let key = PseudonymKey::new("k1", vec![7; 32]).expect("a key");
+    let pseudonyms = Pseudonyms::Fixed {
+        default: key,
+        tenants: Default::default(),
+    };
+    let subject = Subject {
+        tenant: "acme".into(),
+        selector,
+    };
+    let report = callscore_privacy::erase(
+        &counted,
+        &MemorySink::default(),
+        &MemoryAudit::default(),
+        &origin,
+        &pseudonyms,
+        &subject,
+        None,
+    )
+    .await
+    .expect("erased");
+    (report.recordings, requests.0.load(Ordering::Relaxed))
+}
+
+/// The caller of recording `i`, the call of recording `i - 2` and recording `i - 4` (three
+/// recordings of acme), erased from `store`.
+#[allow(clippy::print_stdout)]
+async fn erasures(store: &Arc<MemoryStore>, size: usize, i: usize) {
+    for (what, selector) in [
+        ("a caller", Selector::Pseudonym(format!("ps-k1-{i:064x}"))),
+        ("a call", Selector::Call(format!("c{:07}", i - 2))),
+        ("a recording", Selector::Recording(format!("r{:07}", i - 4))),
+    ] {
+        let (erased, requests) = erase(store, selector).await;
+        println!(
+            "erasing {what} from a store of {size} recordings: {erased} erased with {requests} requests"
+        );
+    }
+}
+
 // a benchmark reports on standard output
 #[allow(clippy::print_stdout)]
 fn main() {
@@ -132,5 +181,8 @@ fn main() {
             requests as f64 / deleted.max(1) as f64
         );
         println!("{total} recordings deleted in all");
+        // recordings of acme (even numbers) that no sweep above reached
+        erasures(&store, count, count - 2).await;
+        erasures(&small, count / 10, count / 10 - 2).await;
     });
 }

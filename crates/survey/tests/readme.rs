@@ -1,5 +1,5 @@
-//! Every example in the README's "Surveys and score events" section is checked here, so the
-//! documentation and the code cannot drift apart.
+//! Every example in the "Surveys and score events" section of `docs/ivr-engineer.md` is checked
+//! here, so the documentation and the code cannot drift apart.
 
 mod support;
 
@@ -12,13 +12,15 @@ use callscore_survey::{
 use serde_json::Value;
 use support::{answer, is_none, parse_keys, parse_offsets, repo_root, survey_fixture};
 
+/// The document that holds the section, from the root of the clone.
+const DOCUMENT: &str = "docs/ivr-engineer.md";
 const SECTION: &str = "## Surveys and score events";
 
 fn section() -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let readme = std::fs::read_to_string(repo_root().join(DOCUMENT)).expect(DOCUMENT);
     let start = readme
         .find(SECTION)
-        .expect("the README has the survey section");
+        .expect("the document has the survey section");
     let rest = &readme[start + SECTION.len()..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
     rest[..end].to_string()
