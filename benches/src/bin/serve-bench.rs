@@ -8,8 +8,11 @@
 //! 2. service: `callscore serve` (the release binary) does the whole job.
 //!
 //! Each run drains a backlog (recordings per second) and then takes a paced load at half that
-//! rate for latency (p50/p99 from the recording's broker timestamp to its last event's).
-//! The service's peak memory is its VmHWM.
+//! rate for latency (p50/p99 from just before the recording is produced to its last event's
+//! broker timestamp). The service's peak memory is its VmHWM. Where the time goes: the CPU
+//! seconds per recording of the service (or the mover), the store and the broker over the
+//! backlog, the service's mean time per stage and its store requests per recording. Then the
+//! same backlog through 2 and 4 instances in one consumer group on the 4-partition topic.
 //!
 //! ```sh
 //! cargo build --release -p callscore
@@ -59,9 +62,12 @@ async fn main() -> anyhow::Result<()> {
     let services = Services::start(4).await;
     services.create_topic(BASELINE_EVENTS, 4).await;
     services.produce(&all).await;
+    let cpu = Cpu::start(&services, None);
     let started = Instant::now();
     let moved = baseline(&services, count, None).await?;
     let rate = count as f64 / started.elapsed().as_secs_f64();
+    let baseline_cpu = cpu.per_recording(count);
+    let baseline_rate = rate;
     let paced = paced_copies(copies + 1, paced_count);
     let latencies = paced_run(&services, &paced, rate / 2.0, BASELINE_EVENTS, || {
         baseline(&services, paced.len(), Some(moved))
@@ -73,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         &latencies,
         None,
     );
+    println!("  CPU ms per recording: {baseline_cpu}");
     drop(services);
 
     // the service
@@ -99,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         port,
         &dir.path().join("serve.log"),
     );
+    let cpu = Cpu::start(&services, serve.pid());
     serve.wait_metric(
         "callscore_recordings_processed_total",
         &[],
@@ -106,6 +114,8 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(3600),
     );
     let rate = count as f64 / started.elapsed().as_secs_f64();
+    let serve_cpu = cpu.per_recording(count);
+    let metrics = serve.metrics();
     let latencies = paced_run(&services, &paced, rate / 2.0, service::SCORES, || async {
         let target = (count + paced.len()) as f64;
         let done = serve
@@ -127,7 +137,190 @@ async fn main() -> anyhow::Result<()> {
         &latencies,
         peak,
     );
+    println!("  CPU ms per recording: {serve_cpu}");
+    profile(&metrics, count);
+    println!(
+        "serve / baseline: {:.0} % of the baseline's recordings per second",
+        100.0 * rate / baseline_rate
+    );
+    drop(serve);
+    drop(services);
+
+    println!("instances in one group on 4 partitions (2 cores: the ceiling is the cores)");
+    println!("  1: {rate:.1} recordings/s");
+    for instances in [2, 4] {
+        let total = scaled(&binary, &all, instances).await?;
+        println!(
+            "  {instances}: {total:.1} recordings/s, {:.1} per instance",
+            total / instances as f64
+        );
+    }
     Ok(())
+}
+
+/// Drains `all` through `instances` services in one group: recordings per second in all.
+async fn scaled(binary: &Path, all: &[Recording], instances: usize) -> anyhow::Result<f64> {
+    let services = Services::start(4).await;
+    services.produce(all).await;
+    let dirs = (0..instances)
+        .map(|_| tempfile::tempdir())
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = Instant::now();
+    let running: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            let (config, port) = services.config(dir.path(), "bench", "");
+            let text = std::fs::read_to_string(&config)
+                .expect("the configuration")
+                .replace("max_in_flight = 8", &format!("max_in_flight = {IN_FLIGHT}"))
+                .replace(
+                    "max_in_flight_bytes = 8388608",
+                    "max_in_flight_bytes = 67108864",
+                )
+                .replace(
+                    "log_level = \"info,callscore=debug\"",
+                    "log_level = \"warn\"",
+                );
+            std::fs::write(&config, text).expect("the configuration");
+            service::Service::start(
+                binary,
+                &services,
+                &config,
+                port,
+                &dir.path().join("serve.log"),
+            )
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    loop {
+        let done: f64 = running
+            .iter()
+            .map(|s| service::metric(&s.metrics(), "callscore_recordings_processed_total", &[]))
+            .sum();
+        if done >= all.len() as f64 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the instances did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(all.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The service's own account of where its time went: mean seconds per stage, and store
+/// requests per recording by operation.
+#[allow(clippy::print_stdout)]
+fn profile(metrics: &str, count: usize) {
+    const STAGE: &str = "callscore_stage_duration_seconds";
+    let mut stages = Vec::new();
+    for stage in ["fetch", "decode", "detect", "score", "store", "publish"] {
+        let label = format!("stage=\"{stage}\"");
+        let n = service::metric(metrics, &format!("{STAGE}_count"), &[&label]);
+        if n > 0.0 {
+            let sum = service::metric(metrics, &format!("{STAGE}_sum"), &[&label]);
+            stages.push(format!("{stage} {:.1}", 1000.0 * sum / n));
+        }
+    }
+    println!("  mean ms per stage: {}", stages.join(", "));
+    let mut requests = Vec::new();
+    for operation in ["head", "put", "mark", "get", "list", "delete"] {
+        let label = format!("operation=\"{operation}\"");
+        let n = service::metric(metrics, "callscore_store_requests_total", &[&label]);
+        if n > 0.0 {
+            requests.push(format!("{operation} {:.2}", n / count as f64));
+        }
+    }
+    println!("  store requests per recording: {}", requests.join(", "));
+}
+
+/// CPU time of the processes of a run: the service (or this process, for the baseline's
+/// mover), the store and the broker.
+struct Cpu {
+    pids: [(&'static str, Option<u32>); 3],
+    at_start: [f64; 3],
+    machine_at_start: (f64, f64),
+}
+
+impl Cpu {
+    fn start(services: &Services, service: Option<u32>) -> Cpu {
+        let pids = [
+            (
+                if service.is_some() {
+                    "service"
+                } else {
+                    "mover"
+                },
+                service.or(Some(std::process::id())),
+            ),
+            ("store", services.garage.pid()),
+            ("broker", services.broker.pid()),
+        ];
+        let at_start = pids.map(|(_, pid)| cpu_seconds(pid));
+        Cpu {
+            pids,
+            at_start,
+            machine_at_start: machine_ticks(),
+        }
+    }
+
+    /// Each process's CPU milliseconds per recording, and how busy the machine's cores were.
+    fn per_recording(&self, count: usize) -> String {
+        let (busy, total) = machine_ticks();
+        let (busy_0, total_0) = self.machine_at_start;
+        let machine = format!(
+            "; the machine's cores {:.0} % busy",
+            100.0 * (busy - busy_0) / (total - total_0)
+        );
+        self.pids
+            .iter()
+            .zip(self.at_start)
+            .map(|((name, pid), start)| {
+                let ms = 1000.0 * (cpu_seconds(*pid) - start) / count as f64;
+                format!("{name} {ms:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+            + &machine
+    }
+}
+
+/// The machine's busy and total CPU ticks so far, all cores (from /proc/stat).
+fn machine_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let total: f64 = ticks.iter().sum();
+    // idle and iowait
+    let idle = ticks.get(3).unwrap_or(&0.0) + ticks.get(4).unwrap_or(&0.0);
+    (total - idle, total)
+}
+
+/// User and system CPU seconds of process `pid` so far (Linux).
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let Some(stat) = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+    else {
+        return f64::NAN;
+    };
+    // the fields after the command name, which is in parentheses and may hold spaces
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th here
+    // the kernel counts them in USER_HZ, 100 a second on Linux's common architectures
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// `count` recordings copied under ids unused by the backlog.
@@ -168,7 +361,11 @@ where
     drained?;
     let mut last: HashMap<String, i64> = HashMap::new();
     for event in services.read(events, usize::MAX, Duration::from_secs(15)) {
-        let (Some(key), Some(at)) = (event.key, event.timestamp) else {
+        // the service's events name their call; the baseline's are keyed by it
+        let call = serde_json::from_slice::<serde_json::Value>(&event.payload)
+            .ok()
+            .and_then(|v| v["call_id"].as_str().map(str::to_string));
+        let (Some(key), Some(at)) = (call.or(event.key), event.timestamp) else {
             continue;
         };
         let entry = last.entry(key).or_insert(at);

@@ -329,13 +329,16 @@ impl Pipeline {
         let values = self.events(&analysis, &store.uri(&analysis.key), processed_at)?;
         let started = Instant::now();
         let meta = &analysis.incoming.metadata;
-        for marker in Marker::of(
+        // the markers do not depend on each other: one round trip for all of them
+        let markers = Marker::of(
             &analysis.place,
             &meta.call_id,
             analysis.retention.expires_on,
-        ) {
-            store.mark(&marker.key()).await.map_err(store_failure)?;
-        }
+        );
+        let keys: Vec<ObjectKey> = markers.iter().map(Marker::key).collect();
+        futures_util::future::try_join_all(keys.iter().map(|key| store.mark(key)))
+            .await
+            .map_err(store_failure)?;
         let put = store
             .put(&analysis.key, &analysis.incoming.audio, &analysis.meta)
             .await

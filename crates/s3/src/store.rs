@@ -375,14 +375,16 @@ impl AudioStore for S3Store {
         bytes: &[u8],
         meta: &ObjectMeta,
     ) -> Result<PutOutcome, StoreError> {
-        if let Some(outcome) = self.existing(key, meta).await? {
-            return Ok(outcome);
-        }
         let Capabilities {
             tagging,
             conditional_writes,
             ..
         } = self.capabilities;
+        // a store that honours If-None-Match refuses to overwrite by itself (412, judged
+        // below): no HEAD before every PUT, only after a refused one
+        if !conditional_writes && let Some(outcome) = self.existing(key, meta).await? {
+            return Ok(outcome);
+        }
         let written = self
             .write(&self.name(key), bytes, meta, tagging, conditional_writes)
             .await;

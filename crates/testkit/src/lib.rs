@@ -114,6 +114,10 @@ impl Server {
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 impl Drop for Server {
@@ -151,6 +155,11 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// The broker's process id while it runs (for benchmarks that count its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().and_then(Server::pid)
+    }
+
     /// Starts a broker with empty storage.
     pub fn start() -> Broker {
         let dir = tempfile::tempdir().expect("a broker directory");
@@ -261,6 +270,11 @@ const GARAGE_ACCESS_KEY: &str = "GK0c0a11c0de5c0re0000000a1";
 const GARAGE_SECRET_KEY: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
 
 impl Garage {
+    /// The store's process id while it runs (for benchmarks that count its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().and_then(Server::pid)
+    }
+
     /// Starts a store with the buckets `buckets` (the first is the endpoint's).
     pub fn start(buckets: &[&str]) -> Garage {
         let dir = tempfile::tempdir().expect("a store directory");

@@ -575,6 +575,11 @@ impl Service {
         );
     }
 
+    /// The service's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The service's peak resident memory (VmHWM), in KiB, while it runs.
     pub fn peak_memory_kib(&self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
