@@ -58,11 +58,32 @@ const ROOM_WAIT: Duration = Duration::from_millis(50);
 /// A partition of a topic.
 pub type Partition = (String, i32);
 
+/// What a rebalance did to this consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupChange {
+    /// Partitions were assigned to it.
+    Assign,
+    /// Partitions were taken from it.
+    Revoke,
+    /// The rebalance failed.
+    Error,
+}
+
+impl GroupChange {
+    /// The name used in metric labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupChange::Assign => "assign",
+            GroupChange::Revoke => "revoke",
+            GroupChange::Error => "error",
+        }
+    }
+}
+
 /// What the consumer reports to the service's telemetry.
 pub trait ConsumerEvents: Send + Sync + 'static {
-    /// Partitions were assigned (`assign`) or revoked (`revoke`), or a rebalance failed
-    /// (`error`).
-    fn rebalanced(&self, kind: &'static str, partitions: usize);
+    /// A rebalance assigned or revoked `partitions` partitions, or failed.
+    fn rebalanced(&self, change: GroupChange, partitions: usize);
     /// Partitions are no longer this consumer's: their per-partition figures go.
     fn released(&self, _partitions: &[Partition]) {}
     /// The lag of an assigned partition, from librdkafka's statistics.
@@ -208,7 +229,7 @@ impl ConsumerContext for Context {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let revoked = partitions(list);
-            self.events.rebalanced("revoke", revoked.len());
+            self.events.rebalanced(GroupChange::Revoke, revoked.len());
             let mut state = self.shared.state();
             for partition in &revoked {
                 if let Some(assignment) = state.assigned.remove(partition) {
@@ -238,7 +259,7 @@ impl ConsumerContext for Context {
                 }
                 drop(state);
                 self.shared.joined.store(true, Ordering::Relaxed);
-                self.events.rebalanced("assign", list.count());
+                self.events.rebalanced(GroupChange::Assign, list.count());
                 if self.shared.paused.load(Ordering::Relaxed) {
                     // new partitions arrive resumed; hold them like the rest
                     if let Err(error) = consumer.pause(list) {
@@ -248,7 +269,7 @@ impl ConsumerContext for Context {
             }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(error) => {
-                self.events.rebalanced("error", 0);
+                self.events.rebalanced(GroupChange::Error, 0);
                 tracing::warn!(%error, "rebalance failed");
             }
         }

@@ -17,7 +17,8 @@ pub mod wire;
 use std::collections::BTreeMap;
 
 pub use consumer::{
-    ConsumerEvents, KafkaReceipt, KafkaSource, PAUSE_AFTER, Partition, Raw, SourceConfig,
+    ConsumerEvents, GroupChange, KafkaReceipt, KafkaSource, PAUSE_AFTER, Partition, Raw,
+    SourceConfig,
 };
 pub use election::Election;
 pub use producer::{KafkaSink, SinkConfig, dead_letter_headers};

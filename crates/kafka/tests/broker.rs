@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use callscore_kafka::{ConsumerEvents, KafkaSink, KafkaSource, SinkConfig, SourceConfig};
+use callscore_kafka::{
+    ConsumerEvents, GroupChange, KafkaSink, KafkaSource, SinkConfig, SourceConfig,
+};
 use callscore_pipeline::{
     EventSink, MemorySink, MemoryStore, NoStaging, Pipeline, PseudonymKey, Pseudonyms, Retry,
     Settings,
@@ -24,8 +26,8 @@ struct Counts {
 }
 
 impl ConsumerEvents for Counts {
-    fn rebalanced(&self, kind: &'static str, _partitions: usize) {
-        if kind == "assign" {
+    fn rebalanced(&self, change: GroupChange, _partitions: usize) {
+        if change == GroupChange::Assign {
             self.assigned.fetch_add(1, Ordering::SeqCst);
         }
     }

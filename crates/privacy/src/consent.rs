@@ -12,11 +12,14 @@ use serde::Serialize;
 use crate::PrivacyError;
 use crate::hold::move_recording;
 use crate::subject::{Subject, resolve};
+use callscore_pipeline::{AfterHold, ObjectKey, RecordingRecord, hex};
+use sha2::{Digest, Sha256};
 
 /// What a withdrawal did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WithdrawalReport {
-    /// Recordings moved out of `consented_contact`.
+    /// Recordings moved out of `consented_contact`, and held recordings that would have
+    /// returned to it at their release.
     pub recordings: u64,
     /// Contact requests retracted.
     pub contact_requests: u64,
@@ -40,12 +43,22 @@ pub async fn withdraw_consent(
         .iter()
         .filter(|f| f.place.class == RetentionClass::ConsentedContact)
         .collect();
+    // held recordings stay where they are; what they become at release changes
+    let held: Vec<_> = found
+        .iter()
+        .filter(|f| {
+            f.record
+                .as_ref()
+                .and_then(|r| r.retention.after_hold)
+                .is_some_and(|after| after.class == RetentionClass::ConsentedContact)
+        })
+        .collect();
     let contacts: Vec<String> = found
         .iter()
         .filter_map(|f| f.record.as_ref()?.contact_request_id.clone())
         .collect();
     let report = WithdrawalReport {
-        recordings: consented.len() as u64,
+        recordings: (consented.len() + held.len()) as u64,
         contact_requests: contacts.len() as u64,
         dry_run: origin.dry_run,
     };
@@ -71,6 +84,18 @@ pub async fn withdraw_consent(
             .await?;
             sink.publish(&events).await?;
         }
+        for f in held {
+            let Some(record) = &f.record else {
+                continue;
+            };
+            let mut record = record.clone();
+            record.retention.after_hold = Some(AfterHold {
+                class: RetentionClass::Respondent,
+                expires_on: policy
+                    .expiry(RetentionClass::Respondent, record.metadata.call_started_at),
+            });
+            rewrite_record(store, &f.place.record(), &record).await?;
+        }
     }
     let record = AuditRecord::new(
         AuditAction::ConsentWithdrawn,
@@ -90,4 +115,26 @@ pub async fn withdraw_consent(
     );
     audit.record(&record).await?;
     Ok(report)
+}
+
+/// Writes `record` over the record at `key`, keeping its object's retention data.
+async fn rewrite_record(
+    store: &impl AudioStore,
+    key: &ObjectKey,
+    record: &RecordingRecord,
+) -> Result<(), PrivacyError> {
+    let Some(meta) = store.head(key).await? else {
+        return Err(PrivacyError::Damaged(format!(
+            "{key}: the record went away"
+        )));
+    };
+    let bytes =
+        serde_json::to_vec_pretty(record).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
+    let meta = callscore_pipeline::ObjectMeta {
+        sha256: hex(&Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+        ..meta
+    };
+    store.replace(key, &bytes, &meta).await?;
+    Ok(())
 }

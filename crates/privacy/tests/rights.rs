@@ -8,8 +8,8 @@ use std::sync::Arc;
 use callscore_pipeline::audit::{AuditAction, AuditOrigin, MemoryAudit};
 use callscore_pipeline::layout::{Marker, Place};
 use callscore_pipeline::{
-    AudioStore, Keyring, MemorySink, MemoryStore, ObjectMeta, Pseudonyms, RecordingRecord,
-    RetentionConfig, Retry, hex,
+    AfterHold, AudioStore, Keyring, MemorySink, MemoryStore, ObjectMeta, Pseudonyms,
+    RecordingRecord, RetentionConfig, Retry, hex,
 };
 use callscore_privacy::{DirectoryBundle, Selector, Subject};
 use callscore_survey::RetentionClass;
@@ -560,5 +560,79 @@ fn withdrawn_consent_retracts_the_contact_request_and_keeps_the_recording_as_a_r
                 .iter()
                 .any(|r| r.action == AuditAction::ConsentWithdrawn)
         );
+    });
+}
+
+#[test]
+fn withdrawn_consent_reaches_a_held_recording_that_would_return_to_the_consent() {
+    pollster::block_on(async {
+        let w = world().await;
+        // a3 is held; released, it would go back to consented_contact
+        let held = w
+            .store
+            .list(&Marker::recording("acme", "a3"))
+            .await
+            .expect("listed");
+        let record_key = Marker::parse(&held[0]).expect("a marker").place.record();
+        let mut record: RecordingRecord = serde_json::from_slice(
+            &w.store
+                .get(&record_key)
+                .await
+                .expect("read")
+                .expect("a record"),
+        )
+        .expect("a record");
+        record.retention.after_hold = Some(AfterHold {
+            class: RetentionClass::ConsentedContact,
+            expires_on: date(2027, 6, 1),
+        });
+        let meta = w
+            .store
+            .head(&record_key)
+            .await
+            .expect("read")
+            .expect("meta");
+        w.store
+            .replace(
+                &record_key,
+                &serde_json::to_vec(&record).expect("JSON"),
+                &meta,
+            )
+            .await
+            .expect("stored");
+
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let mut retention = RetentionConfig::default();
+        retention.validate().expect("valid");
+        let report = callscore_privacy::withdraw_consent(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &retention,
+            &subject,
+        )
+        .await
+        .expect("withdrawn");
+        assert_eq!(report.recordings, 2, "the consenting one and the held one");
+        let record: RecordingRecord = serde_json::from_slice(
+            &w.store
+                .get(&record_key)
+                .await
+                .expect("read")
+                .expect("a record"),
+        )
+        .expect("a record");
+        assert_eq!(
+            record.retention.class,
+            RetentionClass::LegalHold,
+            "still held"
+        );
+        let after = record.retention.after_hold.expect("what follows the hold");
+        assert_eq!(after.class, RetentionClass::Respondent);
     });
 }

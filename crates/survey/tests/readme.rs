@@ -225,9 +225,9 @@ fn example_events() -> (ScoreEvent, ResponseEvent) {
         tenant: "acme".into(),
         recording_id: "rec-20250301-000123".into(),
         call_id: "call-7f3a9c".into(),
-        caller_pseudonym: Some("9f86d081884c7d659a2feaa0c55ad015".into()),
+        caller_pseudonym: Some("ps-k1-86ee09da7b567db1c7f7b2600c23215e0c000b0732afab54c4ee08f3bd4d2c63".into()),
         audio: AudioRef {
-            uri: "s3://callscore-audio/acme/rec-20250301-000123.wav".into(),
+            uri: "s3://callscore-audio/acme/respondent/ps-k1-86ee09da7b567db1c7f7b2600c23215e0c000b0732afab54c4ee08f3bd4d2c63/rec-20250301-000123/audio.wav".into(),
             sha256: "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b".into(),
         },
         retention: Retention {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callscore_kafka::{ConsumerEvents, Partition};
+use callscore_kafka::{ConsumerEvents, GroupChange, Partition};
 use callscore_pipeline::{Analysis, DeadLetter, Failure};
 use callscore_worker::{Abandon, Finished, Observer, Outcome, Step, StoreOperation, StoreResult};
 
@@ -185,9 +185,10 @@ impl Observer for Telemetry {
 }
 
 impl ConsumerEvents for Telemetry {
-    fn rebalanced(&self, kind: &'static str, partitions: usize) {
+    fn rebalanced(&self, change: GroupChange, partitions: usize) {
+        let kind = change.as_str();
         self.metrics.rebalances.with_label_values(&[kind]).inc();
-        if kind == "assign" {
+        if change == GroupChange::Assign {
             self.check(Check::Group, true, Status::Joined);
         }
         tracing::info!(kind, partitions, "rebalance");
