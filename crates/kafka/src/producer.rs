@@ -5,7 +5,7 @@
 //! is the same fact) and an erasure can tombstone exactly the facts of one subject. (Keyed by
 //! call id, compaction would keep one event per call and delete the rest.) The producer is
 //! idempotent (`enable.idempotence`, `acks=all`), and every event carries CloudEvents
-//! binary-mode headers: `ce_specversion`, `ce_id` (the event's id), `ce_type`, `ce_source`,
+//! binary-mode headers: `ce_specversion`, `ce_id` (the event's id, else the fact's key), `ce_type`, `ce_source`,
 //! `ce_time`, `ce_subject` and `content-type`.
 //!
 //! Dead letters keep the original message: its key, value and headers (the metadata header
@@ -318,7 +318,7 @@ impl KafkaSink {
                     retry: Retry::Permanent,
                     message: format!("a fact without a {key_field} has no key"),
                 })?;
-            let headers = cloud_event_headers(fact, &self.config.source, kind);
+            let headers = cloud_event_headers(fact, &self.config.source, kind, key_field);
             let record = FutureRecord::<[u8], [u8]>::to(topic)
                 .key(key.as_bytes())
                 .payload(&payload)
@@ -448,11 +448,13 @@ impl AuditLog for KafkaSink {
 }
 
 /// The CloudEvents binary-mode headers of one fact: its type `kind`, else one made from its
-/// `event_type` and `schema_version`.
+/// `event_type` and `schema_version`; its id the `event_id`, else its key (`key_field`); its
+/// time when processed, erased or finished, where it says.
 fn cloud_event_headers(
     event: &serde_json::Value,
     source: &str,
     kind: Option<&str>,
+    key_field: &str,
 ) -> OwnedHeaders {
     let text = |field: &str| {
         event
@@ -477,16 +479,19 @@ fn cloud_event_headers(
     let mut headers = OwnedHeaders::new();
     for (key, value) in [
         ("ce_specversion", "1.0"),
-        ("ce_id", text("event_id")),
+        // an event's id, else the fact's own key (a contact request's or a result's id)
+        ("ce_id", {
+            let id = text("event_id");
+            if id.is_empty() { text(key_field) } else { id }
+        }),
         ("ce_type", &kind),
         ("ce_source", &source),
         ("ce_time", {
-            let processed = text("processed_at");
-            if processed.is_empty() {
-                text("erased_at")
-            } else {
-                processed
-            }
+            ["processed_at", "erased_at", "finished_at"]
+                .into_iter()
+                .map(text)
+                .find(|t| !t.is_empty())
+                .unwrap_or_default()
         }),
         ("ce_subject", text("recording_id")),
         ("content-type", "application/json"),
@@ -555,5 +560,57 @@ fn classify(code: Option<RDKafkaErrorCode>, fatal: bool) -> Retry {
             | RDKafkaErrorCode::UnknownTopicOrPartition,
         ) => Retry::Blocked,
         _ => Retry::Transient,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::Headers;
+
+    use super::*;
+
+    fn header_map(headers: &OwnedHeaders) -> BTreeMap<String, String> {
+        headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.to_string(),
+                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_fact_has_a_cloud_event_id_and_a_time_where_it_has_one() {
+        let contact = serde_json::json!({"schema_version": 1, "request_id": "ct-1",
+            "tenant": "acme", "recording_id": "r1"});
+        let h = header_map(&cloud_event_headers(
+            &contact,
+            "callscore",
+            Some("com.callscore.contact.v1"),
+            "request_id",
+        ));
+        assert_eq!(h["ce_id"], "ct-1");
+        assert_eq!(h["ce_subject"], "r1");
+
+        let result = serde_json::json!({"schema_version": 1, "request_id": "crm-4711",
+            "tenant": "acme", "finished_at": "2026-12-06T10:00:00Z"});
+        let h = header_map(&cloud_event_headers(
+            &result,
+            "callscore",
+            Some("com.callscore.privacy-result.v1"),
+            "request_id",
+        ));
+        assert_eq!(h["ce_id"], "crm-4711");
+        assert_eq!(h["ce_time"], "2026-12-06T10:00:00Z");
+
+        let score = serde_json::json!({"event_type": "score", "schema_version": 1,
+            "event_id": "e1", "processed_at": "2026-12-06T10:00:01Z"});
+        let h = header_map(&cloud_event_headers(&score, "callscore", None, "event_id"));
+        assert_eq!(
+            (h["ce_id"].as_str(), h["ce_time"].as_str()),
+            ("e1", "2026-12-06T10:00:01Z")
+        );
     }
 }
