@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use callscore_pipeline::audit::{AuditAction, AuditCounts, AuditLog, AuditOrigin, AuditRecord};
 use callscore_privacy::{HoldReport, KeysReport, SweepReport};
+use callscore_s3::lifecycle::LifecycleReport;
+use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::privacy::{Prepared, Target, TargetArgs, check_tenants, print_report, today};
@@ -290,6 +293,12 @@ fn sweep_text(output: &SweepOutput) -> String {
 
 fn install(args: &InstallArgs) -> Result<(), Outcome> {
     let config = crate::serve::config::Config::load(&args.config).map_err(Outcome::Refused)?;
+    let origin = AuditOrigin::new(
+        "callscore retention install",
+        &args.config.display().to_string(),
+        &std::fs::read(&args.config).unwrap_or_default(),
+        args.dry_run,
+    );
     let report = runtime().map_err(Outcome::Failed)?.block_on(async {
         let store = callscore_s3::S3Store::connect(&config.s3)
             .await
@@ -303,10 +312,19 @@ fn install(args: &InstallArgs) -> Result<(), Outcome> {
         tenants.sort();
         tenants.dedup();
         let rules = callscore_s3::lifecycle::rules(config.s3.prefix(), &config.retention, &tenants);
-        store
+        let report = store
             .install_lifecycle(rules, args.dry_run)
             .await
-            .map_err(|e| Outcome::Failed(e.into()))
+            .map_err(|e| Outcome::Failed(e.into()))?;
+        // the evidence of what the store was asked and what it kept, where the service
+        // audits everything else
+        if config.kafka.audit_topic.is_some() {
+            let sink = crate::privacy::sink(&config).map_err(Outcome::Failed)?;
+            sink.record(&install_audit(&report, &origin))
+                .await
+                .map_err(|e| Outcome::Failed(anyhow::anyhow!("the audit record: {e}")))?;
+        }
+        Ok(report)
     })?;
     let mut text = String::new();
     for rule in &report.rules {
@@ -340,6 +358,37 @@ fn install(args: &InstallArgs) -> Result<(), Outcome> {
         )));
     }
     Ok(())
+}
+
+/// The audit record of one install: the rules, and whether the store kept them.
+fn install_audit(report: &LifecycleReport, origin: &AuditOrigin) -> AuditRecord {
+    let rules: Vec<String> = report
+        .rules
+        .iter()
+        .map(|r| format!("{} ({} days)", r.prefix, r.days))
+        .collect();
+    let outcome = match (&report.refused, report.installed) {
+        (Some(why), _) => format!("refused by the store ({why}); the previous rules put back"),
+        (None, true) => "installed".to_string(),
+        (None, false) => "not installed (a dry run)".to_string(),
+    };
+    AuditRecord::new(
+        AuditAction::LifecycleInstalled,
+        None,
+        None,
+        format!(
+            "lifecycle expiry rules {outcome}: {}",
+            if rules.is_empty() {
+                "none".to_string()
+            } else {
+                rules.join(", ")
+            }
+        ),
+        None,
+        AuditCounts::default(),
+        origin,
+        Timestamp::now(),
+    )
 }
 
 fn release(args: &ReleaseArgs) -> Result<(), Outcome> {

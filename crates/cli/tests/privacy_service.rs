@@ -479,6 +479,19 @@ async fn on_garage_lifecycle_rules_are_installed_by_prefix_only() {
         text(&installed.stdout),
         text(&installed.stderr)
     );
+    // both runs leave their evidence: the dry run marked as one
+    let audit: Vec<Value> = services
+        .read(AUDIT, usize::MAX, Duration::from_secs(5))
+        .iter()
+        .map(service::Read::json)
+        .filter(|r| r["action"] == "lifecycle_installed")
+        .collect();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(
+        audit.iter().filter(|r| r["dry_run"] == true).count(),
+        1,
+        "{audit:?}"
+    );
     let rules = services
         .s3()
         .get_bucket_lifecycle_configuration()
