@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test servers into a cache outside the clone, so that only the first run on a
 # machine pays for the build: nisshi (a Kafka-protocol broker) and Garage (an S3-compatible
-# store without tagging) from crates.io, and moto (an S3 emulator with tagging) from PyPI.
+# store without tagging) from the crate registry, and moto (an S3 emulator with tagging) from
+# the Python package index.
 #
 #   CALLSCORE_CACHE   where binaries are kept (default: ~/.cache/callscore)
 #
