@@ -12,6 +12,10 @@ is right for callscore:
   under /var/lib/callscore/keyring, the Kafka password and S3 credentials from a Secret; scrape
   annotations; no replica count (the autoscaler owns it);
 - the Service and the PodDisruptionBudget (maxUnavailable 1) select exactly those pods;
+- the privacy Deployment runs `callscore serve-privacy --config /etc/callscore/callscore.toml`
+  with one replica, the same probes, security context, configuration and secrets, memory of at
+  least twice limits.max_input_bytes, and pods the consumers' selector does not match; the
+  configuration names the privacy topics and the audit topic it needs;
 - the CronJob runs `callscore retention sweep --config /etc/callscore/callscore.toml` daily,
   never two at once, with the same security context, configuration and secrets;
 - the ScaledObject scales that Deployment on the configuration's recordings topic, consumer
@@ -39,6 +43,7 @@ RECORDINGS_PARTITIONS = 12
 CONFIG_FILE = "/etc/callscore/callscore.toml"
 KEYRING = "/var/lib/callscore/keyring"
 SWEEP = ["/usr/local/bin/callscore", "retention", "sweep", "--config", CONFIG_FILE]
+PRIVACY = ["serve-privacy", "--config", CONFIG_FILE]
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6,
          "G": 10**9, "T": 10**12, "m": 10**-3, "": 1}
 
@@ -242,6 +247,39 @@ def main() -> int:
         fail("deployment.yaml: needs the prometheus.io scrape, port and path annotations")
     if container.get("args", ["serve", "--config", CONFIG_FILE]) != ["serve", "--config", CONFIG_FILE]:
         fail(f"deployment.yaml: must run serve --config {CONFIG_FILE}")
+
+    # serve-privacy
+    privacy = get("Deployment", "callscore-privacy")
+    if privacy:
+        privacy_pod = privacy["spec"]["template"]["spec"]
+        check_pod("privacy.yaml", privacy_pod, config, resources, secret_keys)
+        privacy_container = privacy_pod["containers"][0]
+        if privacy_container.get("args") != PRIVACY:
+            fail(f"privacy.yaml: must run {' '.join(PRIVACY)}")
+        if privacy["spec"].get("replicas") != 1:
+            fail("privacy.yaml: one replica")
+        privacy_labels = privacy["spec"]["template"]["metadata"]["labels"]
+        if all(privacy_labels.get(k) == v for k, v in selector.items()):
+            fail("privacy.yaml: its pods must not match the consumers' selector (Service, PDB)")
+        privacy_ports = {p["name"]: p["containerPort"]
+                         for p in privacy_container.get("ports", [])}
+        for probe, path in (("startupProbe", "/healthz"), ("readinessProbe", "/readyz"),
+                            ("livenessProbe", "/healthz")):
+            http = privacy_container.get(probe, {}).get("httpGet", {})
+            port = privacy_ports.get(http.get("port"), http.get("port"))
+            if http.get("path") != path or port != listen_port:
+                fail(f"privacy.yaml: {probe} must GET {path} on port {listen_port}")
+        if privacy_pod.get("terminationGracePeriodSeconds", 30) * 1000 <= shutdown_ms:
+            fail("privacy.yaml: terminationGracePeriodSeconds must exceed "
+                 "service.shutdown_timeout_ms")
+        input_bytes = config.get("limits", {}).get("max_input_bytes", 256 << 20)
+        privacy_memory = quantity(privacy_container.get("resources", {})
+                                  .get("limits", {}).get("memory", 0))
+        if privacy_memory < 2 * input_bytes:
+            fail("privacy.yaml: memory limit below twice limits.max_input_bytes")
+        for topic in ("privacy_requests_topic", "privacy_results_topic", "audit_topic"):
+            if not config["kafka"].get(topic):
+                fail(f"configmap.yaml: serve-privacy needs kafka.{topic}")
 
     # the Service and the PodDisruptionBudget
     svc = get("Service", "callscore")
