@@ -6,6 +6,10 @@
 //! is pure DSP: no I/O, no allocation per sample, no logging; [`Detector::stats`] tells the
 //! caller what the detector saw so that it can report it.
 //!
+//! Its rules, thresholds and limits are set on the tuning seeds (1-10) of the corpora of
+//! `callscore-corpus` only; seeds from 1001 on are held out, for reporting
+//! (`callscore-corpus seeds` prints both groups).
+//!
 //! ```
 //! use callscore_dtmf::{Detector, DetectorConfig, Key};
 //!
