@@ -86,18 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let services = Services::start(4).await;
     services.produce(&all).await;
     let dir = tempfile::tempdir()?;
-    let (config, port) = services.config(dir.path(), "bench", "");
-    let text = std::fs::read_to_string(&config)?
-        .replace("max_in_flight = 8", &format!("max_in_flight = {IN_FLIGHT}"))
-        .replace(
-            "max_in_flight_bytes = 8388608",
-            "max_in_flight_bytes = 67108864",
-        )
-        .replace(
-            "log_level = \"info,callscore=debug\"",
-            "log_level = \"warn\"",
-        );
-    std::fs::write(&config, text)?;
+    let (config, port) = bench_config(&services, dir.path())?;
     let started = Instant::now();
     let serve = service::Service::start(
         &binary,
@@ -158,6 +147,24 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The service's configuration in `dir` for the benchmark: the bench's in-flight bound, room
+/// for the bytes of that many recordings, and warnings only in the log.
+fn bench_config(services: &Services, dir: &Path) -> anyhow::Result<(std::path::PathBuf, u16)> {
+    let (config, port) = services.config(dir, "bench", "");
+    let text = std::fs::read_to_string(&config)?
+        .replace("max_in_flight = 8", &format!("max_in_flight = {IN_FLIGHT}"))
+        .replace(
+            "max_in_flight_bytes = 8388608",
+            "max_in_flight_bytes = 67108864",
+        )
+        .replace(
+            "log_level = \"info,callscore=debug\"",
+            "log_level = \"warn\"",
+        );
+    std::fs::write(&config, text)?;
+    Ok((config, port))
+}
+
 /// Drains `all` through `instances` services in one group: recordings per second in all.
 async fn scaled(binary: &Path, all: &[Recording], instances: usize) -> anyhow::Result<f64> {
     let services = Services::start(4).await;
@@ -166,31 +173,17 @@ async fn scaled(binary: &Path, all: &[Recording], instances: usize) -> anyhow::R
         .map(|_| tempfile::tempdir())
         .collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
-    let running: Vec<_> = dirs
-        .iter()
-        .map(|dir| {
-            let (config, port) = services.config(dir.path(), "bench", "");
-            let text = std::fs::read_to_string(&config)
-                .expect("the configuration")
-                .replace("max_in_flight = 8", &format!("max_in_flight = {IN_FLIGHT}"))
-                .replace(
-                    "max_in_flight_bytes = 8388608",
-                    "max_in_flight_bytes = 67108864",
-                )
-                .replace(
-                    "log_level = \"info,callscore=debug\"",
-                    "log_level = \"warn\"",
-                );
-            std::fs::write(&config, text).expect("the configuration");
-            service::Service::start(
-                binary,
-                &services,
-                &config,
-                port,
-                &dir.path().join("serve.log"),
-            )
-        })
-        .collect();
+    let mut running = Vec::new();
+    for dir in &dirs {
+        let (config, port) = bench_config(&services, dir.path())?;
+        running.push(service::Service::start(
+            binary,
+            &services,
+            &config,
+            port,
+            &dir.path().join("serve.log"),
+        ));
+    }
     let deadline = Instant::now() + Duration::from_secs(3600);
     loop {
         let done: f64 = running

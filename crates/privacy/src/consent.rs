@@ -10,10 +10,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::PrivacyError;
-use crate::hold::move_recording;
+use crate::hold::{encode_record, move_recording};
 use crate::subject::{Subject, resolve};
-use callscore_pipeline::{AfterHold, ObjectKey, RecordingRecord, hex};
-use sha2::{Digest, Sha256};
+use callscore_pipeline::{AfterHold, ObjectKey, RecordingRecord};
 
 /// What a withdrawal did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,13 +127,7 @@ async fn rewrite_record(
             "{key}: the record went away"
         )));
     };
-    let bytes =
-        serde_json::to_vec_pretty(record).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
-    let meta = callscore_pipeline::ObjectMeta {
-        sha256: hex(&Sha256::digest(&bytes)),
-        size: bytes.len() as u64,
-        ..meta
-    };
+    let (bytes, meta) = encode_record(record, meta)?;
     store.replace(key, &bytes, &meta).await?;
     Ok(())
 }

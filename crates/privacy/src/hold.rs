@@ -176,10 +176,8 @@ pub async fn move_recording(
                 event["audio"]["uri"] = serde_json::json!(record.audio.uri);
             }
             events = record.events.clone();
-            let bytes = serde_json::to_vec_pretty(&record)
-                .map_err(|e| PrivacyError::Damaged(e.to_string()))?;
-            meta.sha256 = hex(&Sha256::digest(&bytes));
-            meta.size = bytes.len() as u64;
+            let (bytes, record_meta) = encode_record(&record, meta)?;
+            meta = record_meta;
             bytes
         } else {
             bytes
@@ -188,4 +186,19 @@ pub async fn move_recording(
     }
     delete_recording(store, from, call_id, old_expiry).await?;
     Ok((to, events))
+}
+
+/// A record as stored: its JSON, and `meta` with that JSON's checksum and size.
+pub(crate) fn encode_record(
+    record: &RecordingRecord,
+    meta: ObjectMeta,
+) -> Result<(Vec<u8>, ObjectMeta), PrivacyError> {
+    let bytes =
+        serde_json::to_vec_pretty(record).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
+    let meta = ObjectMeta {
+        sha256: hex(&Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+        ..meta
+    };
+    Ok((bytes, meta))
 }

@@ -507,27 +507,32 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// acme's caller withdraws their consent, with the default retention.
+async fn withdraw_caller(w: &World) -> callscore_privacy::WithdrawalReport {
+    let subject = Subject {
+        tenant: "acme".into(),
+        selector: Selector::Caller(w.number.into()),
+    };
+    let mut retention = RetentionConfig::default();
+    retention.validate().expect("valid");
+    callscore_privacy::withdraw_consent(
+        &w.store,
+        &w.sink,
+        &w.audit,
+        &origin(),
+        &w.keys,
+        &retention,
+        &subject,
+    )
+    .await
+    .expect("withdrawn")
+}
+
 #[test]
 fn withdrawn_consent_retracts_the_contact_request_and_keeps_the_recording_as_a_respondent() {
     pollster::block_on(async {
         let w = world().await;
-        let subject = Subject {
-            tenant: "acme".into(),
-            selector: Selector::Caller(w.number.into()),
-        };
-        let mut retention = RetentionConfig::default();
-        retention.validate().expect("valid");
-        let report = callscore_privacy::withdraw_consent(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &retention,
-            &subject,
-        )
-        .await
-        .expect("withdrawn");
+        let report = withdraw_caller(&w).await;
         assert_eq!((report.recordings, report.contact_requests), (1, 1));
         assert!(w.sink.contacts().is_empty());
         assert!(
@@ -601,23 +606,7 @@ fn withdrawn_consent_reaches_a_held_recording_that_would_return_to_the_consent()
             .await
             .expect("stored");
 
-        let subject = Subject {
-            tenant: "acme".into(),
-            selector: Selector::Caller(w.number.into()),
-        };
-        let mut retention = RetentionConfig::default();
-        retention.validate().expect("valid");
-        let report = callscore_privacy::withdraw_consent(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &retention,
-            &subject,
-        )
-        .await
-        .expect("withdrawn");
+        let report = withdraw_caller(&w).await;
         assert_eq!(report.recordings, 2, "the consenting one and the held one");
         let record: RecordingRecord = serde_json::from_slice(
             &w.store
