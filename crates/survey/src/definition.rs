@@ -136,6 +136,8 @@ pub struct Question {
     /// When the IVR asks this question, if its timing is fixed. Used only when the IVR does
     /// not report question start offsets.
     pub window: Option<Window>,
+    /// For [`Kind::Comment`], how the comment is listened for; `None` for every other kind.
+    pub comment: Option<CommentSettings>,
 }
 
 impl Question {
@@ -183,6 +185,9 @@ pub enum Kind {
     Range,
     /// A list of options, each keyed by a number: `choices = { 1 = "billing", 2 = "other" }`.
     Choice,
+    /// A spoken comment ("tell us why after the tone"): nothing is keyed; it is answered when
+    /// the caller speaks for at least `comment.min_speech`. Its scale is 0-0.
+    Comment,
 }
 
 impl Kind {
@@ -193,6 +198,7 @@ impl Kind {
             Kind::Csat => Some(Scale { min: 1, max: 5 }),
             Kind::Ces => Some(Scale { min: 1, max: 7 }),
             Kind::YesNo => Some(Scale { min: YES, max: NO }),
+            Kind::Comment => Some(Scale { min: 0, max: 0 }),
             Kind::Range | Kind::Choice => None,
         }
     }
@@ -206,9 +212,39 @@ impl Kind {
             Kind::YesNo => "yes_no",
             Kind::Range => "range",
             Kind::Choice => "choice",
+            Kind::Comment => "comment",
         }
     }
 }
+
+/// How a [`Kind::Comment`] question listens (the `comment` table of the question).
+///
+/// The comment window opens `listen_after` the question starts and closes at the first of:
+/// `max_duration` later, the question's terminator key, the next question's start, the end of
+/// the recording (the caller hung up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentSettings {
+    /// Speech is looked for from this long after the question starts. On a recording where the
+    /// prompt is mixed with the caller (mono), set it to the prompt's length, tone included,
+    /// so that the prompt is not taken for the caller.
+    pub listen_after: Duration,
+    /// The IVR records the comment for at most this long.
+    pub max_duration: Duration,
+    /// Less speech than this in the window is `no_input`: a cough or a "hm" is no comment.
+    pub min_speech: Duration,
+    /// The language the caller is asked to speak in (a BCP 47 tag such as `nl` or `en-GB`),
+    /// handed to the transcriber.
+    pub language: Option<String>,
+}
+
+/// See [`CommentSettings::max_duration`]. IVR comment boxes commonly allow 30 to 120 s.
+pub const DEFAULT_COMMENT_MAX_DURATION: Duration = Duration::from_secs(60);
+/// See [`CommentSettings::min_speech`]. One second is a short sentence: less is a cough, a
+/// breath or a "hm".
+pub const DEFAULT_COMMENT_MIN_SPEECH: Duration = Duration::from_secs(1);
+/// Longest comment window accepted; a longer one is a unit mistake, and it bounds the audio
+/// a clip holds.
+pub const MAX_COMMENT_DURATION: Duration = Duration::from_secs(600);
 
 /// The smallest and largest valid value of a question, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

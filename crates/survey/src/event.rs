@@ -14,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::comment::{Comment, CommentEnd};
 use crate::press::{Press, Source, SourceReport};
 use crate::{Answer, Answers, Error, Kind, QualityFlag, Scale, Segmentation, Status, Survey};
 
@@ -221,6 +222,80 @@ pub struct ScoreEvent {
     /// For an answered `ces` question: the answer is 5, 6 or 7 (CES 2.0: agrees that it was
     /// easy).
     pub ces_low_effort: Option<bool>,
+    /// For a `comment` question: where it listened, the speech heard and its stored clip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<CommentFacts>,
+}
+
+/// A comment question's facts. Times are milliseconds from the start of the recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CommentFacts {
+    /// When listening began.
+    pub window_start_ms: u64,
+    /// When it ended.
+    pub window_end_ms: u64,
+    /// What ended it.
+    pub ended_by: CommentEnd,
+    /// Start of the first stretch of speech; `null` without speech.
+    pub speech_start_ms: Option<u64>,
+    /// End of the last stretch of speech; `null` without speech.
+    pub speech_end_ms: Option<u64>,
+    /// Total speech, pauses excluded.
+    pub speech_ms: u64,
+    /// Speech as a share of the window, 0-1.
+    pub speech_ratio: f32,
+    /// Active speech level in dBm0; `null` without speech.
+    pub level_dbm0: Option<f32>,
+    /// The language the survey asked the comment in (BCP 47), if it names one.
+    pub language: Option<String>,
+    /// The stored clip of an answered comment; erased and expired with the recording.
+    pub clip: Option<ClipFacts>,
+    /// The transcription request made for the clip (its `request_id`).
+    pub transcription_request_id: Option<String>,
+}
+
+/// A comment's stored clip: the speech with 250 ms around it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClipFacts {
+    /// Where the clip is stored.
+    pub uri: String,
+    /// SHA-256 of the stored bytes, lowercase hex.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Where it starts in the recording.
+    pub start_ms: u64,
+    /// Where it ends in the recording.
+    pub end_ms: u64,
+    /// Its length.
+    pub duration_ms: u64,
+}
+
+impl CommentFacts {
+    fn of(comment: &Comment) -> CommentFacts {
+        let spoken = comment.spoken.as_ref();
+        CommentFacts {
+            window_start_ms: millis(comment.window.start),
+            window_end_ms: millis(comment.window.end),
+            ended_by: comment.window.ended_by,
+            speech_start_ms: spoken.map(|s| millis(s.start)),
+            speech_end_ms: spoken.map(|s| millis(s.end)),
+            speech_ms: spoken.map_or(0, |s| millis(s.speech)),
+            speech_ratio: spoken.map_or(0.0, |s| s.ratio),
+            level_dbm0: spoken.and_then(|s| s.level_dbm0),
+            language: comment.language.clone(),
+            clip: comment.clip.as_ref().map(|clip| ClipFacts {
+                uri: clip.uri.clone(),
+                sha256: clip.sha256.clone(),
+                content_type: clip.content_type.clone(),
+                start_ms: millis(clip.start),
+                end_ms: millis(clip.end),
+                duration_ms: millis(clip.end.saturating_sub(clip.start)),
+            }),
+            transcription_request_id: comment.transcription_request_id.clone(),
+        }
+    }
 }
 
 /// Questions per status.
@@ -273,6 +348,9 @@ pub struct ResponseEvent {
     pub key_sources: SourceReport,
     /// Quality flags of the recording: every question's, plus `straight_lining`.
     pub quality_flags: Vec<QualityFlag>,
+    /// Comment questions answered with speech (each also counted in `status_counts`).
+    #[serde(default)]
+    pub comments: u32,
 }
 
 /// Every event of one recording.
@@ -330,6 +408,7 @@ pub fn events(survey: &Survey, answers: &Answers, ctx: &EventContext) -> Result<
                 nps_category: value.filter(|_| is(Kind::Nps)).map(NpsCategory::of),
                 csat_top2_box: value.filter(|_| is(Kind::Csat)).map(|v| v >= 4),
                 ces_low_effort: value.filter(|_| is(Kind::Ces)).map(|v| v >= 5),
+                comment: answer.comment.as_ref().map(CommentFacts::of),
             }
         })
         .collect();
@@ -356,6 +435,7 @@ pub fn events(survey: &Survey, answers: &Answers, ctx: &EventContext) -> Result<
         unassigned_keys: answers.unassigned.iter().map(|p| p.key.as_char()).collect(),
         key_sources: answers.sources,
         quality_flags: answers.flags.clone(),
+        comments: u32::try_from(answers.comments()).unwrap_or(u32::MAX),
     };
     Ok(Events { scores, response })
 }

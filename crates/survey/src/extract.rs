@@ -24,9 +24,10 @@ use callscore_dtmf::Key;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::comment::{Comment, CommentEnd, CommentWindow};
 use crate::press::{KeyInput, Press, SourceReport, reconcile};
 use crate::quality::{QualityFlag, question_flags, response_flags};
-use crate::{Error, Question, Survey};
+use crate::{CommentSettings, Error, Question, Survey};
 
 /// What came of one question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -86,6 +87,8 @@ pub struct Answer {
     pub prompt_start: Option<Duration>,
     /// Quality flags of this question, sorted.
     pub flags: Vec<QualityFlag>,
+    /// For a comment question: its window, and what was heard there.
+    pub comment: Option<Comment>,
 }
 
 impl Answer {
@@ -158,6 +161,7 @@ pub fn extract(survey: &Survey, input: &KeyInput) -> Result<Answers, Error> {
             presses: Vec::new(),
             prompt_start: None,
             flags: Vec::new(),
+            comment: None,
         })
         .collect();
 
@@ -179,6 +183,30 @@ pub fn extract(survey: &Survey, input: &KeyInput) -> Result<Answers, Error> {
             Segmentation::QuestionOffsets => turn.start,
             Segmentation::Sequential => turn.start.or(previous_close),
         };
+        if let Some(settings) = &question.comment {
+            let (window, next) = listen(
+                &presses,
+                cursor,
+                question.terminator,
+                settings,
+                prompt_start.unwrap_or_default(),
+                turn.end,
+                input.duration,
+            );
+            let answer = &mut answers[turn.question];
+            answer.prompt_start = prompt_start;
+            answer.presses = presses[cursor..next].to_vec();
+            answer.comment = Some(Comment {
+                window,
+                spoken: None,
+                clip: None,
+                language: settings.language.clone(),
+                transcription_request_id: None,
+            });
+            cursor = next;
+            previous_close = Some(window.end);
+            continue;
+        }
         let from = cursor;
         let mut attempts = 0;
         let mut last = None;
@@ -225,6 +253,48 @@ pub fn extract(survey: &Survey, input: &KeyInput) -> Result<Answers, Error> {
         flags,
         duration: input.duration,
     })
+}
+
+/// A comment question's window, and the index of the first press after it. The presses in the
+/// window (up to the terminator that closes it) belong to the question.
+fn listen(
+    presses: &[Press],
+    from: usize,
+    terminator: Key,
+    settings: &CommentSettings,
+    prompt_start: Duration,
+    turn_end: Option<Duration>,
+    duration: Duration,
+) -> (CommentWindow, usize) {
+    let start = prompt_start
+        .saturating_add(settings.listen_after)
+        .min(duration);
+    let mut closes = vec![(
+        start.saturating_add(settings.max_duration),
+        CommentEnd::MaxDuration,
+    )];
+    closes.extend(turn_end.map(|end| (end.max(start), CommentEnd::NextQuestion)));
+    closes.push((duration, CommentEnd::HangUp));
+    let (mut end, mut ended_by) = closes
+        .into_iter()
+        .min_by_key(|&(at, _)| at)
+        .expect("the recording's end is always a close");
+    let mut next = from;
+    while let Some(press) = presses.get(next).filter(|p| p.start < end) {
+        next += 1;
+        if press.key == terminator && press.start >= start {
+            (end, ended_by) = (press.start, CommentEnd::Terminator);
+            break;
+        }
+    }
+    (
+        CommentWindow {
+            start,
+            end,
+            ended_by,
+        },
+        next,
+    )
 }
 
 /// One question's turn: which question, and the time it has.

@@ -13,9 +13,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::definition::{
-    DEFAULT_INTER_DIGIT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, MAX_DIGITS, MAX_QUESTIONS,
+    DEFAULT_COMMENT_MAX_DURATION, DEFAULT_COMMENT_MIN_SPEECH, DEFAULT_INTER_DIGIT_TIMEOUT,
+    DEFAULT_MAX_ATTEMPTS, MAX_COMMENT_DURATION, MAX_DIGITS, MAX_QUESTIONS,
 };
-use crate::{Error, Kind, QualitySettings, Question, Scale, Survey, Window};
+use crate::{CommentSettings, Error, Kind, QualitySettings, Question, Scale, Survey, Window};
 
 /// Longest id accepted for a survey or a question; ids become part of event ids and object
 /// keys downstream, so they are short and plain.
@@ -132,6 +133,32 @@ struct QuestionFile {
     /// IVR does not report question start offsets.
     #[serde(default)]
     window: Option<WindowFile>,
+    /// How a `comment` question listens; not allowed for other kinds.
+    #[serde(default)]
+    comment: Option<CommentFile>,
+}
+
+/// How a spoken comment is listened for. The window opens `listen_after` the question starts
+/// and closes at the first of: `max_duration` later, the question's terminator key, the next
+/// question's start, the end of the recording.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Comment")]
+struct CommentFile {
+    /// Speech is looked for from this long after the question starts (default "0s"). On a
+    /// recording where the prompt is mixed with the caller, the prompt's length, tone included.
+    #[serde(default)]
+    listen_after: Option<String>,
+    /// The IVR records at most this long (default "60s", at most "10m").
+    #[serde(default)]
+    max_duration: Option<String>,
+    /// Less speech than this is no_input (default "1s"; at most max_duration).
+    #[serde(default)]
+    min_speech: Option<String>,
+    /// The language the caller is asked to speak in, a BCP 47 tag such as "nl" or "en-GB";
+    /// handed to the transcriber.
+    #[serde(default)]
+    language: Option<String>,
 }
 
 /// Valid values, both included.
@@ -391,6 +418,7 @@ impl QuestionFile {
             None => Some(None),
             Some(raw) => raw.validate(&at("window"), problems).map(Some),
         };
+        let comment = self.comment_settings(path, problems);
 
         if problems.0.len() != before {
             return None;
@@ -407,7 +435,38 @@ impl QuestionFile {
             inter_digit_timeout: inter_digit_timeout?,
             max_attempts: max_attempts?,
             window: window?,
+            comment,
         })
+    }
+
+    /// The comment settings of a `comment` question; refuses the table on other kinds and the
+    /// keyed-entry settings on a comment, which has no entries.
+    fn comment_settings(&self, path: &str, problems: &mut Problems) -> Option<CommentSettings> {
+        if self.kind != Kind::Comment {
+            if self.comment.is_some() {
+                let kind = self.kind.name();
+                problems.add(
+                    &format!("{path}.comment"),
+                    format!("not allowed for kind {kind}"),
+                );
+            }
+            return None;
+        }
+        let keyed = [
+            ("max_digits", self.max_digits.is_some()),
+            ("cancel", self.cancel.is_some()),
+            ("inter_digit_timeout", self.inter_digit_timeout.is_some()),
+            ("max_attempts", self.max_attempts.is_some()),
+        ];
+        for (field, _) in keyed.iter().filter(|(_, given)| *given) {
+            problems.add(
+                &format!("{path}.{field}"),
+                "not allowed for kind comment, which has no keyed entry",
+            );
+        }
+        let default = CommentFile::default();
+        let raw = self.comment.as_ref().unwrap_or(&default);
+        raw.validate(&format!("{path}.comment"), problems)
     }
 
     /// The scale (fixed by the kind, given, or spanned by the choices) and the choice labels.
@@ -493,6 +552,72 @@ impl ScaleFile {
             min: min?,
             max: max?,
         })
+    }
+}
+
+impl CommentFile {
+    fn validate(&self, path: &str, problems: &mut Problems) -> Option<CommentSettings> {
+        let before = problems.0.len();
+        let mut duration = |field: &str, text: &Option<String>, default: Duration| {
+            text.as_deref()
+                .and_then(|t| problems.check(&format!("{path}.{field}"), parse_duration(t)))
+                .unwrap_or(default)
+        };
+        let listen_after = duration("listen_after", &self.listen_after, Duration::ZERO);
+        let max_duration = duration(
+            "max_duration",
+            &self.max_duration,
+            DEFAULT_COMMENT_MAX_DURATION,
+        );
+        let min_speech = duration("min_speech", &self.min_speech, DEFAULT_COMMENT_MIN_SPEECH);
+        if max_duration.is_zero() || max_duration > MAX_COMMENT_DURATION {
+            problems.add(
+                &format!("{path}.max_duration"),
+                format!(
+                    "must be more than 0s and at most {}s",
+                    MAX_COMMENT_DURATION.as_secs()
+                ),
+            );
+        } else if min_speech.is_zero() || min_speech > max_duration {
+            problems.add(
+                &format!("{path}.min_speech"),
+                "must be more than 0s and at most max_duration",
+            );
+        }
+        if listen_after > MAX_COMMENT_DURATION {
+            problems.add(
+                &format!("{path}.listen_after"),
+                format!("must be at most {}s", MAX_COMMENT_DURATION.as_secs()),
+            );
+        }
+        let language = self
+            .language
+            .as_deref()
+            .and_then(|tag| problems.check(&format!("{path}.language"), check_language(tag)));
+        (problems.0.len() == before).then_some(CommentSettings {
+            listen_after,
+            max_duration,
+            min_speech,
+            language,
+        })
+    }
+}
+
+/// A BCP 47 tag in the common shape: a 2-3 letter language, then subtags of 2-8 letters or
+/// digits (`nl`, `en-GB`, `sr-Latn-RS`).
+fn check_language(tag: &str) -> Result<String, String> {
+    let mut parts = tag.split('-');
+    let language = parts.next().unwrap_or_default();
+    let fine = (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_alphabetic())
+        && parts
+            .all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if fine {
+        Ok(tag.to_string())
+    } else {
+        Err(format!(
+            "\"{tag}\" is not a language tag; write e.g. \"nl\" or \"en-GB\""
+        ))
     }
 }
 

@@ -6,7 +6,7 @@
 //! read them, and those answers into events for the data engineers.
 //!
 //! 1. [`Survey::from_toml`] reads and validates a survey definition: questions of a
-//!    [`Kind`] (NPS, CSAT, CES, yes/no, range, choice), terminator and cancel keys, maximum
+//!    [`Kind`] (NPS, CSAT, CES, yes/no, range, choice, spoken comment), terminator and cancel keys, maximum
 //!    digits, inter-digit timeouts, attempts and optional time windows. Problems are reported
 //!    by key path, e.g. `questions[2].scale.max: must be at least scale.min (5)`.
 //! 2. [`extract`] takes a [`KeyInput`]: the in-band detector's presses, the IVR's out-of-band
@@ -68,6 +68,7 @@
 
 #![deny(missing_docs)]
 
+mod comment;
 mod definition;
 mod error;
 mod event;
@@ -78,16 +79,18 @@ mod quality;
 pub mod schema;
 
 pub use callscore_dtmf::Key;
+pub use comment::{ClipRef, Comment, CommentEnd, CommentWindow, Spoken};
 pub use definition::{
+    CommentSettings, DEFAULT_COMMENT_MAX_DURATION, DEFAULT_COMMENT_MIN_SPEECH,
     DEFAULT_INTER_DIGIT_TIMEOUT, DEFAULT_MATCH_TOLERANCE, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_RESPONSE, Kind, MAX_DIGITS, MAX_QUESTIONS, NO,
-    QualitySettings, Question, Scale, Survey, Window, YES,
+    DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_RESPONSE, Kind, MAX_COMMENT_DURATION, MAX_DIGITS,
+    MAX_QUESTIONS, NO, QualitySettings, Question, Scale, Survey, Window, YES,
 };
 pub use error::{Error, ErrorKind};
 pub use event::{
-    AudioRef, DetectionSource, EventContext, Events, KeyTiming, NpsCategory, ResponseEvent,
-    ResponseEventType, Retention, RetentionClass, SCHEMA_VERSION, ScoreEvent, ScoreEventType,
-    StatusCounts, events,
+    AudioRef, ClipFacts, CommentFacts, DetectionSource, EventContext, Events, KeyTiming,
+    NpsCategory, ResponseEvent, ResponseEventType, Retention, RetentionClass, SCHEMA_VERSION,
+    ScoreEvent, ScoreEventType, StatusCounts, events,
 };
 pub use extract::{Answer, Answers, Segmentation, Status, extract};
 pub use press::{KeyInput, KeyPress, MAX_PRESSES, Press, QuestionOffset, Source, SourceReport};

@@ -161,6 +161,7 @@ mod tests {
             presses: Vec::new(),
             prompt_start: None,
             flags: Vec::new(),
+            comment: None,
         }
     }
 
