@@ -39,6 +39,7 @@
 
 #![deny(missing_docs)]
 
+mod clip;
 mod error;
 pub mod g711;
 mod guard;
@@ -53,6 +54,7 @@ mod resample;
 mod source;
 mod wav;
 
+pub use clip::{EncodedClip, encode_clip, encode_wav};
 pub use error::{DecodeError, ErrorKind};
 pub use options::{DecodeOptions, Headerless, Limits, MIN_SAMPLE_RATE};
 pub use recording::{DecodeStats, Recording, RecordingInfo};

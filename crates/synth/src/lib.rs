@@ -22,6 +22,7 @@ pub mod g711;
 pub mod music;
 pub mod noise;
 pub mod progress;
+pub mod voice;
 
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
