@@ -17,6 +17,7 @@
 //! `callscore-corpus seeds` runs both groups).
 
 pub mod bargein;
+pub mod comments;
 pub mod fixtures;
 pub mod q24;
 pub mod recordings;

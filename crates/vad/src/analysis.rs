@@ -1,0 +1,230 @@
+//! Short-time spectra over the telephone band and the measures taken from them per frame.
+
+use crate::fft::Fft;
+
+/// Frame hop: 10 ms at 8 kHz, the resolution of every boundary.
+pub(crate) const HOP: usize = 80;
+/// Analysis window: 32 ms, so that its 31.25 Hz resolution separates the harmonics of voices
+/// from about 100 Hz up, while a syllable (100-300 ms) still spans several windows.
+const WINDOW: usize = 256;
+/// Transform size: the window zero-padded to twice its length, so that the autocorrelation
+/// computed from the power spectrum does not wrap around.
+const FFT: usize = 2 * WINDOW;
+/// First bin analysed (250 Hz): below it a telephone line carries hum, not speech.
+const LOW_BIN: usize = 16;
+/// Last bin analysed (3500 Hz), the top of the telephone band (ITU-T G.712).
+const HIGH_BIN: usize = 224;
+/// Half-width in bins of a pure tone's peak under the Hann window: its main lobe spans
+/// ±2/WINDOW of the sample rate, ±4 bins of the zero-padded transform.
+const PEAK_HALF_WIDTH: usize = 4;
+/// Shortest and longest pitch period searched, in samples: 400 Hz down to 80 Hz, the range
+/// of adult and child voices.
+const PITCH_LAGS: std::ops::RangeInclusive<usize> = 20..=100;
+/// Level given to digital silence, in dBm0, far below any line noise.
+const SILENCE_DBM0: f32 = -120.0;
+/// Level of a full-scale sine in dBm0 (ITU-T G.711).
+#[allow(clippy::approx_constant)] // the G.711 figure, not an approximation of pi
+const FULL_SCALE_SINE_DBM0: f32 = 3.14;
+
+/// The band power spectrum of each frame and its level.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Spectrogram {
+    /// Per frame, the power of bins `LOW_BIN..=HIGH_BIN`.
+    pub(crate) power: Vec<Vec<f32>>,
+    /// Per frame, the in-band level in dBm0.
+    pub(crate) level_dbm0: Vec<f32>,
+    /// Per frame, the normalised autocorrelation at the best pitch lag (1 for a periodic
+    /// sound).
+    pub(crate) periodicity: Vec<f32>,
+}
+
+/// Number of frames for `len` samples: one per started hop.
+pub(crate) fn frame_count(len: usize) -> usize {
+    len.div_ceil(HOP)
+}
+
+/// The spectrogram of `samples`: frame `k` covers samples `k*HOP..(k+1)*HOP` and is analysed
+/// through a Hann window centred on it.
+pub(crate) fn spectrogram(samples: &[f32]) -> Spectrogram {
+    let fft = Fft::new(FFT);
+    let window: Vec<f32> = (0..WINDOW)
+        .map(|i| {
+            let x = std::f64::consts::TAU * (i as f64 + 0.5) / WINDOW as f64;
+            (0.5 - 0.5 * x.cos()) as f32
+        })
+        .collect();
+    // one-sided band power to mean square: Parseval, corrected for the window's energy
+    let window_energy: f32 = window.iter().map(|w| w * w).sum();
+    let scale = 2.0 / (FFT as f32 * window_energy);
+    let window_ac = window_autocorrelation(&window);
+    let frames = frame_count(samples.len());
+    let mut out = Spectrogram::default();
+    let (mut re, mut im) = (vec![0.0f32; FFT], vec![0.0f32; FFT]);
+    for k in 0..frames {
+        let centre = (k * HOP + HOP / 2) as isize;
+        let first = centre - (WINDOW / 2) as isize;
+        re.fill(0.0);
+        for (i, (r, w)) in re.iter_mut().zip(&window).enumerate() {
+            let at = first + i as isize;
+            let x = usize::try_from(at)
+                .ok()
+                .and_then(|at| samples.get(at))
+                .copied();
+            *r = x.unwrap_or(0.0) * w;
+        }
+        im.fill(0.0);
+        fft.transform(&mut re, &mut im);
+        let power: Vec<f32> = (LOW_BIN..=HIGH_BIN)
+            .map(|b| scale * (re[b] * re[b] + im[b] * im[b]))
+            .collect();
+        out.level_dbm0.push(dbm0(power.iter().sum()));
+        out.periodicity
+            .push(periodicity(&fft, &power, &window_ac, &mut re, &mut im));
+        out.power.push(power);
+    }
+    out
+}
+
+/// Autocorrelation of the window at every lag up to the longest pitch period.
+fn window_autocorrelation(window: &[f32]) -> Vec<f32> {
+    (0..=*PITCH_LAGS.end())
+        .map(|lag| window.iter().zip(&window[lag..]).map(|(a, b)| a * b).sum())
+        .collect()
+}
+
+/// The band-limited autocorrelation (the transform of the band power spectrum), divided by
+/// the window's own autocorrelation to undo its taper (Boersma 1993), at the best pitch lag,
+/// relative to lag 0. `re` and `im` are scratch space of the transform's size.
+fn periodicity(fft: &Fft, power: &[f32], window_ac: &[f32], re: &mut [f32], im: &mut [f32]) -> f32 {
+    re.fill(0.0);
+    im.fill(0.0);
+    for (i, &p) in power.iter().enumerate() {
+        re[LOW_BIN + i] = p;
+        re[FFT - LOW_BIN - i] = p;
+    }
+    // the power spectrum is real and even: the forward transform is the inverse, scaled
+    fft.transform(re, im);
+    if re[0] <= 0.0 {
+        return 0.0;
+    }
+    let zero = re[0] / window_ac[0];
+    PITCH_LAGS
+        .map(|lag| re[lag] / window_ac[lag] / zero)
+        .fold(0.0f32, f32::max)
+}
+
+/// Level in dBm0 of a mean square (full scale 1.0).
+pub(crate) fn dbm0(mean_square: f32) -> f32 {
+    if mean_square <= 0.0 {
+        return SILENCE_DBM0;
+    }
+    (10.0 * (mean_square / 0.5).log10() + FULL_SCALE_SINE_DBM0).max(SILENCE_DBM0)
+}
+
+/// Share of a frame's band power in its two strongest peaks (each with its window main lobe):
+/// near 1 for one or two pure tones (DTMF, dial tone, a flute), well below for a voice, whose
+/// power spreads over many harmonics or, unvoiced, over the whole band.
+pub(crate) fn tone_share(power: &[f32]) -> f32 {
+    let total: f32 = power.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let mut taken = vec![false; power.len()];
+    let mut peaks = 0.0;
+    for _ in 0..2 {
+        let strongest = power
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !taken[*i])
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i);
+        let Some(at) = strongest else { break };
+        let lobe = at.saturating_sub(PEAK_HALF_WIDTH)..(at + PEAK_HALF_WIDTH + 1).min(power.len());
+        for i in lobe {
+            if !taken[i] {
+                taken[i] = true;
+                peaks += power[i];
+            }
+        }
+    }
+    peaks / total
+}
+
+/// Mean over the bins of the log likelihood ratio of speech present to absent, for a frame of
+/// band power `power` over a background of mean power `noise` per bin: Sohn, Kim and Sung
+/// (1999), with the a priori SNR at its maximum-likelihood estimate, `γ - 1` for an a
+/// posteriori SNR `γ` above 1, which makes each bin's term `γ - 1 - ln γ` (0 below).
+pub(crate) fn likelihood(power: &[f32], noise: &[f32]) -> f32 {
+    let n = power.len().min(noise.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let sum: f32 = power[..n]
+        .iter()
+        .zip(&noise[..n])
+        .map(|(&p, &q)| {
+            let gamma = if q > 0.0 { p / q } else { 1.0 };
+            if gamma > 1.0 {
+                gamma - 1.0 - gamma.ln()
+            } else {
+                0.0
+            }
+        })
+        .sum();
+    sum / n as f32
+}
+
+/// Correlation of two frames' magnitude spectra: near 1 when the same partials sound at the
+/// same frequencies (a held note, a steady tone), lower when the voice's pitch and formants
+/// move, near 0 for independent noise.
+pub(crate) fn similarity(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let ma: Vec<f32> = a[..n].iter().map(|p| p.sqrt()).collect();
+    let mb: Vec<f32> = b[..n].iter().map(|p| p.sqrt()).collect();
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / n as f32;
+    let (ca, cb) = (mean(&ma), mean(&mb));
+    let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in ma.iter().zip(&mb) {
+        let (x, y) = (x - ca, y - cb);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa <= 0.0 || bb <= 0.0 {
+        return 0.0;
+    }
+    ab / (aa * bb).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_scale_sine_reads_3_14_dbm0() {
+        let sine: Vec<f32> = (0..4000u32)
+            .map(|n| (std::f64::consts::TAU * 1000.0 * f64::from(n) / 8000.0).sin() as f32)
+            .collect();
+        let spectra = spectrogram(&sine);
+        let level = spectra.level_dbm0[20];
+        assert!((level - FULL_SCALE_SINE_DBM0).abs() < 0.2, "{level}");
+        assert!(tone_share(&spectra.power[20]) > 0.99);
+        // 1000 Hz repeats every 8 samples, so at lags 24, 32, … as well
+        assert!(
+            spectra.periodicity[20] > 0.95,
+            "{}",
+            spectra.periodicity[20]
+        );
+    }
+
+    #[test]
+    fn frames_cover_every_started_hop() {
+        assert_eq!(frame_count(0), 0);
+        assert_eq!(frame_count(1), 1);
+        assert_eq!(frame_count(160), 2);
+        assert_eq!(spectrogram(&[0.0; 161]).power.len(), 3);
+    }
+}

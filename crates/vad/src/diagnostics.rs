@@ -1,0 +1,257 @@
+//! What the detector measured in every frame, for explaining a decision and for tuning.
+
+use crate::Settings;
+use crate::analysis::{self, Spectrogram};
+
+/// Share of the frames below the noise floor estimate: a low percentile, so that speech
+/// taking up most of the audio still leaves enough pauses to measure the floor from.
+const FLOOR_PERCENTILE: f32 = 0.10;
+/// Share of the background frames below the background level: their median.
+const BACKGROUND_PERCENTILE: f32 = 0.5;
+/// Frames on either side (200 ms) of a clearly loud frame that are left out of the
+/// background: a syllable's onset and decay.
+const MASK_SPAN: usize = 20;
+/// Lag in frames (40 ms) between the spectra compared for steadiness: longer than the window,
+/// so that noise frames share no samples, and shorter than a held note.
+const STEADY_LAG: usize = 4;
+/// Frames on either side (100 ms) over which steadiness is averaged: a syllable or two, so
+/// that a voice's moments of steady vowel average out with its transitions, while a held
+/// note stays steady throughout.
+const STEADY_SPAN: usize = 10;
+/// Spreads of the background (its median level minus its floor) above the background at
+/// which a frame may start a segment: babble, the most fluctuating background, reaches 1.4
+/// spreads above its median in one frame in a thousand.
+const ONSET_SPREADS: f32 = 1.6;
+/// Spreads above the background at which a segment goes on: babble's frames reach it in
+/// about one frame in a hundred.
+const CONTINUE_SPREADS: f32 = 1.0;
+/// Spreads above the background over which a segment's edges grow: babble's frames reach it
+/// in about one frame in ten.
+const EDGE_SPREADS: f32 = 0.6;
+/// Share of the background frames whose likelihood ratio is below the edge level: a frame
+/// that stands out of the background's spectrum as only one in ten of its own frames does.
+const EDGE_LIKELIHOOD_PERCENTILE: f32 = 0.9;
+/// Frames quieter than this (dBm0) are never speech: a caller at the quietest level of the
+/// ITU-T P.56 range callscore expects (-30 dBm0 active) has speech sounds well above it.
+const MIN_LEVEL_DBM0: f32 = -60.0;
+
+/// The measures of one 10 ms frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Frame {
+    /// In-band (250-3500 Hz) level in dBm0.
+    pub level_dbm0: f32,
+    /// Level above the noise floor in dB.
+    pub snr_db: f32,
+    /// Share of the power in the two strongest spectral peaks (1 for one or two pure tones).
+    pub tone_share: f32,
+    /// Spectral similarity with the frames 40 ms before or after, averaged over 200 ms (1 for
+    /// a held note).
+    pub steadiness: f32,
+    /// Normalised autocorrelation at the best pitch lag, 80-400 Hz (1 for a periodic sound,
+    /// near 0 for noise).
+    pub periodicity: f32,
+    /// Mean log likelihood ratio of speech over the background's spectrum (Sohn, Kim and
+    /// Sung 1999), 0 for a frame like the background.
+    pub likelihood: f32,
+    /// Neither a tone nor a held note, and not below the quietest speech level.
+    pub voice_like: bool,
+    /// Voice-like and at or above the onset threshold: a frame that can start a segment.
+    pub speech: bool,
+}
+
+/// The noise floor and the frames of `samples`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Analysis {
+    /// Noise floor estimate in dBm0, from `samples` and the noise context.
+    pub floor_dbm0: f32,
+    /// Median level of the background (the frames away from clearly loud ones), in dBm0.
+    pub background_dbm0: f32,
+    /// Level a frame must reach to start a segment, in dBm0: [`Settings::threshold_db`] above
+    /// the background level, but never more than [`Settings::max_threshold_db`] above the
+    /// floor (when the caller talks most of the time, the background percentile is speech).
+    pub threshold_dbm0: f32,
+    /// Level a frame must keep to continue a segment, in dBm0.
+    pub continue_dbm0: f32,
+    /// Level down to which a segment's edges grow, in dBm0.
+    pub edge_dbm0: f32,
+    /// Likelihood ratio over which a segment's edges grow as well (see [`Frame::likelihood`]).
+    pub edge_likelihood: f32,
+    /// One per 10 ms of `samples` (the last one may be partial).
+    pub frames: Vec<Frame>,
+}
+
+/// Measures every frame of `samples`; see [`crate::find_speech`] for the arguments.
+pub fn analyse(samples: &[f32], noise_context: &[f32], settings: &Settings) -> Analysis {
+    let spectra = analysis::spectrogram(samples);
+    let context = analysis::spectrogram(noise_context);
+    let mut all: Vec<f32> = spectra
+        .level_dbm0
+        .iter()
+        .chain(&context.level_dbm0)
+        .copied()
+        .collect();
+    let clear_dbm0 = percentile(&mut all, FLOOR_PERCENTILE) + settings.max_threshold_db;
+    let in_samples: Vec<usize> = unmasked(&spectra.level_dbm0, clear_dbm0).collect();
+    let in_context: Vec<usize> = unmasked(&context.level_dbm0, clear_dbm0).collect();
+    let mut background: Vec<f32> = in_samples
+        .iter()
+        .map(|&k| spectra.level_dbm0[k])
+        .chain(in_context.iter().map(|&k| context.level_dbm0[k]))
+        .collect();
+    let noise = if background.len() * 10 < all.len() {
+        background = all;
+        mean_spectrum(spectra.power.iter().chain(&context.power))
+    } else {
+        mean_spectrum(
+            in_samples
+                .iter()
+                .map(|&k| &spectra.power[k])
+                .chain(in_context.iter().map(|&k| &context.power[k])),
+        )
+    };
+    let likelihood: Vec<f32> = spectra
+        .power
+        .iter()
+        .map(|p| analysis::likelihood(p, &noise))
+        .collect();
+    let mut usual: Vec<f32> = in_samples.iter().map(|&k| likelihood[k]).collect();
+    usual.extend(
+        context
+            .power
+            .iter()
+            .map(|p| analysis::likelihood(p, &noise)),
+    );
+    let edge_likelihood = percentile(&mut usual, EDGE_LIKELIHOOD_PERCENTILE);
+    let floor_dbm0 = percentile(&mut background, FLOOR_PERCENTILE);
+    let background_dbm0 = percentile(&mut background, BACKGROUND_PERCENTILE);
+    let spread = background_dbm0 - floor_dbm0;
+    let above = |db: f32, spreads: f32| background_dbm0 + db.max(spreads * spread);
+    let threshold_dbm0 = above(settings.threshold_db, ONSET_SPREADS)
+        .min(floor_dbm0 + settings.max_threshold_db)
+        .max(MIN_LEVEL_DBM0);
+    let continue_dbm0 = above(settings.continue_db, CONTINUE_SPREADS).min(threshold_dbm0);
+    let edge_dbm0 = above(settings.edge_db, EDGE_SPREADS).min(continue_dbm0);
+    let steadiness = smoothed_steadiness(&spectra);
+    let frames = (0..spectra.power.len())
+        .map(|k| frame(&spectra, k, steadiness[k], threshold_dbm0, settings))
+        .zip(&likelihood)
+        .map(|(mut f, &l)| {
+            f.snr_db = f.level_dbm0 - floor_dbm0;
+            f.likelihood = l;
+            f
+        })
+        .collect();
+    Analysis {
+        floor_dbm0,
+        background_dbm0,
+        threshold_dbm0,
+        continue_dbm0,
+        edge_dbm0,
+        edge_likelihood,
+        frames,
+    }
+}
+
+/// Mean power per bin over `spectra`: the background's spectrum.
+fn mean_spectrum<'a>(spectra: impl Iterator<Item = &'a Vec<f32>>) -> Vec<f32> {
+    let mut sum: Vec<f32> = Vec::new();
+    let mut count = 0usize;
+    for power in spectra {
+        if sum.is_empty() {
+            sum = vec![0.0; power.len()];
+        }
+        sum.iter_mut().zip(power).for_each(|(s, p)| *s += p);
+        count += 1;
+    }
+    sum.iter_mut().for_each(|s| *s /= count.max(1) as f32);
+    sum
+}
+
+/// The frames more than [`MASK_SPAN`] frames away from any at or above `clear_dbm0`: the
+/// background, with the caller's clearly loud speech and what surrounds it left out.
+fn unmasked(levels: &[f32], clear_dbm0: f32) -> impl Iterator<Item = usize> + '_ {
+    // loud[k] counts the clearly loud frames before frame k
+    let mut loud = vec![0usize; levels.len() + 1];
+    for (k, &level) in levels.iter().enumerate() {
+        loud[k + 1] = loud[k] + usize::from(level >= clear_dbm0);
+    }
+    (0..levels.len()).filter_map(move |k| {
+        let (first, last) = (
+            k.saturating_sub(MASK_SPAN),
+            (k + MASK_SPAN + 1).min(levels.len()),
+        );
+        (loud[last] == loud[first]).then_some(k)
+    })
+}
+
+/// Per frame, the spectral similarity with the frames [`STEADY_LAG`] before and after (the
+/// more similar), averaged over [`STEADY_SPAN`] frames on either side.
+fn smoothed_steadiness(spectra: &Spectrogram) -> Vec<f32> {
+    let power = &spectra.power;
+    let raw: Vec<f32> = (0..power.len())
+        .map(|k| {
+            let before = k.checked_sub(STEADY_LAG).map(|j| &power[j]);
+            let after = power.get(k + STEADY_LAG);
+            [before, after]
+                .into_iter()
+                .flatten()
+                .map(|other| analysis::similarity(&power[k], other))
+                .fold(0.0f32, f32::max)
+        })
+        .collect();
+    (0..raw.len())
+        .map(|k| {
+            let span = &raw[k.saturating_sub(STEADY_SPAN)..(k + STEADY_SPAN + 1).min(raw.len())];
+            span.iter().sum::<f32>() / span.len() as f32
+        })
+        .collect()
+}
+
+fn frame(
+    spectra: &Spectrogram,
+    k: usize,
+    steadiness: f32,
+    threshold_dbm0: f32,
+    settings: &Settings,
+) -> Frame {
+    let level_dbm0 = spectra.level_dbm0[k];
+    let tone_share = analysis::tone_share(&spectra.power[k]);
+    let voice_like = level_dbm0 >= MIN_LEVEL_DBM0
+        && tone_share <= settings.max_tone_share
+        && steadiness <= settings.max_steadiness;
+    Frame {
+        level_dbm0,
+        snr_db: 0.0,
+        tone_share,
+        steadiness,
+        periodicity: spectra.periodicity[k],
+        likelihood: 0.0,
+        voice_like,
+        speech: voice_like && level_dbm0 >= threshold_dbm0,
+    }
+}
+
+/// The value below which `share` of `values` lie (the values are reordered); the silence
+/// level for none.
+fn percentile(values: &mut [f32], share: f32) -> f32 {
+    if values.is_empty() {
+        return analysis::dbm0(0.0);
+    }
+    let at = ((values.len() - 1) as f32 * share).round() as usize;
+    let (_, value, _) = values.select_nth_unstable_by(at, f32::total_cmp);
+    *value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_picks_the_low_end() {
+        let mut values: Vec<f32> = (0..=100).rev().map(|v| v as f32).collect();
+        assert_eq!(percentile(&mut values, 0.10), 10.0);
+        assert_eq!(percentile(&mut [], 0.10), analysis::dbm0(0.0));
+    }
+}
