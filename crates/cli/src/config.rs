@@ -96,6 +96,14 @@ pub struct KafkaSection {
     /// that carries phone numbers. Give it a short retention (as `retention.contact_requests`).
     #[serde(default)]
     pub contact_topic: Option<String>,
+    /// Where transcription requests for spoken comments go; required when a survey has a
+    /// `comment` question.
+    #[serde(default)]
+    pub transcription_topic: Option<String>,
+    /// Where the transcriber writes its transcripts, keyed by the request's id: erasure
+    /// tombstones them there too.
+    #[serde(default)]
+    pub transcripts_topic: Option<String>,
     /// Where erasure and export requests arrive (`callscore serve-privacy`).
     #[serde(default)]
     pub privacy_requests_topic: Option<String>,
@@ -369,6 +377,8 @@ impl Config {
         for (name, topic) in [
             ("kafka.audit_topic", &kafka.audit_topic),
             ("kafka.contact_topic", &kafka.contact_topic),
+            ("kafka.transcription_topic", &kafka.transcription_topic),
+            ("kafka.transcripts_topic", &kafka.transcripts_topic),
             (
                 "kafka.privacy_requests_topic",
                 &kafka.privacy_requests_topic,

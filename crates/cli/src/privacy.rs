@@ -62,6 +62,12 @@ pub(crate) struct TargetArgs {
     #[arg(long, value_name = "FILE", requires = "store")]
     contacts: Option<PathBuf>,
 
+    /// With --store: the transcription requests file; transcripts.ndjson beside it holds the
+    /// transcripts (default: transcription-requests.ndjson in the store, as `callscore
+    /// process` writes it).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    transcriptions: Option<PathBuf>,
+
     /// With --store: where audit records go (default: audit.ndjson in the store).
     #[arg(long, value_name = "FILE", requires = "store")]
     audit: Option<PathBuf>,
@@ -153,6 +159,10 @@ impl Target {
                 .contacts
                 .clone()
                 .unwrap_or_else(|| dir.join("contact-requests.ndjson")),
+            transcriptions: args
+                .transcriptions
+                .clone()
+                .unwrap_or_else(|| dir.join("transcription-requests.ndjson")),
             dir: dir.clone(),
             retention: Box::new(retention),
             pseudonyms,
@@ -168,6 +178,7 @@ pub(crate) enum Prepared {
         audit: PathBuf,
         events: PathBuf,
         contacts: PathBuf,
+        transcriptions: PathBuf,
         retention: Box<RetentionConfig>,
         pseudonyms: Option<Pseudonyms>,
         origin: AuditOrigin,
@@ -211,6 +222,7 @@ impl Prepared {
                 audit,
                 events,
                 contacts,
+                transcriptions,
                 retention,
                 pseudonyms,
                 origin,
@@ -226,7 +238,11 @@ impl Prepared {
                 };
                 let sink = NdjsonSink::new(appending(&events)?)
                     .with_events_file(events)
-                    .with_contacts(contacts);
+                    .with_contacts(contacts)
+                    .with_transcriptions(
+                        transcriptions.clone(),
+                        transcriptions.with_file_name("transcripts.ndjson"),
+                    );
                 Ok(Target::Local {
                     store,
                     sink,
@@ -265,6 +281,8 @@ pub(crate) fn sink(config: &Config) -> anyhow::Result<KafkaSink> {
         dead_letter_topic: config.kafka.dead_letter_topic.clone(),
         audit_topic: config.kafka.audit_topic.clone(),
         contact_topic: config.kafka.contact_topic.clone(),
+        transcription_topic: config.kafka.transcription_topic.clone(),
+        transcripts_topic: config.kafka.transcripts_topic.clone(),
         properties: properties["producer"].clone(),
         source: config.kafka.event_source.clone(),
     })

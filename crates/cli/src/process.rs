@@ -64,6 +64,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     contacts: Option<PathBuf>,
 
+    /// Where transcription requests for spoken comments go (default:
+    /// transcription-requests.ndjson in the store directory). A transcriber writes its
+    /// transcripts to transcripts.ndjson beside it, which erasure rewrites too.
+    #[arg(long, value_name = "FILE")]
+    transcriptions: Option<PathBuf>,
+
     /// A file holding the pseudonymisation key (raw bytes, or hex).
     #[arg(long, value_name = "FILE", conflicts_with = "keyring")]
     pseudonym_key_file: Option<PathBuf>,
@@ -273,7 +279,14 @@ fn process(args: &Args, pipeline: Pipeline, files: &[PathBuf]) -> anyhow::Result
         .contacts
         .clone()
         .unwrap_or_else(|| args.store.join("contact-requests.ndjson"));
-    let mut sink = NdjsonSink::new(events).with_contacts(contacts);
+    let transcriptions = args
+        .transcriptions
+        .clone()
+        .unwrap_or_else(|| args.store.join("transcription-requests.ndjson"));
+    let transcripts = transcriptions.with_file_name("transcripts.ndjson");
+    let mut sink = NdjsonSink::new(events)
+        .with_contacts(contacts)
+        .with_transcriptions(transcriptions, transcripts);
     if let Some(out) = &args.out {
         sink = sink.with_events_file(out.clone());
     }

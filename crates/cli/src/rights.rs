@@ -67,8 +67,9 @@ impl SelectorArgs {
 }
 
 /// Erase a subject's data on request: every stored object (every version), its facts
-/// retracted from the scores and contact streams (tombstones for their exact keys), and one
-/// erasure event on the scores stream naming what was erased so that downstream copies go too.
+/// retracted from the scores, contact and transcription streams (tombstones for their exact
+/// keys), and one erasure event on the scores stream naming what was erased so that downstream
+/// copies go too.
 /// Recordings under a legal hold are kept and reported; so are versions an Object Lock keeps.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\

@@ -164,6 +164,11 @@ fn retention_is_enforced_holds_released_and_keys_destroyed_with_an_audit_trail()
             .join("surveys/nps-csat.toml")
             .to_str()
             .expect("UTF-8"),
+        "--survey",
+        fixtures()
+            .join("surveys/nps-comment.toml")
+            .to_str()
+            .expect("UTF-8"),
         "--keyring",
         keyring.to_str().expect("UTF-8"),
         "--retention",
@@ -175,7 +180,32 @@ fn retention_is_enforced_holds_released_and_keys_destroyed_with_an_audit_trail()
     ]);
     assert!(processed.status.success(), "{}", text(&processed.stderr));
     let before = classes(&store);
-    assert_eq!(before.len(), 16, "8 recordings of 2 tenants: {before:?}");
+    assert_eq!(before.len(), 20, "10 recordings of 2 tenants: {before:?}");
+    // a spoken comment's clip lies beside its recording, under the same class and caller
+    let clips = |store: &Path| -> Vec<String> {
+        stored(store)
+            .iter()
+            .flat_map(|dir| std::fs::read_dir(store.join(dir)).expect("a recording"))
+            .map(|f| f.expect("an entry").path())
+            .filter(|f| {
+                f.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with("comment-") && !n.ends_with(".meta.json")
+                })
+            })
+            .map(|f| f.strip_prefix(store).expect("inside").display().to_string())
+            .collect()
+    };
+    let clipped = clips(&store);
+    assert_eq!(
+        clipped.len(),
+        2,
+        "acme's and globex's rec-0011: {clipped:?}"
+    );
+    assert!(
+        clipped.iter().all(|c| c.contains("/respondent/")),
+        "{clipped:?}"
+    );
     let pseudonyms: BTreeSet<String> = lines(&events)
         .iter()
         .filter_map(|e| e["caller_pseudonym"].as_str().map(str::to_string))
@@ -276,6 +306,10 @@ fn retention_is_enforced_holds_released_and_keys_destroyed_with_an_audit_trail()
     let left = classes(&store);
     let acme: Vec<&String> = left.keys().filter(|k| k.starts_with("acme/")).collect();
     assert_eq!(acme, vec!["acme/rec-0006"], "{left:?}");
+    assert!(
+        !clips(&store).iter().any(|c| c.starts_with("acme/")),
+        "the comment clip went with its recording"
+    );
     assert_eq!(left["acme/rec-0006"], "consented_contact");
     assert!(!left.contains_key("globex/rec-0003"));
     assert_eq!(left["globex/rec-0007"], "legal_hold", "globex's hold stays");
@@ -335,7 +369,7 @@ fn retention_is_enforced_holds_released_and_keys_destroyed_with_an_audit_trail()
         .map(|r| r["recordings"].as_u64().expect("a count"))
         .sum();
     assert_eq!(
-        deleted, 15,
+        deleted, 19,
         "every recording but globex's hold, each audited once"
     );
     for record in &audit {

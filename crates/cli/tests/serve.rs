@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use callscore_testkit::service::{
-    self, DEAD_LETTERS, RECORDINGS, SCORES, Services, answers_of, event_count, expected_answers,
-    recordings,
+    self, DEAD_LETTERS, RECORDINGS, SCORES, Services, TRANSCRIPTIONS, answers_of, event_count,
+    expected_answers, recordings,
 };
 use rdkafka::message::{Header, OwnedHeaders};
 use sha2::{Digest, Sha256};
@@ -98,6 +98,46 @@ async fn recordings_become_the_expected_events_and_objects() {
             meta["sha256"],
             response["audio"]["sha256"].as_str().expect("a digest")
         );
+    }
+
+    // each spoken comment: its clip beside the recording, and a transcription request for it
+    let clipped = events
+        .iter()
+        .filter(|e| e.json()["comment"]["clip"].is_object())
+        .count();
+    let spoken = recordings
+        .iter()
+        .filter(|r| {
+            r.answers
+                .get("why")
+                .is_some_and(|(status, _)| status == "answered")
+        })
+        .count();
+    assert!(spoken > 0, "the fixtures hold a spoken comment");
+    assert_eq!(clipped, spoken);
+    let requests = services.read(TRANSCRIPTIONS, spoken, DONE);
+    assert_eq!(requests.len(), spoken);
+    let keys = services.keys("audio").await;
+    for request in &requests {
+        let value = request.json();
+        assert_eq!(request.key.as_deref(), value["request_id"].as_str());
+        assert_eq!(
+            request.headers["ce_type"],
+            "com.callscore.transcription-request.v1"
+        );
+        let uri = value["clip"]["uri"].as_str().expect("a clip URI");
+        let key = uri
+            .strip_prefix("s3://audio/")
+            .expect("in the audio bucket");
+        assert!(key.ends_with("/comment-why.opus"), "{key}");
+        assert!(keys.iter().any(|k| k == key), "the clip is stored: {key}");
+        let score = events
+            .iter()
+            .map(|e| e.json())
+            .find(|e| e["event_id"] == value["score_event_id"])
+            .expect("the comment's score event");
+        assert_eq!(score["comment"]["clip"], value["clip"]);
+        assert!(!String::from_utf8_lossy(&request.payload).contains("+3120555"));
     }
 
     let metrics = service.metrics();

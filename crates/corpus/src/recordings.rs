@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use callscore_audio::Encoding;
+use callscore_synth::voice::{self, Voice};
 use callscore_synth::{Rng, fade, g711, mix, music, noise, set_level};
 use serde::Serialize;
 
@@ -158,6 +159,21 @@ pub struct Expected {
     /// A phrase a decoding warning contains; absent when the audio decodes cleanly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning_contains: Option<String>,
+    /// Where the caller's spoken comment is, for a survey with a comment question; absent
+    /// for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<ExpectedComment>,
+}
+
+/// The truth about a comment question: where the caller spoke, if they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedComment {
+    /// The comment question.
+    pub question_id: String,
+    /// Where the speech starts, in ms from the start of the recording; `null` without one.
+    pub speech_start_ms: Option<u64>,
+    /// Where it ends.
+    pub speech_end_ms: Option<u64>,
 }
 
 /// The outcome of one question.
@@ -272,7 +288,7 @@ fn sidecar(n: u64, offsets: Vec<QuestionOffset>) -> Sidecar {
             .into(),
         ),
         campaign: None,
-        call_started_at: format!("2026-11-02T09:{:02}:00Z", 5 * n),
+        call_started_at: format!("2026-11-02T{:02}:{:02}:00Z", 9 + 5 * n / 60, 5 * n % 60),
         caller_channel: None,
         codec: None,
         out_of_band_keys: None,
@@ -328,6 +344,7 @@ impl SurveyRecording {
                 answers: answers(list),
                 dead_letter: None,
                 warning_contains: None,
+                comment: None,
             },
             sidecar,
             bytes,
@@ -353,6 +370,7 @@ impl SurveyRecording {
                 answers: None,
                 dead_letter: Some(reason),
                 warning_contains: None,
+                comment: None,
             },
             sidecar,
             bytes,
@@ -373,7 +391,94 @@ pub fn generate() -> Vec<SurveyRecording> {
         cut_off(),
         corrupt(),
         bad_metadata(),
+        commented(),
+        not_commented(),
     ]
+}
+
+/// The survey of the calls with a comment question, under `fixtures/`.
+pub const COMMENT_SURVEY: &str = "surveys/nps-comment.toml";
+/// Id of that survey.
+const COMMENT_SURVEY_ID: &str = "nps-comment";
+
+impl SurveyRecording {
+    /// The call answers the comment survey; the caller spoke from `start` for `samples` at
+    /// 8 kHz, or not at all.
+    fn with_comment(mut self, speech: Option<(f64, usize)>) -> SurveyRecording {
+        self.sidecar.survey_id = COMMENT_SURVEY_ID.into();
+        let ms = |seconds: f64| (seconds * 1000.0).round() as u64;
+        self.expected.comment = Some(ExpectedComment {
+            question_id: "why".into(),
+            speech_start_ms: speech.map(|(start, _)| ms(start)),
+            speech_end_ms: speech.map(|(start, len)| ms(start + len as f64 / 8000.0)),
+        });
+        self
+    }
+}
+
+fn commented() -> SurveyRecording {
+    let mut rng = seeded(SEED, 0, 11);
+    let call = Call {
+        seconds: 14.0,
+        prompts: &[(0.3, 3.0), (4.8, 2.4)],
+        presses: &[
+            ('8', 3.70, 0.11, -8.0, -9.0, 0.0),
+            ('#', 4.10, 0.10, -9.0, -10.0, 0.002),
+        ],
+    };
+    let (mut line, keys) = call.mono(&mut rng);
+    let speech = voice::talk(Voice { pitch_hz: 105.0 }, 3.6, -24.0, &mut rng);
+    let start = 8.2;
+    mix(&mut line, (start * 8000.0) as usize, &speech, 1.0);
+    SurveyRecording::scored(
+        "nps8-comment.wav",
+        "8 kHz 16-bit PCM mono: the caller keys 8 #, hears the comment prompt and speaks for \
+         about 3.6 s from 8.2 s (a formant voice at -24 dBm0), then hangs up; the survey listens \
+         2.5 s after the prompt starts, past the prompt",
+        sidecar(11, call.offsets(&[("recommend", 0), ("why", 1)])),
+        &keys,
+        &[
+            ("recommend", Answered, Some(8), 1),
+            ("why", Answered, None, 0),
+        ],
+        wav(PROMPT_RATE, Encoding::Pcm { bits: 16 }, &[line]),
+    )
+    .with_comment(Some((start, speech.len())))
+}
+
+fn not_commented() -> SurveyRecording {
+    let mut rng = seeded(SEED, 0, 12);
+    let call = Call {
+        seconds: 13.0,
+        prompts: &[(0.2, 3.1), (4.9, 2.3), (7.4, 5.4)],
+        presses: &[
+            ('3', 3.80, 0.10, -9.0, -10.0, 0.0),
+            ('#', 4.20, 0.10, -8.0, -9.0, -0.003),
+        ],
+    };
+    // the IVR plays hold music while it records (its third "prompt"); the caller says nothing
+    let mut ivr = call.prompts(&mut rng);
+    let mut caller = vec![0.0f32; ivr.len()];
+    mix(&mut caller, 0, &ivr, ECHO_GAIN);
+    noise::white(&mut ivr, NOISE_DBM0, &mut rng);
+    noise::pink(&mut caller, NOISE_DBM0, &mut rng);
+    let keys = press(&mut caller, PROMPT_RATE, 1, call.presses, &mut rng);
+    SurveyRecording::scored(
+        "nps3-no-comment-stereo.wav",
+        "8 kHz 16-bit PCM stereo, the caller on channel 1: 3 #, then the comment prompt and \
+         music while the IVR records, echoed 30 dB down onto the caller's channel, and no word",
+        Sidecar {
+            caller_channel: Some(1),
+            ..sidecar(12, call.offsets(&[("recommend", 0), ("why", 1)]))
+        },
+        &keys,
+        &[
+            ("recommend", Answered, Some(3), 1),
+            ("why", NoInput, None, 0),
+        ],
+        wav(PROMPT_RATE, Encoding::Pcm { bits: 16 }, &[ivr, caller]),
+    )
+    .with_comment(None)
 }
 
 fn clean() -> SurveyRecording {
@@ -708,8 +813,12 @@ No recording of a real person is included: the IVR's prompts are synthetic music
 standing in for speech, the caller's keys are DTMF at -6 to -12 dBm0 per tone, 80-150 ms long,
 over line noise at -55 dBm0.
 
-Every call answers `fixtures/surveys/nps-csat.toml`: `recommend` (NPS 0-10, up to 2 digits,
-`#` ends an entry) and then `satisfied` (CSAT 1-5, one digit), every setting at its default.
+Every call but the last two answers `fixtures/surveys/nps-csat.toml`: `recommend` (NPS 0-10,
+up to 2 digits, `#` ends an entry) and then `satisfied` (CSAT 1-5, one digit), every setting at
+its default. The last two answer `fixtures/surveys/nps-comment.toml`: `recommend`, then `why`,
+a spoken comment listened for from 2.5 s after its prompt starts; their `comment` entry in
+`expected.json` gives where the caller spoke (a formant voice from `callscore-synth`, so that
+the bytes do not depend on a speech engine's version).
 Beside each recording `NAME.wav` is its metadata `NAME.json`: `schema_version`, `recording_id`,
 `call_id`, `tenant`, `survey_id`, `caller_number` (null when withheld), `called_number`, the
 optional `agent`, `queue` and `campaign`, `call_started_at`, `caller_channel` (null for mono),

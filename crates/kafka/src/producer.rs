@@ -71,6 +71,11 @@ pub struct SinkConfig {
     /// The contact topic, where the contact requests of consenting callers go (the one topic
     /// with phone numbers).
     pub contact_topic: Option<String>,
+    /// Where transcription requests for comment clips go.
+    pub transcription_topic: Option<String>,
+    /// Where a transcriber writes its transcripts (keyed by the request's id): erasure
+    /// tombstones them there too.
+    pub transcripts_topic: Option<String>,
     /// librdkafka properties, verbatim.
     pub properties: BTreeMap<String, String>,
     /// `ce_source` of the events, e.g. `/callscore`.
@@ -344,6 +349,18 @@ impl KafkaSink {
             .await
     }
 
+    fn transcription_topic(&self) -> Result<&str, SinkError> {
+        self.config
+            .transcription_topic
+            .as_deref()
+            .ok_or_else(|| SinkError {
+                what: "transcription requests",
+                retry: Retry::Blocked,
+                message: "a comment was recorded but no kafka.transcription_topic is configured"
+                    .into(),
+            })
+    }
+
     fn contact_topic(&self) -> Result<&str, SinkError> {
         self.config
             .contact_topic
@@ -383,15 +400,36 @@ impl EventSink for KafkaSink {
 
     /// Tombstones: a null value under each key, which a compacted topic turns into the key's
     /// removal.
+    async fn transcription(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        let topic = self.transcription_topic()?;
+        self.produce(
+            topic,
+            requests,
+            "request_id",
+            Some("com.callscore.transcription-request.v1"),
+            "transcription requests",
+        )
+        .await
+    }
+
     async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
-        let topic = match stream {
-            Stream::Scores => self.config.scores_topic.as_str(),
-            Stream::Contacts => self.contact_topic()?,
+        let topics = match stream {
+            Stream::Scores => vec![self.config.scores_topic.as_str()],
+            Stream::Contacts => vec![self.contact_topic()?],
+            Stream::Transcriptions => [
+                self.config.transcription_topic.as_deref(),
+                self.config.transcripts_topic.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         };
-        let mut deliveries = Vec::with_capacity(keys.len());
-        for key in keys {
-            let record = FutureRecord::<[u8], [u8]>::to(topic).key(key.as_bytes());
-            deliveries.push(self.enqueue(record, "tombstones")?);
+        let mut deliveries = Vec::with_capacity(keys.len() * topics.len());
+        for topic in topics {
+            for key in keys {
+                let record = FutureRecord::<[u8], [u8]>::to(topic).key(key.as_bytes());
+                deliveries.push(self.enqueue(record, "tombstones")?);
+            }
         }
         for delivery in deliveries {
             self.settle(delivery, "tombstones").await?;

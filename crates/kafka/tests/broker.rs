@@ -68,6 +68,8 @@ fn sink(services: &Services, extra: &[(&str, &str)]) -> Arc<KafkaSink> {
             dead_letter_topic: DEAD_LETTERS.into(),
             audit_topic: None,
             contact_topic: None,
+            transcription_topic: None,
+            transcripts_topic: None,
             properties,
             source: "/callscore-test".into(),
         })
@@ -180,6 +182,8 @@ async fn the_sink_keeps_the_event_sink_contract() {
         dead_letter_topic: DEAD_LETTERS.into(),
         audit_topic: None,
         contact_topic: None,
+        transcription_topic: None,
+        transcripts_topic: None,
         properties: BTreeMap::from([("bootstrap.servers".to_string(), services.bootstrap())]),
         source: "/callscore-test".into(),
     })
@@ -340,6 +344,8 @@ async fn a_fatal_producer_error_is_reported_as_fatal() {
         dead_letter_topic: DEAD_LETTERS.into(),
         audit_topic: None,
         contact_topic: None,
+        transcription_topic: None,
+        transcripts_topic: None,
         properties: BTreeMap::from([
             ("bootstrap.servers".to_string(), cluster.bootstrap_servers()),
             ("message.timeout.ms".to_string(), "10000".to_string()),

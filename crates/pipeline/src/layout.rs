@@ -4,6 +4,7 @@
 //! ```text
 //! TENANT/CLASS/CALLER/RECORDING/audio.EXT          the recording as it came
 //! TENANT/CLASS/CALLER/RECORDING/record.json        what callscore made of it (RecordingRecord)
+//! TENANT/CLASS/CALLER/RECORDING/comment-QUESTION.EXT   a spoken comment's clip
 //! _index/expires/TENANT/DAY/CLASS/CALLER/RECORDING/CALL     found by the retention sweep
 //! _index/recordings/TENANT/RECORDING/CLASS/CALLER/CALL      found by recording id
 //! _index/calls/TENANT/CALL/RECORDING/CLASS/CALLER           found by call id
@@ -27,6 +28,8 @@ use crate::ports::{ObjectKey, WITHHELD, class_name};
 pub const INDEX: &str = "_index/";
 /// The file of a recording's audio, before its extension.
 pub const AUDIO_FILE: &str = "audio";
+/// The file of a comment's clip, before the question id and the extension.
+pub const COMMENT_FILE: &str = "comment-";
 /// The file of a recording's record.
 pub const RECORD_FILE: &str = "record.json";
 
@@ -92,6 +95,11 @@ impl Place {
     /// The key of the recording's record.
     pub fn record(&self) -> ObjectKey {
         ObjectKey::from_layout(format!("{}{RECORD_FILE}", self.prefix()))
+    }
+
+    /// The key of the clip of comment question `question_id` (a validated id, safe in a key).
+    pub fn comment(&self, question_id: &str, extension: &str) -> ObjectKey {
+        self.file(&format!("{COMMENT_FILE}{question_id}.{extension}"))
     }
 
     /// The key of one of the recording's files (`audio.wav`, `record.json`, …).

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+mod comments;
 mod contact;
 #[cfg(feature = "testsuite")]
 pub mod contract;
@@ -44,7 +45,9 @@ mod pseudonym;
 mod record;
 pub mod redact;
 mod retention;
+mod transcription;
 
+pub use comments::{CLIP_MARGIN, Clip};
 pub use contact::{CONTACT_SCHEMA_FILE, CONTACT_VERSION, ContactAnswer, ContactRequest};
 pub use failure::{DeadLetter, Failure, Reason, Stage};
 pub use files::{FileDefaults, FileReceipt, FileSource};
@@ -67,6 +70,10 @@ pub use record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, St
 pub use retention::{
     RetentionConfig, RetentionDecision, RetentionPolicy, default_contact_requests, default_max,
 };
+pub use transcription::{
+    TRANSCRIPT_SCHEMA_FILE, TRANSCRIPTION_REQUEST_SCHEMA_FILE, TRANSCRIPTION_VERSION,
+    TranscriptEvent, TranscriptWord, TranscriptionRequest,
+};
 
 /// Extension of stored objects whose input had none usable.
 const OUTPUT_EXTENSION_FALLBACK: &str = "bin";
@@ -81,8 +88,18 @@ pub const REFERENCE_SCHEMA_FILE: &str = "audio-reference.v1.schema.json";
 pub const DEAD_LETTER_SCHEMA_FILE: &str = "dead-letter.v1.schema.json";
 
 /// The schemas this crate owns, with their file names under `schemas/`.
-pub fn schemas() -> [(&'static str, serde_json::Value); 6] {
+pub fn schemas() -> [(&'static str, serde_json::Value); 8] {
     [
+        (
+            TRANSCRIPTION_REQUEST_SCHEMA_FILE,
+            callscore_survey::schema::generate::<TranscriptionRequest>(
+                TRANSCRIPTION_REQUEST_SCHEMA_FILE,
+            ),
+        ),
+        (
+            TRANSCRIPT_SCHEMA_FILE,
+            callscore_survey::schema::generate::<TranscriptEvent>(TRANSCRIPT_SCHEMA_FILE),
+        ),
         (
             CONTACT_SCHEMA_FILE,
             callscore_survey::schema::generate::<ContactRequest>(CONTACT_SCHEMA_FILE),

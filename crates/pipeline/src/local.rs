@@ -323,6 +323,8 @@ pub struct NdjsonSink<E> {
     events: Mutex<E>,
     events_file: Option<PathBuf>,
     contacts: Option<PathBuf>,
+    transcriptions: Option<PathBuf>,
+    transcripts: Option<PathBuf>,
     lock: Mutex<()>,
 }
 
@@ -333,6 +335,8 @@ impl<E: Write + Send> NdjsonSink<E> {
             events: Mutex::new(events),
             events_file: None,
             contacts: None,
+            transcriptions: None,
+            transcripts: None,
             lock: Mutex::new(()),
         }
     }
@@ -340,6 +344,14 @@ impl<E: Write + Send> NdjsonSink<E> {
     /// Contact requests go to the file `path` (appended).
     pub fn with_contacts(mut self, path: PathBuf) -> NdjsonSink<E> {
         self.contacts = Some(path);
+        self
+    }
+
+    /// Transcription requests go to the file `requests` (appended); a transcriber writes its
+    /// transcripts to `transcripts`. Retractions rewrite both.
+    pub fn with_transcriptions(mut self, requests: PathBuf, transcripts: PathBuf) -> NdjsonSink<E> {
+        self.transcriptions = Some(requests);
+        self.transcripts = Some(transcripts);
         self
     }
 
@@ -352,6 +364,29 @@ impl<E: Write + Send> NdjsonSink<E> {
     /// Whether retracted events can be taken out of where they were written.
     pub fn retracts_events(&self) -> bool {
         self.events_file.is_some()
+    }
+}
+
+impl<E> NdjsonSink<E> {
+    fn append(
+        &self,
+        path: Option<&PathBuf>,
+        what: &'static str,
+        values: &[serde_json::Value],
+    ) -> Result<(), SinkError> {
+        let path = path.ok_or_else(|| SinkError {
+            what,
+            retry: Retry::Blocked,
+            message: format!("no file for {what} is configured"),
+        })?;
+        let text = lines_of(values);
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_data()))
+            .map_err(|e| sink_failed(what, &e))
     }
 }
 
@@ -404,29 +439,25 @@ impl<E: Write + Send> EventSink for NdjsonSink<E> {
     }
 
     async fn contact(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
-        let path = self.contacts.as_ref().ok_or_else(|| SinkError {
-            what: "contact requests",
-            retry: Retry::Blocked,
-            message: "no contact requests file is configured".into(),
-        })?;
-        let text = lines_of(requests);
-        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        File::options()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_data()))
-            .map_err(|e| sink_failed("contact requests", &e))
+        self.append(self.contacts.as_ref(), "contact requests", requests)
+    }
+
+    async fn transcription(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        self.append(
+            self.transcriptions.as_ref(),
+            "transcription requests",
+            requests,
+        )
     }
 
     async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
-        let (path, field) = match stream {
-            Stream::Scores => (self.events_file.as_ref(), "event_id"),
-            Stream::Contacts => (self.contacts.as_ref(), "request_id"),
-        };
-        let Some(path) = path else {
-            // written to standard output: nothing here to take them out of
-            return Ok(());
+        let (paths, field) = match stream {
+            Stream::Scores => (vec![self.events_file.as_ref()], "event_id"),
+            Stream::Contacts => (vec![self.contacts.as_ref()], "request_id"),
+            Stream::Transcriptions => (
+                vec![self.transcriptions.as_ref(), self.transcripts.as_ref()],
+                "request_id",
+            ),
         };
         let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         if stream == Stream::Scores {
@@ -434,6 +465,10 @@ impl<E: Write + Send> EventSink for NdjsonSink<E> {
             let mut out = self.events.lock().unwrap_or_else(|e| e.into_inner());
             out.flush().map_err(|e| sink_failed("events", &e))?;
         }
-        rewrite_without(path, field, keys).map_err(|e| sink_failed("retraction", &e))
+        // a stream written to standard output has no file: nothing here to take them out of
+        for path in paths.into_iter().flatten() {
+            rewrite_without(path, field, keys).map_err(|e| sink_failed("retraction", &e))?;
+        }
+        Ok(())
     }
 }

@@ -143,6 +143,7 @@ impl AudioStore for MemoryStore {
 pub struct MemorySink {
     events: Mutex<Vec<(String, serde_json::Value)>>,
     contacts: Mutex<Vec<(String, serde_json::Value)>>,
+    transcriptions: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 impl MemorySink {
@@ -162,10 +163,19 @@ impl MemorySink {
             .clone()
     }
 
+    /// Every transcription request published and not retracted, with its key, in order.
+    pub fn transcriptions(&self) -> Vec<(String, serde_json::Value)> {
+        self.transcriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn stream(&self, stream: Stream) -> &Mutex<Vec<(String, serde_json::Value)>> {
         match stream {
             Stream::Scores => &self.events,
             Stream::Contacts => &self.contacts,
+            Stream::Transcriptions => &self.transcriptions,
         }
     }
 
@@ -193,6 +203,11 @@ impl EventSink for MemorySink {
 
     async fn contact(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
         self.keep(Stream::Contacts, "request_id", requests);
+        Ok(())
+    }
+
+    async fn transcription(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        self.keep(Stream::Transcriptions, "request_id", requests);
         Ok(())
     }
 

@@ -462,6 +462,9 @@ pub enum Stream {
     /// Contact requests of callers who agreed to be contacted, keyed by `request_id`: the one
     /// stream that carries a phone number.
     Contacts,
+    /// Transcription requests for comment clips and the transcripts written back, both keyed
+    /// by the request's `request_id`: a retraction removes both.
+    Transcriptions,
 }
 
 impl Stream {
@@ -470,6 +473,7 @@ impl Stream {
         match self {
             Stream::Scores => "scores",
             Stream::Contacts => "contacts",
+            Stream::Transcriptions => "transcriptions",
         }
     }
 }
@@ -495,6 +499,12 @@ pub trait EventSink: Send + Sync {
 
     /// Publishes contact requests, each a JSON object with a `request_id`.
     fn contact(
+        &self,
+        requests: &[serde_json::Value],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Publishes transcription requests, each a JSON object with a `request_id`.
+    fn transcription(
         &self,
         requests: &[serde_json::Value],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
@@ -589,6 +599,13 @@ impl<S: EventSink + ?Sized> EventSink for Arc<S> {
         requests: &[serde_json::Value],
     ) -> impl Future<Output = Result<(), SinkError>> + Send {
         (**self).contact(requests)
+    }
+
+    fn transcription(
+        &self,
+        requests: &[serde_json::Value],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).transcription(requests)
     }
 
     fn retract(

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 
 use callscore_audio::{DecodeError, DecodeOptions, ErrorKind, Headerless, Recording};
 use callscore_survey::{
-    Answers, AudioRef, EventContext, KeyInput, KeyPress, Retention, RetentionClass, Status, Survey,
-    events, extract,
+    Answers, AudioRef, ClipRef, EventContext, Events, KeyInput, KeyPress, Retention,
+    RetentionClass, Status, Survey, events, extract,
 };
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+use crate::comments::{Clip, hear_comments};
 use crate::contact::{CONTACT_VERSION, ContactRequest};
 use crate::failure::{Failure, Reason, Stage};
 use crate::keyring::Keyring;
@@ -30,6 +31,7 @@ use crate::ports::{
 use crate::pseudonym::{PseudonymKey, hex};
 use crate::record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
 use crate::retention::{RetentionConfig, RetentionDecision};
+use crate::transcription::{TRANSCRIPTION_VERSION, TranscriptionRequest};
 use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
 
 /// Everything the pipeline needs to know, fixed at start-up.
@@ -147,6 +149,8 @@ pub struct Analysis {
     pub warnings: Vec<String>,
     /// The retention class and expiry.
     pub retention: RetentionDecision,
+    /// The clips of the answered comments.
+    pub clips: Vec<Clip>,
     caller_pseudonym: Option<String>,
     place: Place,
     key: ObjectKey,
@@ -261,8 +265,16 @@ impl Pipeline {
             out_of_band: meta.out_of_band_presses(),
             question_offsets: meta.offsets(),
         };
-        let answers = extract(&survey, &input)
+        let mut answers = extract(&survey, &input)
             .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
+        let clips = hear_comments(
+            &survey,
+            &mut answers,
+            &incoming.audio,
+            &options,
+            meta.caller_channel.unwrap_or(0),
+            &detected.keys,
+        )?;
         let policy = settings.retention.policy(&meta.tenant);
         let retention = policy.decide(&answers, meta.consent, meta.call_started_at);
         let caller_pseudonym = self.caller_pseudonym(meta)?;
@@ -303,6 +315,7 @@ impl Pipeline {
             audio_seconds: duration.as_secs_f64(),
             warnings: stats.warnings(),
             retention,
+            clips,
             caller_pseudonym,
             place,
             key: object,
@@ -326,7 +339,14 @@ impl Pipeline {
         let mut analysis = analysis;
         let store_failure =
             |e: StoreError| Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string());
-        let values = self.events(&analysis, &store.uri(&analysis.key), processed_at)?;
+        let answers = self.with_clips(&analysis, store);
+        let built = self.events(&analysis, &answers, &store.uri(&analysis.key), processed_at)?;
+        let transcriptions = transcription_requests(&built, processed_at)?;
+        let mut values = Vec::with_capacity(built.scores.len() + 1);
+        for score in &built.scores {
+            values.push(to_value(score)?);
+        }
+        values.push(to_value(&built.response)?);
         let started = Instant::now();
         let meta = &analysis.incoming.metadata;
         // the markers do not depend on each other: one round trip for all of them
@@ -343,14 +363,33 @@ impl Pipeline {
             .put(&analysis.key, &analysis.incoming.audio, &analysis.meta)
             .await
             .map_err(store_failure)?;
+        for clip in &analysis.clips {
+            let key = analysis
+                .place
+                .comment(&clip.question_id, clip.encoded.extension);
+            let clip_meta = ObjectMeta {
+                sha256: hex(&Sha256::digest(&clip.encoded.bytes)),
+                content_type: clip.encoded.content_type.to_string(),
+                size: clip.encoded.bytes.len() as u64,
+                ..analysis.meta.clone()
+            };
+            store
+                .put(&key, &clip.encoded.bytes, &clip_meta)
+                .await
+                .map_err(store_failure)?;
+        }
         let contact = self.contact_request(&analysis);
-        let record = self.record(
+        let mut record = self.record(
             &analysis,
             store,
             &values,
             contact.as_ref().map(|c| c.request_id.clone()),
             processed_at,
         );
+        record.transcription_request_ids = transcriptions
+            .iter()
+            .map(|t| t.request_id.clone())
+            .collect();
         let bytes = serde_json::to_vec_pretty(&record)
             .map_err(|e| Failure::permanent(Stage::Store, Reason::StoreFailed, e.to_string()))?;
         let record_meta = ObjectMeta {
@@ -381,6 +420,15 @@ impl Pipeline {
             })?;
             sink.contact(&[value]).await.map_err(publish_failure)?;
         }
+        if !transcriptions.is_empty() {
+            let requests = transcriptions
+                .iter()
+                .map(to_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            sink.transcription(&requests)
+                .await
+                .map_err(publish_failure)?;
+        }
         analysis.timings.publish = started.elapsed();
         Ok(Delivered {
             analysis,
@@ -389,13 +437,42 @@ impl Pipeline {
         })
     }
 
-    /// The recording's events, as JSON, its audio at `uri`.
+    /// The answers with each answered comment's clip (where `store` keeps it) and its
+    /// transcription request named.
+    fn with_clips(&self, analysis: &Analysis, store: &impl AudioStore) -> Answers {
+        let mut answers = analysis.answers.clone();
+        let meta = &analysis.incoming.metadata;
+        for clip in &analysis.clips {
+            let key = analysis
+                .place
+                .comment(&clip.question_id, clip.encoded.extension);
+            let Some(comment) = answers.questions[clip.index].comment.as_mut() else {
+                continue;
+            };
+            comment.clip = Some(ClipRef {
+                uri: store.uri(&key),
+                sha256: hex(&Sha256::digest(&clip.encoded.bytes)),
+                content_type: clip.encoded.content_type.to_string(),
+                start: clip.start,
+                end: clip.end,
+            });
+            comment.transcription_request_id = Some(TranscriptionRequest::id(
+                &meta.tenant,
+                &meta.recording_id,
+                &clip.question_id,
+            ));
+        }
+        answers
+    }
+
+    /// The recording's events, its audio at `uri`.
     fn events(
         &self,
         analysis: &Analysis,
+        answers: &Answers,
         uri: &str,
         processed_at: Timestamp,
-    ) -> Result<Vec<serde_json::Value>, Failure> {
+    ) -> Result<Events, Failure> {
         let meta = &analysis.incoming.metadata;
         let context = EventContext {
             tenant: meta.tenant.clone(),
@@ -415,14 +492,8 @@ impl Pipeline {
             processed_at,
             pipeline_version: self.settings.pipeline_version.clone(),
         };
-        let built = events(&analysis.survey, &analysis.answers, &context)
-            .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
-        let mut values = Vec::with_capacity(built.scores.len() + 1);
-        for score in &built.scores {
-            values.push(to_value(score)?);
-        }
-        values.push(to_value(&built.response)?);
-        Ok(values)
+        events(&analysis.survey, answers, &context)
+            .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))
     }
 
     /// The contact request of a recording whose caller agreed to be contacted about their
@@ -490,6 +561,7 @@ impl Pipeline {
             },
             events: events.to_vec(),
             contact_request_id,
+            transcription_request_ids: Vec::new(),
             stored_at,
         }
     }
@@ -527,6 +599,39 @@ impl Analysis {
     }
 }
 
+/// One transcription request per stored comment clip.
+fn transcription_requests(
+    built: &Events,
+    requested_at: Timestamp,
+) -> Result<Vec<TranscriptionRequest>, Failure> {
+    let mut requests = Vec::new();
+    for score in &built.scores {
+        let Some(comment) = &score.comment else {
+            continue;
+        };
+        let (Some(clip), Some(request_id)) = (&comment.clip, &comment.transcription_request_id)
+        else {
+            continue;
+        };
+        requests.push(TranscriptionRequest {
+            schema_version: TRANSCRIPTION_VERSION,
+            event_type: "transcription_request".into(),
+            request_id: request_id.clone(),
+            tenant: score.context.tenant.clone(),
+            recording_id: score.context.recording_id.clone(),
+            survey_id: score.survey_id.clone(),
+            survey_version: score.survey_version,
+            question_id: score.question_id.clone(),
+            score_event_id: score.event_id.clone(),
+            language: comment.language.clone(),
+            clip: clip.clone(),
+            retention: score.context.retention,
+            requested_at,
+        });
+    }
+    Ok(requests)
+}
+
 fn to_value(event: &impl serde::Serialize) -> Result<serde_json::Value, Failure> {
     serde_json::to_value(event)
         .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))
@@ -542,7 +647,7 @@ fn split(total: Duration, detect: Duration) -> (Duration, Duration) {
 /// I/O error can only mean data that ends before it says it does (symphonia reports a
 /// truncated stream, an AAC decoder configuration shorter than it claims, as I/O): the same
 /// bytes fail the same way again, so it is permanent, not transient.
-fn decode_failure(error: DecodeError) -> Failure {
+pub(crate) fn decode_failure(error: DecodeError) -> Failure {
     let reason = match error.kind() {
         ErrorKind::Io | ErrorKind::Corrupt => Reason::UndecodableAudio,
         ErrorKind::Empty => Reason::EmptyAudio,

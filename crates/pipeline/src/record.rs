@@ -42,6 +42,9 @@ pub struct RecordingRecord {
     /// by its `request_id`; `null` when there is none.
     #[serde(default)]
     pub contact_request_id: Option<String>,
+    /// The transcription requests made for the recording's comment clips, by `request_id`.
+    #[serde(default)]
+    pub transcription_request_ids: Vec<String>,
     /// When the record was written.
     pub stored_at: Timestamp,
 }

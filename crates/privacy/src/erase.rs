@@ -55,6 +55,10 @@ pub struct ErasureEvent {
     pub event_ids: Vec<String>,
     /// The contact requests retracted.
     pub contact_request_ids: Vec<String>,
+    /// The transcription requests of comment clips retracted, with their transcripts (both
+    /// keyed by the request's id): erase every copy of either.
+    #[serde(default)]
+    pub transcription_request_ids: Vec<String>,
     /// Recordings kept because they are under a legal hold.
     pub held_recording_ids: Vec<String>,
     /// Stored versions an Object Lock kept.
@@ -70,6 +74,8 @@ struct Journal {
     recordings: BTreeSet<(String, String, String)>,
     events: BTreeSet<String>,
     contacts: BTreeSet<String>,
+    #[serde(default)]
+    transcriptions: BTreeSet<String>,
 }
 
 /// What an erasure did.
@@ -95,6 +101,8 @@ pub struct ErasureReport {
     pub events: u64,
     /// Contact requests retracted.
     pub contacts: u64,
+    /// Transcription requests (and their transcripts) retracted.
+    pub transcriptions: u64,
     /// Keys destroyed (a whole tenant).
     pub keys_destroyed: Vec<String>,
     /// Whether nothing was changed (a dry run).
@@ -142,6 +150,9 @@ pub async fn erase(
                     .filter_map(|e| e["event_id"].as_str().map(str::to_string)),
             );
             journal.contacts.extend(record.contact_request_id.clone());
+            journal
+                .transcriptions
+                .extend(record.transcription_request_ids.iter().cloned());
         }
     }
     let mut report = ErasureReport {
@@ -155,6 +166,7 @@ pub async fn erase(
         held: held.iter().map(|f| f.place.recording_id.clone()).collect(),
         events: journal.events.len() as u64,
         contacts: journal.contacts.len() as u64,
+        transcriptions: journal.transcriptions.len() as u64,
         keys_destroyed: Vec::new(),
         dry_run: origin.dry_run,
     };
@@ -180,6 +192,11 @@ pub async fn erase(
     sink.retract(Stream::Scores, &events).await?;
     if !contacts.is_empty() {
         sink.retract(Stream::Contacts, &contacts).await?;
+    }
+    let transcriptions: Vec<String> = journal.transcriptions.iter().cloned().collect();
+    if !transcriptions.is_empty() {
+        sink.retract(Stream::Transcriptions, &transcriptions)
+            .await?;
     }
     for f in &erasable {
         let expiry = f.record.as_ref().and_then(|r| r.retention.expires_on);
@@ -215,6 +232,7 @@ pub async fn erase(
             .collect(),
         event_ids: events,
         contact_request_ids: contacts,
+        transcription_request_ids: transcriptions,
         held_recording_ids: report.held.clone(),
         locked_versions: report.locked,
         erased_at: Timestamp::now(),

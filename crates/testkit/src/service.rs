@@ -26,6 +26,8 @@ pub const AUDIT: &str = "callscore-audit";
 pub const CONTACTS: &str = "callscore-contacts";
 pub const PRIVACY_REQUESTS: &str = "callscore-privacy-requests";
 pub const PRIVACY_RESULTS: &str = "callscore-privacy-results";
+pub const TRANSCRIPTIONS: &str = "callscore-transcriptions";
+pub const TRANSCRIPTS: &str = "callscore-transcripts";
 
 /// How a test's service is configured, beyond the defaults.
 #[derive(Debug, Default, Clone, Copy)]
@@ -151,6 +153,10 @@ impl Services {
             .await;
         self.create_topic(PRIVACY_REQUESTS, 1).await;
         self.create_topic(PRIVACY_RESULTS, 1).await;
+        self.create_topic_with(TRANSCRIPTIONS, 1, &[("cleanup.policy", "compact")])
+            .await;
+        self.create_topic_with(TRANSCRIPTS, 1, &[("cleanup.policy", "compact")])
+            .await;
     }
 
     /// Creates a topic.
@@ -211,6 +217,8 @@ audit_topic = "{AUDIT}"
 contact_topic = "{CONTACTS}"
 privacy_requests_topic = "{PRIVACY_REQUESTS}"
 privacy_results_topic = "{PRIVACY_RESULTS}"
+transcription_topic = "{TRANSCRIPTIONS}"
+transcripts_topic = "{TRANSCRIPTS}"
 [kafka.common]
 "bootstrap.servers" = "{bootstrap}"
 [kafka.consumer]
@@ -235,7 +243,7 @@ log_level = "info,callscore=debug"
 [limits]
 max_input_bytes = 4194304
 [surveys]
-files = ["{surveys}"]
+files = ["{surveys}", "{comment_survey}"]
 [pseudonym]
 {pseudonym}
 {retention}
@@ -247,6 +255,7 @@ files = ["{surveys}"]
             url = s3.url,
             region = s3.region,
             surveys = root().join("fixtures/surveys/nps-csat.toml").display(),
+            comment_survey = root().join("fixtures/surveys/nps-comment.toml").display(),
             retention = setup.retention,
             extra = setup.extra,
         );

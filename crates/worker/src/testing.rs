@@ -367,6 +367,10 @@ impl<S: EventSink> EventSink for Faulty<S> {
         self.inner.contact(requests).await
     }
 
+    async fn transcription(&self, requests: &[serde_json::Value]) -> Result<(), SinkError> {
+        self.inner.transcription(requests).await
+    }
+
     async fn retract(&self, stream: Stream, keys: &[String]) -> Result<(), SinkError> {
         self.inner.retract(stream, keys).await
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use callscore_audio::DecodeOptions;
-use callscore_kafka::{Election, KafkaSink, KafkaSource, SinkConfig, SourceConfig};
+use callscore_kafka::{Election, KafkaSink, KafkaSource, SourceConfig};
 use callscore_pipeline::audit::AuditOrigin;
 use callscore_pipeline::{Keyring, Pipeline, PseudonymKey, Pseudonyms, Settings};
 use callscore_s3::S3Store;
@@ -32,6 +32,16 @@ const RETRY_JITTER: f64 = 0.25;
 /// The pipeline's settings from the configuration: surveys, keys, retention, limits.
 pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
     let surveys = crate::settings::load_surveys(&config.surveys.files)?;
+    let commented = surveys
+        .values()
+        .find(|s| s.questions().iter().any(|q| q.comment.is_some()));
+    if let (Some(survey), None) = (commented, &config.kafka.transcription_topic) {
+        anyhow::bail!(
+            "survey {} has a comment question, so kafka.transcription_topic is required: \
+             its clips' transcription requests go there",
+            survey.id()
+        );
+    }
     Ok(Settings {
         surveys,
         pseudonyms: pseudonyms(config)?,
@@ -145,17 +155,7 @@ pub(super) async fn run(
     };
     let store = Arc::new(store);
     let properties = config.properties();
-    let sink = Arc::new(
-        KafkaSink::new(SinkConfig {
-            scores_topic: config.kafka.scores_topic.clone(),
-            dead_letter_topic: config.kafka.dead_letter_topic.clone(),
-            audit_topic: config.kafka.audit_topic.clone(),
-            contact_topic: config.kafka.contact_topic.clone(),
-            properties: properties["producer"].clone(),
-            source: config.kafka.event_source.clone(),
-        })
-        .context("cannot create the Kafka producer")?,
-    );
+    let sink = Arc::new(crate::privacy::sink(&config)?);
     telemetry.check(Check::Group, false, Status::Joining);
     let source = Arc::new(
         KafkaSource::start(
