@@ -387,3 +387,125 @@ fn retention_is_enforced_holds_released_and_keys_destroyed_with_an_audit_trail()
         );
     }
 }
+
+/// A spoken comment is the caller's data like the rest: its clip is in their export, and an
+/// erasure takes the clip, retracts its transcription request and the transcript a
+/// transcriber wrote back (both keyed by the request's id), and names the request.
+#[test]
+fn a_spoken_comment_is_exported_and_erased_with_its_transcript() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let store = dir.path().join("store");
+    let key = fixtures().join("demo-pseudonym.key");
+    let key = key.to_str().expect("UTF-8");
+    let recordings = fixtures().join("recordings");
+    let surveys = fixtures().join("surveys");
+    let processed = callscore(&[
+        "process",
+        recordings.to_str().expect("UTF-8"),
+        "--survey",
+        surveys.join("nps-csat.toml").to_str().expect("UTF-8"),
+        "--survey",
+        surveys.join("nps-comment.toml").to_str().expect("UTF-8"),
+        "--pseudonym-key-file",
+        key,
+        "--store",
+        store.to_str().expect("UTF-8"),
+        "--out",
+        store.join("events.ndjson").to_str().expect("UTF-8"),
+    ]);
+    assert!(processed.status.success(), "{}", text(&processed.stderr));
+    let requests = lines(&store.join("transcription-requests.ndjson"));
+    assert_eq!(requests.len(), 1, "one spoken comment: {requests:?}");
+    let request_id = requests[0]["request_id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    assert_eq!(requests[0]["recording_id"], "rec-0011");
+    // what a transcriber writes back, and another recording's transcript that must stay
+    let transcript = |id: &str| {
+        serde_json::json!({"schema_version": 1, "event_type": "transcript", "request_id": id,
+            "tenant": "acme", "recording_id": "rec-0011", "question_id": "why",
+            "language": "en", "text": "the agent was very patient", "confidence": 0.8,
+            "words": [], "engine": "test", "retention": requests[0]["retention"],
+            "transcribed_at": "2026-11-02T10:00:00Z"})
+    };
+    let other = "0".repeat(32);
+    let transcripts = store.join("transcripts.ndjson");
+    std::fs::write(
+        &transcripts,
+        format!("{}\n{}\n", transcript(&request_id), transcript(&other)),
+    )
+    .expect("writes");
+    let events_file = store.join("events.ndjson");
+    let local = |command: &[&str], selector: &[&str]| {
+        let mut args = command.to_vec();
+        args.extend([
+            "--store",
+            store.to_str().expect("UTF-8"),
+            "--pseudonym-key-file",
+            key,
+            "--events",
+            events_file.to_str().expect("UTF-8"),
+            "--tenant",
+            "acme",
+            "--json",
+        ]);
+        args.extend(selector);
+        callscore(&args)
+    };
+
+    let bundle = dir.path().join("bundle");
+    let exported = local(
+        &["export", "--out", bundle.to_str().expect("UTF-8")],
+        &["--recording", "rec-0011"],
+    );
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    let clip = bundle.join("recordings/rec-0011/comment-why.opus");
+    let clip = if clip.exists() {
+        clip
+    } else {
+        clip.with_extension("wav")
+    };
+    let bytes = std::fs::read(&clip).expect("the clip is in the bundle");
+    let events: Value = serde_json::from_slice(
+        &std::fs::read(bundle.join("recordings/rec-0011/events.json")).expect("events"),
+    )
+    .expect("JSON");
+    let comment = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["question_id"] == "why")
+        .expect("the comment's event");
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(comment["comment"]["clip"]["sha256"], digest.as_str());
+
+    let erased = local(&["erase"], &["--recording", "rec-0011"]);
+    assert!(erased.status.success(), "{}", text(&erased.stderr));
+    let report: Value = serde_json::from_slice(&erased.stdout).expect("a JSON report");
+    assert_eq!(report["transcriptions"], 1, "{report}");
+    assert!(
+        !stored(&store).iter().any(|r| r.ends_with("/rec-0011")),
+        "the recording and its clip are gone"
+    );
+    assert!(lines(&store.join("transcription-requests.ndjson")).is_empty());
+    let left = lines(&transcripts);
+    assert_eq!(
+        left.len(),
+        1,
+        "only the other recording's transcript: {left:?}"
+    );
+    assert_eq!(left[0]["request_id"], other.as_str());
+    let announced = lines(&store.join("events.ndjson"))
+        .into_iter()
+        .find(|e| e["event_type"] == "erasure")
+        .expect("an erasure event");
+    assert_eq!(
+        announced["transcription_request_ids"],
+        serde_json::json!([request_id])
+    );
+}

@@ -355,7 +355,8 @@ impl<E: Write + Send> NdjsonSink<E> {
         self
     }
 
-    /// The events are in the file `path`, which retractions rewrite.
+    /// The events are in the file `path`, which retractions rewrite; they are appended to it
+    /// rather than written to the writer given to [`NdjsonSink::new`].
     pub fn with_events_file(mut self, path: PathBuf) -> NdjsonSink<E> {
         self.events_file = Some(path);
         self
@@ -430,6 +431,11 @@ fn rewrite_without(path: &Path, field: &str, keys: &[String]) -> io::Result<()> 
 
 impl<E: Write + Send> EventSink for NdjsonSink<E> {
     async fn publish(&self, events: &[serde_json::Value]) -> Result<(), SinkError> {
+        if let Some(path) = &self.events_file {
+            // a retraction replaces the file: appending through a handle opened before it
+            // would write to the replaced one, and the events would be lost
+            return self.append(Some(path), "events", events);
+        }
         let text = lines_of(events);
         let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = self.events.lock().unwrap_or_else(|e| e.into_inner());
