@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # the C library the spandsp comparison links; libopus, which decodes Ogg Opus; sox and
 # espeak-ng generate the corpora; a C toolchain, OpenSSL and zlib build the bundled
 # librdkafka; python3-venv holds the S3 emulator used by the tagging tests; prometheus (with
-# promtool) scrapes the service in the monitoring test and checks the alert rules
+# promtool) scrapes the service in the monitoring test and checks the alert rules; PocketSphinx
+# and its US English model are the reference transcriber of spoken comments
 packages=(pkg-config libspandsp-dev libopus-dev sox libsox-fmt-all espeak-ng build-essential
-  libssl-dev zlib1g-dev python3-venv prometheus)
+  libssl-dev zlib1g-dev python3-venv prometheus libpocketsphinx-dev pocketsphinx-en-us)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -32,11 +33,14 @@ scripts/install-servers.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check
-step "cargo clippy --workspace --all-targets -- -D warnings (default features, then with Opus)"
+# the optional C libraries: Opus (clips and Ogg Opus input), PocketSphinx (the reference
+# transcriber and its evaluation)
+features=callscore/opus,callscore/pocketsphinx,callscore-corpus/pocketsphinx
+step "cargo clippy --workspace --all-targets -- -D warnings (default features, then all)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy --workspace --all-targets --locked --features callscore/opus -- -D warnings
-step "cargo test --workspace (with Opus), and the one test that differs without it"
-cargo test --workspace --locked --features callscore/opus
+cargo clippy --workspace --all-targets --locked --features "$features" -- -D warnings
+step "cargo test --workspace (every feature), and the one test that differs without Opus"
+cargo test --workspace --locked --features "$features"
 cargo test --locked -p callscore --test formats
 step "cargo build --release (target/release/callscore), and the README's main job"
 cargo build --release --locked -p callscore

@@ -8,6 +8,8 @@ mod rights;
 mod serve;
 mod serve_privacy;
 mod settings;
+#[cfg(feature = "pocketsphinx")]
+mod transcribe;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,8 @@ enum Command {
     Export(rights::ExportArgs),
     #[command(subcommand)]
     Consent(rights::ConsentCommand),
+    #[cfg(feature = "pocketsphinx")]
+    Transcribe(transcribe::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Command::Erase(args) => rights::run_erase(&args),
         Command::Export(args) => rights::run_export(&args),
         Command::Consent(command) => rights::run_consent(&command),
+        #[cfg(feature = "pocketsphinx")]
+        Command::Transcribe(args) => transcribe::run(&args),
     }
 }
 

@@ -26,6 +26,8 @@ pub mod seeds;
 pub mod speech;
 pub mod talkoff;
 pub mod texts;
+#[cfg(feature = "pocketsphinx")]
+pub mod transcripts;
 
 use std::fmt::Write as _;
 use std::path::Path;

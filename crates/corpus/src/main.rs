@@ -108,6 +108,21 @@ enum Command {
         /// Directory to write into (the repository's is `fixtures/`).
         dir: PathBuf,
     },
+    /// The reference transcriber (PocketSphinx, US English) on generated English comments
+    /// through a telephone line: word error rate over quiet line noise and with pink noise
+    /// 20 dB down. Needs the `pocketsphinx` feature.
+    #[cfg(feature = "pocketsphinx")]
+    Transcripts {
+        /// Comments per condition (about 3 s of CPU each).
+        #[arg(long, default_value_t = 20)]
+        comments: usize,
+        /// Seed of the comments.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The model directory.
+        #[arg(long, default_value = callscore_transcribe::pocketsphinx::DEBIAN_MODEL_DIR)]
+        model: PathBuf,
+    },
     /// Every candidate the detector measured in one call or talk-off item, with the keys
     /// pressed: for explaining a miss or an insertion.
     Explain {
@@ -198,10 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             frames,
         } => {
             use callscore_corpus::{comments, seeds};
-            let mut settings = callscore_vad::Settings::default();
-            if let Ok(v) = std::env::var("VAD_RANGE") {
-                settings.range_db = v.parse()?;
-            }
+            let settings = callscore_vad::Settings::default();
             let seeds: Vec<u64> = if seed.is_empty() {
                 (1..=tuning)
                     .chain(seeds::FIRST_HELD_OUT_SEED..seeds::FIRST_HELD_OUT_SEED + held_out)
@@ -250,6 +262,38 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 callscore_corpus::recordings::DIR,
                 dir.display()
             );
+            Ok(true)
+        }
+        #[cfg(feature = "pocketsphinx")]
+        Command::Transcripts {
+            comments,
+            seed,
+            model,
+        } => {
+            let mut recogniser = callscore_transcribe::pocketsphinx::PocketSphinx::new(&model)?;
+            let started = std::time::Instant::now();
+            let report = callscore_corpus::transcripts::evaluate(&mut recogniser, comments, seed)?;
+            println!(
+                "{} on {} English comments, seed {seed}",
+                recogniser.engine(),
+                report.comments
+            );
+            println!("condition            words  errors     WER");
+            for (name, e) in [
+                ("quiet line", report.clean),
+                ("pink noise 20 dB", report.noisy),
+            ] {
+                println!(
+                    "{name:<18} {:>7} {:>7} {:>6.1} %",
+                    e.words,
+                    e.errors,
+                    100.0 * e.rate()
+                );
+            }
+            for (said, heard) in &report.examples {
+                println!("said:  {said}\nheard: {heard}");
+            }
+            println!("{:.0} s", started.elapsed().as_secs_f64());
             Ok(true)
         }
         Command::Explain { source, seed } => {

@@ -287,7 +287,8 @@ fn readme(manifest: &Manifest) -> String {
     let mut text = format!(
         "What {} keeps of {}\n\n{} recordings. For each, in recordings/RECORDING_ID/:\n\
          - audio.*: the recording as it was stored\n\
-         - comment-*: the comments you spoke, clipped from the recording\n\
+         - comment-*: the comments you spoke, clipped from the recording, and what a\n  \
+         transcriber heard in them (comment-*.transcript.json)\n\
          - metadata.json: what the telephone system said about the call (without phone numbers)\n\
          - events.json: the answers read from the recording, as they were published\n\
          - retention.json: why it is kept and until when\n\n",
