@@ -254,7 +254,7 @@ fn babble(len: usize, caller: &Speaker, rng: &mut Rng) -> Result<Vec<f32>, Speec
                 if !text.is_empty() {
                     text.push(' ');
                 }
-                text.push_str(*rng.pick(sentences));
+                text.push_str(rng.pick::<&str>(sentences));
             }
             said.extend_from_slice(trim(&talker.speak(&text)?));
             said.resize(said.len() + seconds(rng.uniform(0.1, 0.6)), 0.0);
@@ -691,6 +691,51 @@ mod tests {
         assert_eq!((blip.detected_ms, blip.inside_ms), (4300, 4000));
         let missed = score(&speech(&[(4000, 6000)]), &truth);
         assert_eq!(missed.found, 1);
+    }
+
+    #[test]
+    fn active_speech_reaches_down_to_the_p56_margin() {
+        // 100 ms at the active level, 100 ms 15 dB under, 100 ms 17 dB under, all at 1 kHz
+        let tone = |db: f64| -> Vec<f32> {
+            (0..800)
+                .map(|n| {
+                    let x = (std::f64::consts::TAU * 1000.0 * f64::from(n) / 8000.0).sin();
+                    (x * 10f64.powf(db / 20.0) * 0.1) as f32
+                })
+                .collect()
+        };
+        let mut utterance = tone(0.0);
+        utterance.extend(tone(-15.0));
+        utterance.extend(tone(-17.0));
+        let level = dbm0_from_mean_square(mean_square(&utterance[..800]));
+        assert_eq!(active_bounds(&utterance, level), Some((0, 1600)));
+        assert_eq!(active_bounds(&[0.0; 800], level), None);
+    }
+
+    #[test]
+    fn the_context_holds_the_background_but_not_the_comment() -> anyhow::Result<()> {
+        let scene = scene(0, 1)?;
+        for condition in [
+            Condition::Clean,
+            Condition::Babble(10),
+            Condition::MusicOnly,
+        ] {
+            let window = render(&scene, condition, 0, 1);
+            assert_eq!(window.samples.len(), scene.len);
+            assert_eq!(window.context.len(), scene.context);
+            let context_dbm0 = dbm0_from_mean_square(mean_square(&window.context));
+            if condition == Condition::Clean {
+                assert!(context_dbm0 < -60.0, "{context_dbm0}");
+            } else {
+                // the same background, at the window's level within a few dB
+                let window_dbm0 = dbm0_from_mean_square(mean_square(&window.samples));
+                assert!(context_dbm0 > -50.0, "{context_dbm0}");
+                if condition == Condition::MusicOnly {
+                    assert!((context_dbm0 - window_dbm0).abs() < 6.0);
+                }
+            }
+        }
+        Ok(())
     }
 
     #[test]

@@ -12,7 +12,7 @@ use callscore_kafka::{
 };
 use callscore_pipeline::{
     EventSink, MemorySink, MemoryStore, NoStaging, Pipeline, PseudonymKey, Pseudonyms, Retry,
-    Settings,
+    Settings, Stream,
 };
 use callscore_testkit::service::{self, DEAD_LETTERS, RECORDINGS, SCORES, Services};
 use callscore_worker::testing::{Fault, Faulty};
@@ -198,6 +198,56 @@ async fn the_sink_keeps_the_event_sink_contract() {
             .collect()
     })
     .await;
+}
+
+/// Transcription requests go to their topic under their id; retracting one tombstones it
+/// there and on the transcripts topic, where a transcriber wrote its transcript under the
+/// same id.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retracted_transcription_is_tombstoned_with_its_transcript() {
+    let services = Services::start(1).await;
+    services.create_topic("transcriptions", 1).await;
+    services.create_topic("transcripts", 1).await;
+    let sink = KafkaSink::new(SinkConfig {
+        scores_topic: "scores-t".into(),
+        dead_letter_topic: DEAD_LETTERS.into(),
+        audit_topic: None,
+        contact_topic: None,
+        transcription_topic: Some("transcriptions".into()),
+        transcripts_topic: Some("transcripts".into()),
+        properties: BTreeMap::from([("bootstrap.servers".to_string(), services.bootstrap())]),
+        source: "/callscore-test".into(),
+    })
+    .expect("a sink");
+    let request = serde_json::json!({"schema_version": 1, "request_id": "tr-1"});
+    sink.transcription(std::slice::from_ref(&request))
+        .await
+        .expect("published");
+    sink.publish_to(
+        "transcripts",
+        &[serde_json::json!({"request_id": "tr-1", "text": "fine"})],
+        "request_id",
+        "com.callscore.transcript.v1",
+    )
+    .await
+    .expect("a transcriber's transcript");
+    sink.retract(Stream::Transcriptions, &["tr-1".to_string()])
+        .await
+        .expect("retracted");
+    let wait = Duration::from_secs(30);
+    let requests = services.read("transcriptions", 2, wait);
+    assert_eq!(requests[0].key.as_deref(), Some("tr-1"));
+    assert_eq!(requests[0].json(), request);
+    assert_eq!(
+        requests[0].headers["ce_type"],
+        "com.callscore.transcription-request.v1"
+    );
+    for topic in ["transcriptions", "transcripts"] {
+        let read = services.read(topic, 2, wait);
+        assert_eq!(read.len(), 2, "{topic}");
+        assert_eq!(read[1].key.as_deref(), Some("tr-1"), "{topic}");
+        assert!(read[1].payload.is_empty(), "{topic}: a tombstone");
+    }
 }
 
 /// Every phone number in a message's headers and value, as text.

@@ -46,6 +46,17 @@ pub(crate) fn frame_count(len: usize) -> usize {
 /// The spectrogram of `samples`: frame `k` covers samples `k*HOP..(k+1)*HOP` and is analysed
 /// through a Hann window centred on it.
 pub(crate) fn spectrogram(samples: &[f32]) -> Spectrogram {
+    frames(samples, true)
+}
+
+/// Only the in-band level of each frame of `samples`, as in [`spectrogram`]: all the noise
+/// context is needed for.
+pub(crate) fn levels(samples: &[f32]) -> Vec<f32> {
+    frames(samples, false).level_dbm0
+}
+
+/// The spectrogram, without the spectra and periodicity unless `full`.
+fn frames(samples: &[f32], full: bool) -> Spectrogram {
     let fft = Fft::new(FFT);
     let window: Vec<f32> = (0..WINDOW)
         .map(|i| {
@@ -78,9 +89,11 @@ pub(crate) fn spectrogram(samples: &[f32]) -> Spectrogram {
             .map(|b| scale * (re[b] * re[b] + im[b] * im[b]))
             .collect();
         out.level_dbm0.push(dbm0(power.iter().sum()));
-        out.periodicity
-            .push(periodicity(&fft, &power, &window_ac, &mut re, &mut im));
-        out.power.push(power);
+        if full {
+            out.periodicity
+                .push(periodicity(&fft, &power, &window_ac, &mut re, &mut im));
+            out.power.push(power);
+        }
     }
     out
 }
@@ -150,30 +163,6 @@ pub(crate) fn tone_share(power: &[f32]) -> f32 {
     peaks / total
 }
 
-/// Mean over the bins of the log likelihood ratio of speech present to absent, for a frame of
-/// band power `power` over a background of mean power `noise` per bin: Sohn, Kim and Sung
-/// (1999), with the a priori SNR at its maximum-likelihood estimate, `γ - 1` for an a
-/// posteriori SNR `γ` above 1, which makes each bin's term `γ - 1 - ln γ` (0 below).
-pub(crate) fn likelihood(power: &[f32], noise: &[f32]) -> f32 {
-    let n = power.len().min(noise.len());
-    if n == 0 {
-        return 0.0;
-    }
-    let sum: f32 = power[..n]
-        .iter()
-        .zip(&noise[..n])
-        .map(|(&p, &q)| {
-            let gamma = if q > 0.0 { p / q } else { 1.0 };
-            if gamma > 1.0 {
-                gamma - 1.0 - gamma.ln()
-            } else {
-                0.0
-            }
-        })
-        .sum();
-    sum / n as f32
-}
-
 /// Correlation of two frames' magnitude spectra: near 1 when the same partials sound at the
 /// same frequencies (a held note, a steady tone), lower when the voice's pitch and formants
 /// move, near 0 for independent noise.
@@ -218,6 +207,18 @@ mod tests {
             "{}",
             spectra.periodicity[20]
         );
+    }
+
+    #[test]
+    fn the_levels_alone_are_those_of_the_spectrogram() {
+        let chirp: Vec<f32> = (0..3000u32)
+            .map(|n| {
+                let t = f64::from(n) / 8000.0;
+                (0.3 * (std::f64::consts::TAU * (300.0 + 2000.0 * t) * t).sin()) as f32
+            })
+            .collect();
+        assert_eq!(levels(&chirp), spectrogram(&chirp).level_dbm0);
+        assert!(levels(&[]).is_empty());
     }
 
     #[test]

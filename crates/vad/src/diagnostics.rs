@@ -28,9 +28,12 @@ const CONTINUE_SPREADS: f32 = 1.0;
 /// Spreads above the background over which a segment's edges grow: babble's frames reach it
 /// in about one frame in ten.
 const EDGE_SPREADS: f32 = 0.6;
-/// Share of the background frames whose likelihood ratio is below the edge level: a frame
-/// that stands out of the background's spectrum as only one in ten of its own frames does.
-const EDGE_LIKELIHOOD_PERCENTILE: f32 = 0.9;
+/// Consecutive tonal frames that make a tone: 40 ms, the shortest DTMF key a receiver must
+/// accept (ITU-T Q.24).
+const MIN_TONE_FRAMES: usize = 4;
+/// Frames on either side of a tone whose analysis window (32 ms, centred on the frame)
+/// straddles its start or end.
+const TONE_EDGE_FRAMES: usize = 2;
 /// Frames quieter than this (dBm0) are never speech: a caller at the quietest level of the
 /// ITU-T P.56 range callscore expects (-30 dBm0 active) has speech sounds well above it.
 const MIN_LEVEL_DBM0: f32 = -60.0;
@@ -51,9 +54,6 @@ pub struct Frame {
     /// Normalised autocorrelation at the best pitch lag, 80-400 Hz (1 for a periodic sound,
     /// near 0 for noise).
     pub periodicity: f32,
-    /// Mean log likelihood ratio of speech over the background's spectrum (Sohn, Kim and
-    /// Sung 1999), 0 for a frame like the background.
-    pub likelihood: f32,
     /// Neither a tone nor a held note, and not below the quietest speech level.
     pub voice_like: bool,
     /// Voice-like and at or above the onset threshold: a frame that can start a segment.
@@ -76,8 +76,6 @@ pub struct Analysis {
     pub continue_dbm0: f32,
     /// Level down to which a segment's edges grow, in dBm0.
     pub edge_dbm0: f32,
-    /// Likelihood ratio over which a segment's edges grow as well (see [`Frame::likelihood`]).
-    pub edge_likelihood: f32,
     /// One per 10 ms of `samples` (the last one may be partial).
     pub frames: Vec<Frame>,
 }
@@ -85,45 +83,15 @@ pub struct Analysis {
 /// Measures every frame of `samples`; see [`crate::find_speech`] for the arguments.
 pub fn analyse(samples: &[f32], noise_context: &[f32], settings: &Settings) -> Analysis {
     let spectra = analysis::spectrogram(samples);
-    let context = analysis::spectrogram(noise_context);
-    let mut all: Vec<f32> = spectra
-        .level_dbm0
-        .iter()
-        .chain(&context.level_dbm0)
-        .copied()
-        .collect();
+    let context = analysis::levels(noise_context);
+    let mut all: Vec<f32> = spectra.level_dbm0.iter().chain(&context).copied().collect();
     let clear_dbm0 = percentile(&mut all, FLOOR_PERCENTILE) + settings.max_threshold_db;
-    let in_samples: Vec<usize> = unmasked(&spectra.level_dbm0, clear_dbm0).collect();
-    let in_context: Vec<usize> = unmasked(&context.level_dbm0, clear_dbm0).collect();
-    let mut background: Vec<f32> = in_samples
-        .iter()
-        .map(|&k| spectra.level_dbm0[k])
-        .chain(in_context.iter().map(|&k| context.level_dbm0[k]))
+    let mut background: Vec<f32> = unmasked(&spectra.level_dbm0, clear_dbm0)
+        .chain(unmasked(&context, clear_dbm0))
         .collect();
-    let noise = if background.len() * 10 < all.len() {
+    if background.len() * 10 < all.len() {
         background = all;
-        mean_spectrum(spectra.power.iter().chain(&context.power))
-    } else {
-        mean_spectrum(
-            in_samples
-                .iter()
-                .map(|&k| &spectra.power[k])
-                .chain(in_context.iter().map(|&k| &context.power[k])),
-        )
-    };
-    let likelihood: Vec<f32> = spectra
-        .power
-        .iter()
-        .map(|p| analysis::likelihood(p, &noise))
-        .collect();
-    let mut usual: Vec<f32> = in_samples.iter().map(|&k| likelihood[k]).collect();
-    usual.extend(
-        context
-            .power
-            .iter()
-            .map(|p| analysis::likelihood(p, &noise)),
-    );
-    let edge_likelihood = percentile(&mut usual, EDGE_LIKELIHOOD_PERCENTILE);
+    }
     let floor_dbm0 = percentile(&mut background, FLOOR_PERCENTILE);
     let background_dbm0 = percentile(&mut background, BACKGROUND_PERCENTILE);
     let spread = background_dbm0 - floor_dbm0;
@@ -134,44 +102,27 @@ pub fn analyse(samples: &[f32], noise_context: &[f32], settings: &Settings) -> A
     let continue_dbm0 = above(settings.continue_db, CONTINUE_SPREADS).min(threshold_dbm0);
     let edge_dbm0 = above(settings.edge_db, EDGE_SPREADS).min(continue_dbm0);
     let steadiness = smoothed_steadiness(&spectra);
-    let frames = (0..spectra.power.len())
+    let mut frames: Vec<Frame> = (0..spectra.power.len())
         .map(|k| frame(&spectra, k, steadiness[k], threshold_dbm0, settings))
-        .zip(&likelihood)
-        .map(|(mut f, &l)| {
+        .map(|mut f| {
             f.snr_db = f.level_dbm0 - floor_dbm0;
-            f.likelihood = l;
             f
         })
         .collect();
+    mute_tone_edges(&mut frames, settings);
     Analysis {
         floor_dbm0,
         background_dbm0,
         threshold_dbm0,
         continue_dbm0,
         edge_dbm0,
-        edge_likelihood,
         frames,
     }
 }
 
-/// Mean power per bin over `spectra`: the background's spectrum.
-fn mean_spectrum<'a>(spectra: impl Iterator<Item = &'a Vec<f32>>) -> Vec<f32> {
-    let mut sum: Vec<f32> = Vec::new();
-    let mut count = 0usize;
-    for power in spectra {
-        if sum.is_empty() {
-            sum = vec![0.0; power.len()];
-        }
-        sum.iter_mut().zip(power).for_each(|(s, p)| *s += p);
-        count += 1;
-    }
-    sum.iter_mut().for_each(|s| *s /= count.max(1) as f32);
-    sum
-}
-
-/// The frames more than [`MASK_SPAN`] frames away from any at or above `clear_dbm0`: the
+/// The levels more than [`MASK_SPAN`] frames away from any at or above `clear_dbm0`: the
 /// background, with the caller's clearly loud speech and what surrounds it left out.
-fn unmasked(levels: &[f32], clear_dbm0: f32) -> impl Iterator<Item = usize> + '_ {
+fn unmasked(levels: &[f32], clear_dbm0: f32) -> impl Iterator<Item = f32> + '_ {
     // loud[k] counts the clearly loud frames before frame k
     let mut loud = vec![0usize; levels.len() + 1];
     for (k, &level) in levels.iter().enumerate() {
@@ -182,7 +133,7 @@ fn unmasked(levels: &[f32], clear_dbm0: f32) -> impl Iterator<Item = usize> + '_
             k.saturating_sub(MASK_SPAN),
             (k + MASK_SPAN + 1).min(levels.len()),
         );
-        (loud[last] == loud[first]).then_some(k)
+        (loud[last] == loud[first]).then_some(levels[k])
     })
 }
 
@@ -227,9 +178,36 @@ fn frame(
         tone_share,
         steadiness,
         periodicity: spectra.periodicity[k],
-        likelihood: 0.0,
         voice_like,
         speech: voice_like && level_dbm0 >= threshold_dbm0,
+    }
+}
+
+/// Takes the frames whose window straddles the start or end of a tone of at least
+/// [`MIN_TONE_FRAMES`] as part of the tone: there, its abrupt onset or end spreads its power
+/// over the band, and the frame looks like anything but a tone.
+fn mute_tone_edges(frames: &mut [Frame], settings: &Settings) {
+    let tonal: Vec<bool> = frames
+        .iter()
+        .map(|f| f.tone_share > settings.max_tone_share)
+        .collect();
+    let mut k = 0;
+    while k < tonal.len() {
+        if !tonal[k] {
+            k += 1;
+            continue;
+        }
+        let start = k;
+        while k < tonal.len() && tonal[k] {
+            k += 1;
+        }
+        if k - start >= MIN_TONE_FRAMES {
+            let edges = start.saturating_sub(TONE_EDGE_FRAMES)..start;
+            for j in edges.chain(k..(k + TONE_EDGE_FRAMES).min(tonal.len())) {
+                frames[j].voice_like = false;
+                frames[j].speech = false;
+            }
+        }
     }
 }
 

@@ -51,22 +51,26 @@
 //!    over the samples and the optional noise context. Frames near clearly loud ones are set
 //!    aside and the rest give the background's median level and its *spread* (median minus
 //!    floor): a fraction of a dB for line or pink noise, several dB for babble.
-//! 3. *Frames.* A frame is voice-like unless it is tonal or steady. Three levels, each a
+//! 3. *Frames.* A frame is voice-like unless it is tonal, next to a tone, or steady. Three levels, each a
 //!    number of dB or of spreads above the background (whichever is larger), make a
-//!    hysteresis: a segment needs 50 ms of voice-like frames above the onset level, goes on
-//!    over voice-like frames above the continuation level, and its edges grow over frames
-//!    above the edge level, as long as they are within [`Settings::range_db`] of the
-//!    segment's own speech level (the boundaries are those of the speech, not of its faint
-//!    tails).
-//! 4. *Segments.* Pauses up to [`Settings::max_gap_ms`] are bridged and segments shorter
-//!    than [`Settings::min_segment_ms`] dropped. The level is the mean over the segments.
+//!    hysteresis: stretches of voice-like frames above the continuation level that hold at
+//!    least one frame above the onset level are candidates.
+//! 4. *Segments.* Pauses up to [`Settings::max_gap_ms`] between candidates are bridged, and
+//!    a bridged stretch is speech if it holds 50 ms of frames above the onset level. A syllable that
+//!    barely rises out of babble so counts when it belongs to a stretch of talk, while a
+//!    lone burst does not. The edges then grow over voice-like frames above the edge level
+//!    and within [`Settings::range_db`] of the segment's own speech level (the ITU-T P.56
+//!    activity margin: the boundaries are those of active speech, not of its faint tails,
+//!    nor of the notes of music around it). Segments shorter than
+//!    [`Settings::min_segment_ms`] are dropped. The level is the mean over the segments.
 //!
-//! DTMF keys are tonal in every frame, so they never start or grow a segment. Steady noise
-//! stays within its spread; babble reaches the onset level only in rare frames, and music
-//! is steady.
+//! DTMF keys are tonal in every frame, and the frames whose window straddles a key's start
+//! or end (where the abrupt onset smears its spectrum) are taken as part of it, so a key
+//! never starts or grows a segment. Steady noise stays within its spread; babble reaches the
+//! onset level only in rare frames, and music is steady.
 //!
-//! The thresholds are set on the tuning seeds (1-10) of `callscore-corpus comments` only;
-//! seeds from 1001 on are held out, for reporting. The detector does not know which leg
+//! The thresholds are set on the tuning seeds (1-3 by default) of `callscore-corpus comments`
+//! only; seeds from 1001 on are held out, for reporting. The detector does not know which leg
 //! carries the prompt: on a mono recording, the caller analyses only audio after the
 //! prompt.
 
@@ -79,6 +83,10 @@ mod segments;
 
 /// Sample rate the detector works at (callscore decodes everything to 8 kHz).
 pub const SAMPLE_RATE: u32 = 8000;
+
+/// How far below its active level speech is still active, in dB: the margin between the
+/// active level and the activity threshold of ITU-T P.56 (method B).
+pub const ACTIVITY_MARGIN_DB: f32 = 15.9;
 
 /// Milliseconds in one frame (see [`diagnostics::Frame`]).
 pub(crate) const FRAME_MS: u32 = (analysis::HOP as u32) * 1000 / SAMPLE_RATE;
@@ -97,8 +105,8 @@ pub struct Settings {
     /// Its edges grow over frames at least this far above the background, in dB, so that
     /// weak onsets and trailing sounds count (default 2)…
     pub edge_db: f32,
-    /// … but not over frames this far below the segment's own speech level, in dB
-    /// (default 25).
+    /// … but not over frames this far below the segment's own speech level, in dB (default
+    /// [`ACTIVITY_MARGIN_DB`], what ITU-T P.56 counts as active speech).
     pub range_db: f32,
     /// … by at most this much on either side, in ms (default 300).
     pub max_edge_ms: u32,
@@ -122,7 +130,7 @@ impl Default for Settings {
             max_threshold_db: 15.0,
             continue_db: 4.0,
             edge_db: 2.0,
-            range_db: 22.0,
+            range_db: ACTIVITY_MARGIN_DB,
             max_edge_ms: 300,
             max_tone_share: 0.98,
             max_steadiness: 0.94,
