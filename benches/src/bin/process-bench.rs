@@ -29,9 +29,13 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(400);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let survey = Survey::from_toml(&std::fs::read_to_string(
-        fixtures.join("surveys/nps-csat.toml"),
-    )?)?;
+    let mut surveys = HashMap::new();
+    for name in ["nps-csat", "nps-comment"] {
+        let survey = Survey::from_toml(&std::fs::read_to_string(
+            fixtures.join(format!("surveys/{name}.toml")),
+        )?)?;
+        surveys.insert(survey.id().to_string(), survey);
+    }
     let mut sources = Vec::new();
     for entry in std::fs::read_dir(fixtures.join("recordings"))? {
         let path = entry?.path();
@@ -44,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     }
     sources.sort_by(|a, b| a.0.recording_id.cmp(&b.0.recording_id));
     let settings = Settings {
-        surveys: HashMap::from([(survey.id().to_string(), survey)]),
+        surveys,
         pseudonyms: Pseudonyms::fixed(PseudonymKey::new("bench", vec![7; 32])?),
         retention: Default::default(),
         decode: DecodeOptions::default(),
@@ -56,7 +60,12 @@ fn main() -> anyhow::Result<()> {
     let store = LocalStore::open(&dir.path().join("store"))?;
     let sink = NdjsonSink::new(std::io::BufWriter::new(std::fs::File::create(
         dir.path().join("events.ndjson"),
-    )?));
+    )?))
+    .with_contacts(dir.path().join("contact-requests.ndjson"))
+    .with_transcriptions(
+        dir.path().join("transcription-requests.ndjson"),
+        dir.path().join("transcripts.ndjson"),
+    );
 
     let mut total = Timings::default();
     let (mut audio_seconds, mut events) = (0.0, 0);

@@ -222,8 +222,9 @@ pub struct ScoreEvent {
     /// For an answered `ces` question: the answer is 5, 6 or 7 (CES 2.0: agrees that it was
     /// easy).
     pub ces_low_effort: Option<bool>,
-    /// For a `comment` question: where it listened, the speech heard and its stored clip.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For a `comment` question: where it listened, the speech heard and its stored clip;
+    /// `null` for every other kind.
+    #[serde(default)]
     pub comment: Option<CommentFacts>,
 }
 

@@ -230,7 +230,7 @@ fn speech_answers_the_comment_and_reaches_its_events() {
     assert!(built.scores[0].comment.is_none());
     assert_eq!(built.response.comments, 1);
     assert_eq!(built.response.status_counts.answered, 2);
-    // a score event without a comment serialises as before: no `comment` field at all
+    // every field is always written: `null` for a question that is no comment
     let plain = serde_json::to_value(&built.scores[0]).expect("json");
-    assert!(plain.get("comment").is_none());
+    assert_eq!(plain.get("comment"), Some(&serde_json::Value::Null));
 }
