@@ -22,7 +22,15 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-TOPICS = {"recordings", "scores", "recordings-dlq", "audit", "contact"}
+TOPICS = {
+    "recordings",
+    "scores",
+    "recordings-dlq",
+    "audit",
+    "contact",
+    "transcription-requests",
+    "transcripts",
+}
 BUCKETS = {"audio", "staging"}
 
 

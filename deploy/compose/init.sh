@@ -21,7 +21,8 @@ retry() { # retry N COMMAND...: until it succeeds, at most N times a second apar
 
 # --- topics: name, partitions, configuration
 # recordings has 12 partitions: at most 12 instances share the work (deploy/k8s caps the
-# autoscaler there). scores and contact are compacted: one key per fact, tombstones erase;
+# autoscaler there). scores, contact, transcription-requests and transcripts are compacted:
+# one key per fact, tombstones erase;
 # contact requests carry a phone number, so their topic also deletes after 30 days
 # (retention.contact_requests).
 # Recordings and dead letters carry audio and phone numbers: keep them days, not months.
@@ -31,6 +32,8 @@ topics=(
   "recordings-dlq 3 max.message.bytes=16777216,retention.ms=1209600000"
   "audit 3 retention.ms=31536000000"
   "contact 3 cleanup.policy=[compact,delete],retention.ms=2592000000"
+  "transcription-requests 3 cleanup.policy=compact"
+  "transcripts 3 cleanup.policy=compact"
 )
 kafka_topics() { "$kafka_topics_sh" --bootstrap-server "$bootstrap" "$@"; }
 retry 60 kafka_topics --list >/dev/null
