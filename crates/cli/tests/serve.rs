@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use callscore_testkit::service::{
-    self, DEAD_LETTERS, RECORDINGS, SCORES, Services, TRANSCRIPTIONS, answers_of, event_count,
-    expected_answers, recordings,
+    self, DEAD_LETTERS, RECORDINGS, Recording, SCORES, Services, TRANSCRIPTIONS, answers_of,
+    event_count, expected_answers, recordings,
 };
 use rdkafka::message::{Header, OwnedHeaders};
 use sha2::{Digest, Sha256};
@@ -658,6 +658,23 @@ async fn no_phone_number_reaches_any_output_of_the_service() {
         reference.as_bytes(),
         "application/vnd.callscore.audio-ref.v1+json",
     ));
+    // a spoken comment from a number: its clip, its transcription request
+    let commented = recordings(1)
+        .into_iter()
+        .find(|r| r.answers.get("why").is_some_and(|(s, _)| s == "answered"))
+        .expect("a fixture with a spoken comment");
+    let mut comment_metadata = commented.metadata.clone();
+    comment_metadata["caller_number"] = "+31205550307".into();
+    comment_metadata["recording_id"] = "n-comment".into();
+    messages.push((
+        "call".to_string(),
+        commented.audio.clone(),
+        Recording {
+            metadata: comment_metadata,
+            ..commented.clone()
+        }
+        .headers("audio/wav"),
+    ));
     numbers.extend(
         [
             "31205550301",
@@ -665,6 +682,7 @@ async fn no_phone_number_reaches_any_output_of_the_service() {
             "+31205550303",
             "31205550304",
             "+31205550305",
+            "+31205550307",
         ]
         .map(str::to_string),
     );
@@ -701,7 +719,14 @@ async fn no_phone_number_reaches_any_output_of_the_service() {
             .read(service::CONTACTS, usize::MAX, Duration::from_secs(3))
             .is_empty()
     );
-    for topic in [SCORES, DEAD_LETTERS, service::AUDIT] {
+    assert_eq!(
+        services
+            .read(TRANSCRIPTIONS, usize::MAX, Duration::from_secs(3))
+            .len(),
+        1,
+        "the spoken comment's transcription request"
+    );
+    for topic in [SCORES, DEAD_LETTERS, service::AUDIT, TRANSCRIPTIONS] {
         for message in services.read(topic, usize::MAX, Duration::from_secs(3)) {
             outputs.push_str(message.key.as_deref().unwrap_or_default());
             for (k, v) in &message.headers {
