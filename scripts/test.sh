@@ -47,7 +47,8 @@ cargo build --release --locked -p callscore
 store=$(mktemp -d)
 trap 'rm -rf "$store"' EXIT
 target/release/callscore process fixtures/recordings --survey fixtures/surveys/nps-csat.toml \
-  --pseudonym-key-file fixtures/demo-pseudonym.key --store "$store" >/dev/null
+  --survey fixtures/surveys/nps-comment.toml --pseudonym-key-file fixtures/demo-pseudonym.key \
+  --store "$store" >/dev/null
 target/release/callscore detect fixtures/all-keys-pcm16.wav >/dev/null
 step "deploy/check.sh: the image's file set from the release binary, compose, manifests, alert
 rules (promtool check and unit tests), dashboard"
