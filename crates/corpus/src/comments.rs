@@ -633,7 +633,7 @@ pub fn frame_table(seeds: &[u64], windows: usize, settings: &Settings) -> anyhow
                         .any(|&(s, e)| (s..e).contains(&centre));
                 let _ = writeln!(
                     rows,
-                    "{seed},{index},{},{k},{},{:.2},{:.2},{:.2},{:.3},{:.3},{:.3},{}",
+                    "{seed},{index},{},{k},{},{:.2},{:.2},{:.2},{:.3},{:.3},{:.3},{:.1},{}",
                     condition.name(),
                     u8::from(truth),
                     f.level_dbm0,
@@ -642,6 +642,7 @@ pub fn frame_table(seeds: &[u64], windows: usize, settings: &Settings) -> anyhow
                     f.tone_share,
                     f.steadiness,
                     f.periodicity,
+                    f.pitch_hz,
                     u8::from(f.speech)
                 );
             }
@@ -649,7 +650,7 @@ pub fn frame_table(seeds: &[u64], windows: usize, settings: &Settings) -> anyhow
         Ok(rows)
     });
     let mut out = String::from(
-        "seed,window,condition,frame,truth,level_dbm0,snr_db,background_dbm0,tone_share,steadiness,periodicity,speech\n",
+        "seed,window,condition,frame,truth,level_dbm0,snr_db,background_dbm0,tone_share,steadiness,periodicity,pitch_hz,speech\n",
     );
     for part in results_in_order(parts)? {
         out.push_str(&part);

@@ -17,9 +17,13 @@ const HIGH_BIN: usize = 224;
 /// Half-width in bins of a pure tone's peak under the Hann window: its main lobe spans
 /// ±2/WINDOW of the sample rate, ±4 bins of the zero-padded transform.
 const PEAK_HALF_WIDTH: usize = 4;
-/// Shortest and longest pitch period searched, in samples: 400 Hz down to 80 Hz, the range
+/// Shortest and longest pitch period searched, in samples: 400 Hz down to 60 Hz, the range
 /// of adult and child voices.
-const PITCH_LAGS: std::ops::RangeInclusive<usize> = 20..=100;
+const PITCH_LAGS: std::ops::RangeInclusive<usize> = 20..=133;
+/// A shorter lag than the best is the pitch if its autocorrelation comes this close to the
+/// best: a periodic sound also repeats at two and three times its period, and the shortest
+/// period is its pitch.
+const OCTAVE_TOLERANCE: f32 = 0.85;
 /// Level given to digital silence, in dBm0, far below any line noise.
 const SILENCE_DBM0: f32 = -120.0;
 /// Level of a full-scale sine in dBm0 (ITU-T G.711).
@@ -36,6 +40,8 @@ pub(crate) struct Spectrogram {
     /// Per frame, the normalised autocorrelation at the best pitch lag (1 for a periodic
     /// sound).
     pub(crate) periodicity: Vec<f32>,
+    /// Per frame, the pitch period in samples (fractional), 0 for silence.
+    pub(crate) pitch_lag: Vec<f32>,
 }
 
 /// Number of frames for `len` samples: one per started hop.
@@ -90,8 +96,9 @@ fn frames(samples: &[f32], full: bool) -> Spectrogram {
             .collect();
         out.level_dbm0.push(dbm0(power.iter().sum()));
         if full {
-            out.periodicity
-                .push(periodicity(&fft, &power, &window_ac, &mut re, &mut im));
+            let pitch = pitch(&fft, &power, &window_ac, &mut re, &mut im);
+            out.periodicity.push(pitch.periodicity);
+            out.pitch_lag.push(pitch.lag);
             out.power.push(power);
         }
     }
@@ -105,10 +112,64 @@ fn window_autocorrelation(window: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The periodicity and pitch of one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pitch {
+    /// Normalised autocorrelation at the best lag (1 for a periodic sound).
+    pub(crate) periodicity: f32,
+    /// Pitch period in samples, refined between lags; 0 without any power.
+    pub(crate) lag: f32,
+}
+
 /// The band-limited autocorrelation (the transform of the band power spectrum), divided by
-/// the window's own autocorrelation to undo its taper (Boersma 1993), at the best pitch lag,
-/// relative to lag 0. `re` and `im` are scratch space of the transform's size.
-fn periodicity(fft: &Fft, power: &[f32], window_ac: &[f32], re: &mut [f32], im: &mut [f32]) -> f32 {
+/// the window's own autocorrelation to undo its taper (Boersma 1993), relative to lag 0: its
+/// best value over the pitch lags, and the pitch period, the shortest lag at a local peak
+/// within [`OCTAVE_TOLERANCE`] of the best. `re` and `im` are scratch space of the
+/// transform's size.
+fn pitch(fft: &Fft, power: &[f32], window_ac: &[f32], re: &mut [f32], im: &mut [f32]) -> Pitch {
+    let ac = normalised_autocorrelation(fft, power, window_ac, re, im);
+    pitch_of(&ac)
+}
+
+/// The pitch of a normalised autocorrelation given at every lag up to the longest period.
+pub(crate) fn pitch_of(ac: &[f32]) -> Pitch {
+    let lags = *PITCH_LAGS.start()..ac.len().min(PITCH_LAGS.end() + 1);
+    let best = lags.clone().map(|lag| ac[lag]).fold(0.0f32, f32::max);
+    if best <= 0.0 {
+        return Pitch {
+            periodicity: 0.0,
+            lag: 0.0,
+        };
+    }
+    let peak = |lag: usize| {
+        ac[lag] >= OCTAVE_TOLERANCE * best
+            && ac[lag] >= ac[lag - 1]
+            && ac.get(lag + 1).is_none_or(|&next| ac[lag] >= next)
+    };
+    let at = lags.clone().find(|&lag| peak(lag)).unwrap_or(lags.start);
+    // a parabola through the peak and its neighbours places it between lags
+    let b = ac[at];
+    let (a, c) = (ac[at - 1], ac.get(at + 1).copied().unwrap_or(b));
+    let curve = a - 2.0 * b + c;
+    let shift = if curve < 0.0 {
+        (0.5 * (a - c) / curve).clamp(-0.5, 0.5)
+    } else {
+        0.0
+    };
+    Pitch {
+        periodicity: best,
+        lag: at as f32 + shift,
+    }
+}
+
+/// The normalised band-limited autocorrelation at every lag up to the longest pitch period.
+fn normalised_autocorrelation(
+    fft: &Fft,
+    power: &[f32],
+    window_ac: &[f32],
+    re: &mut [f32],
+    im: &mut [f32],
+) -> Vec<f32> {
     re.fill(0.0);
     im.fill(0.0);
     for (i, &p) in power.iter().enumerate() {
@@ -118,12 +179,12 @@ fn periodicity(fft: &Fft, power: &[f32], window_ac: &[f32], re: &mut [f32], im: 
     // the power spectrum is real and even: the forward transform is the inverse, scaled
     fft.transform(re, im);
     if re[0] <= 0.0 {
-        return 0.0;
+        return vec![0.0; window_ac.len()];
     }
     let zero = re[0] / window_ac[0];
-    PITCH_LAGS
+    (0..window_ac.len())
         .map(|lag| re[lag] / window_ac[lag] / zero)
-        .fold(0.0f32, f32::max)
+        .collect()
 }
 
 /// Level in dBm0 of a mean square (full scale 1.0).
@@ -191,6 +252,59 @@ pub(crate) fn similarity(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sum of `harmonics` equal harmonics of `pitch_hz`, 4000 samples.
+    fn harmonic(pitch_hz: f64, harmonics: u32) -> Vec<f32> {
+        (0..4000u32)
+            .map(|n| {
+                let t = f64::from(n) / 8000.0;
+                let sum: f64 = (1..=harmonics)
+                    .map(|h| (std::f64::consts::TAU * f64::from(h) * pitch_hz * t).sin())
+                    .sum();
+                (0.05 * sum) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_pitch_of_a_harmonic_sound_is_its_fundamental() {
+        for pitch_hz in [70.0, 110.0, 150.0, 230.0, 380.0] {
+            let harmonics = (3500.0 / pitch_hz) as u32;
+            let spectra = spectrogram(&harmonic(pitch_hz, harmonics));
+            let found = 8000.0 / spectra.pitch_lag[20];
+            assert!(
+                (f64::from(found) / pitch_hz - 1.0).abs() < 0.02,
+                "{pitch_hz} Hz: {found}"
+            );
+            assert!(spectra.periodicity[20] > 0.8, "{}", spectra.periodicity[20]);
+        }
+    }
+
+    #[test]
+    fn the_pitch_is_the_shortest_period_near_the_best() {
+        // a naive reference: peaks at 40 (0.9) and 80 (1.0) samples; 40 is within reach
+        let mut ac = vec![0.0f32; 134];
+        for (lag, value) in [
+            (39, 0.7),
+            (40, 0.9),
+            (41, 0.7),
+            (79, 0.8),
+            (80, 1.0),
+            (81, 0.8),
+        ] {
+            ac[lag] = value;
+        }
+        let pitch = pitch_of(&ac);
+        assert_eq!((pitch.periodicity, pitch.lag), (1.0, 40.0));
+        // at 0.5 the shorter one is an octave error of the other way: 80 wins
+        ac[40] = 0.5;
+        assert_eq!(pitch_of(&ac).lag, 80.0);
+        // a peak between lags is placed between them
+        ac[81] = 1.0;
+        let between = pitch_of(&ac).lag;
+        assert!((between - 80.5).abs() < 0.01, "{between}");
+        assert_eq!(pitch_of(&[0.0; 134]).lag, 0.0);
+    }
 
     #[test]
     fn a_full_scale_sine_reads_3_14_dbm0() {

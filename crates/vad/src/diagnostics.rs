@@ -54,6 +54,8 @@ pub struct Frame {
     /// Normalised autocorrelation at the best pitch lag, 80-400 Hz (1 for a periodic sound,
     /// near 0 for noise).
     pub periodicity: f32,
+    /// Pitch in Hz, from the shortest period within reach of the best (0 without power).
+    pub pitch_hz: f32,
     /// Neither a tone nor a held note, and not below the quietest speech level.
     pub voice_like: bool,
     /// Voice-like and at or above the onset threshold: a frame that can start a segment.
@@ -178,6 +180,10 @@ fn frame(
         tone_share,
         steadiness,
         periodicity: spectra.periodicity[k],
+        pitch_hz: match spectra.pitch_lag[k] {
+            lag if lag > 0.0 => crate::SAMPLE_RATE as f32 / lag,
+            _ => 0.0,
+        },
         voice_like,
         speech: voice_like && level_dbm0 >= threshold_dbm0,
     }

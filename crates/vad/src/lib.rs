@@ -46,7 +46,8 @@
 //!    two pure tones), the spectral similarity with the frames 40 ms before or after,
 //!    averaged over 200 ms (*steadiness*: a held note keeps its partials where they are, a
 //!    voice moves its pitch and formants from syllable to syllable), and the band-limited
-//!    autocorrelation at the best pitch lag (*periodicity*, reported only).
+//!    autocorrelation at the best pitch lag, 60-400 Hz (*periodicity*) with the *pitch*, the
+//!    shortest period that comes close to the best.
 //! 2. *Background.* The floor is a low percentile of the frame levels (minimum statistics),
 //!    over the samples and the optional noise context. Frames near clearly loud ones are set
 //!    aside and the rest give the background's median level and its *spread* (median minus
@@ -62,7 +63,9 @@
 //!    and within [`Settings::range_db`] of the segment's own speech level (the ITU-T P.56
 //!    activity margin: the boundaries are those of active speech, not of its faint tails,
 //!    nor of the notes of music around it). Segments shorter than
-//!    [`Settings::min_segment_ms`] are dropped. The level is the mean over the segments.
+//!    [`Settings::min_segment_ms`] are dropped, and so are those under 500 ms whose pitch
+//!    track is held (a note): a talker's pitch glides from frame to frame. The level is the
+//!    mean over the segments.
 //!
 //! DTMF keys are tonal in every frame, and the frames whose window straddles a key's start
 //! or end (where the abrupt onset smears its spectrum) are taken as part of it, so a key

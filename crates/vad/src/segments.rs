@@ -9,6 +9,20 @@ pub(crate) type Run = (usize, usize);
 /// Frames that must reach the onset threshold for a stretch to be speech: 50 ms, so that a
 /// click or a single loud frame of background does not start a segment.
 const MIN_ONSET_FRAMES: usize = 5;
+/// Segments shorter than this, in frames (500 ms, two syllables), must show a moving pitch:
+/// a longer one has been confirmed by its bridged syllables.
+const SHORT_SEGMENT_FRAMES: usize = 50;
+/// Frames at least this periodic are voiced: the band-limited autocorrelation of a vowel at
+/// its pitch period, well above that of noise.
+const VOICED_PERIODICITY: f32 = 0.6;
+/// A pitch change between neighbouring voiced frames under this (natural log, about 8 %)
+/// continues a pitch track; a larger one is a jump (or a halving/doubling error).
+const TRACK_STEP: f32 = 0.08;
+/// A track step under this (0.5 %, a tenth of a semitone) holds the pitch: a sung or played
+/// note, while a talker's pitch glides from frame to frame.
+const HELD_STEP: f32 = 0.005;
+/// Short segments whose pitch track is held in more than this share of its steps are notes.
+const MAX_HELD_SHARE: f32 = 0.8;
 
 /// The speech segments of an analysis: stretches of voice-like frames above the continuation
 /// level that hold enough frames above the onset threshold (hysteresis), with short pauses
@@ -40,7 +54,36 @@ pub(crate) fn find(analysis: &Analysis, settings: &Settings) -> Vec<Run> {
     bridge(&fitted, 0)
         .into_iter()
         .filter(|(start, end)| end - start >= frames_of(settings.min_segment_ms).max(1))
+        .filter(|&(start, end)| {
+            end - start >= SHORT_SEGMENT_FRAMES || held_share(&frames[start..end]) <= MAX_HELD_SHARE
+        })
         .collect()
+}
+
+/// Share of the pitch track's steps (neighbouring voiced frames whose pitch continues) that
+/// hold the pitch; 0 without any step.
+pub(crate) fn held_share(frames: &[Frame]) -> f32 {
+    let (mut steps, mut held) = (0usize, 0usize);
+    for pair in frames.windows(2) {
+        let [a, b] = pair else { continue };
+        if a.periodicity < VOICED_PERIODICITY
+            || b.periodicity < VOICED_PERIODICITY
+            || a.pitch_hz <= 0.0
+            || b.pitch_hz <= 0.0
+        {
+            continue;
+        }
+        let step = (b.pitch_hz / a.pitch_hz).ln().abs();
+        if step < TRACK_STEP {
+            steps += 1;
+            held += usize::from(step < HELD_STEP);
+        }
+    }
+    if steps == 0 {
+        0.0
+    } else {
+        held as f32 / steps as f32
+    }
 }
 
 /// Level of the speech in a stretch in dBm0: the power mean of its onset frames.
@@ -121,6 +164,37 @@ mod tests {
         assert_eq!(bridge(&runs, 3), vec![(0, 10), (20, 22)]);
         assert_eq!(bridge(&runs, 2), runs.to_vec());
         assert_eq!(bridge(&[], 3), Vec::<Run>::new());
+    }
+}
+
+#[cfg(test)]
+mod pitch {
+    use super::*;
+
+    fn frame(pitch_hz: f32, periodicity: f32) -> Frame {
+        let analysis = crate::diagnostics::analyse(&[0.0; 80], &[], &Settings::default());
+        Frame {
+            pitch_hz,
+            periodicity,
+            ..analysis.frames[0]
+        }
+    }
+
+    #[test]
+    fn a_held_note_holds_its_pitch_and_a_voice_glides() {
+        let note: Vec<Frame> = (0..20).map(|_| frame(220.0, 0.9)).collect();
+        assert_eq!(held_share(&note), 1.0);
+        // 1 % a frame: a glide, not a jump
+        let glide: Vec<Frame> = (0..20)
+            .map(|k| frame(150.0 * 1.01f32.powi(k), 0.8))
+            .collect();
+        assert_eq!(held_share(&glide), 0.0);
+        // jumps between notes and unvoiced frames are no steps of a track
+        let jumps: Vec<Frame> = [(220.0, 0.9), (330.0, 0.9), (330.0, 0.3), (330.0, 0.9)]
+            .into_iter()
+            .map(|(p, r)| frame(p, r))
+            .collect();
+        assert_eq!(held_share(&jumps), 0.0);
     }
 }
 
