@@ -21,7 +21,11 @@ fn held_out_comments_are_found_and_none_is_invented() {
         assert!(tally.held_out, "{name}");
         assert_eq!(tally.false_comments, 0, "{name}: {:?}", tally.failures);
         if tally.condition.has_comment() {
-            assert_eq!(tally.found, tally.utterances, "{name}: {:?}", tally.failures);
+            assert_eq!(
+                tally.found, tally.utterances,
+                "{name}: {:?}",
+                tally.failures
+            );
         }
         let met = name == "clean" || name.starts_with("pink 20") || name.starts_with("pink 10");
         if met {
