@@ -1,9 +1,11 @@
 //! Survey calls with metadata sidecars, committed under `fixtures/recordings/`: the input of
 //! `callscore process`, with the answers a correct pipeline extracts from each.
 //!
-//! Every call answers `fixtures/surveys/nps-csat.toml` (recommend: NPS 0-10, then satisfied:
-//! CSAT 1-5). The IVR's prompts are synthetic music at -18 dBm0 standing in for speech:
-//! espeak-ng's output differs between its versions, and these bytes are committed and compared.
+//! Every call but the last two answers `fixtures/surveys/nps-csat.toml` (recommend: NPS
+//! 0-10, then satisfied: CSAT 1-5); those two answer `fixtures/surveys/nps-comment.toml`
+//! (recommend, then a spoken comment). The IVR's prompts are synthetic music at -18 dBm0
+//! standing in for speech: espeak-ng's output differs between its versions, and these bytes
+//! are committed and compared.
 //! The caller keys DTMF at -6 to -12 dBm0 per tone, 80-150 ms long with gaps of at least
 //! 150 ms, over line noise at -55 dBm0. Each recording comes from its own seed, so changing one
 //! leaves the others byte for byte the same.

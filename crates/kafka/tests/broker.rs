@@ -42,13 +42,18 @@ impl Observer for Counts {
     }
 }
 
+/// The pipeline with every survey the fixture recordings answer.
 fn pipeline() -> Pipeline {
-    let path = service::root().join("fixtures/surveys/nps-csat.toml");
-    let survey =
-        callscore_survey::Survey::from_toml(&std::fs::read_to_string(path).expect("survey"))
-            .expect("a valid survey");
+    let surveys = ["nps-csat", "nps-comment"]
+        .map(|name| {
+            let path = service::root().join(format!("fixtures/surveys/{name}.toml"));
+            let text = std::fs::read_to_string(path).expect("survey");
+            let survey = callscore_survey::Survey::from_toml(&text).expect("a valid survey");
+            (survey.id().to_string(), survey)
+        })
+        .into();
     Pipeline::new(Settings {
-        surveys: std::collections::HashMap::from([(survey.id().to_string(), survey)]),
+        surveys,
         pseudonyms: Pseudonyms::fixed(PseudonymKey::new("k1", vec![7; 32]).expect("a key")),
         retention: Default::default(),
         decode: Default::default(),
