@@ -64,6 +64,8 @@ mod ogg_opus {
     const PACKETS_PER_PAGE: usize = 50;
     /// Largest packet libopus is asked to write (RFC 6716 bounds a frame at 1275 bytes).
     const MAX_PACKET: usize = 1275;
+    /// Entries of a page's segment table (RFC 3533: one byte counts them).
+    const MAX_SEGMENTS: usize = 255;
     const SERIAL: u32 = 0x6361_6c6c; // "call": any serial will do for a one-stream file
 
     pub(super) fn encode(samples: &[f32]) -> Result<Vec<u8>, opus::Error> {
@@ -103,7 +105,7 @@ mod ogg_opus {
             frame[..chunk.len()].copy_from_slice(chunk);
             packets.push(encoder.encode_vec_float(&frame, MAX_PACKET)?);
             let last = i + 1 == frames;
-            if packets.len() == PACKETS_PER_PAGE || last {
+            if packets.len() == PACKETS_PER_PAGE || page_full(&packets) || last {
                 let done = ((i + 1) * FRAME) as u64 * GRANULE_PER_SAMPLE;
                 let granule = if last { total } else { done };
                 page(
@@ -117,6 +119,13 @@ mod ogg_opus {
             }
         }
         Ok(out)
+    }
+
+    /// True when another packet of the largest size could overflow the page's segment table,
+    /// which holds 255 entries (a packet takes one per 255 bytes, and one more).
+    pub(super) fn page_full(packets: &[Vec<u8>]) -> bool {
+        let segments: usize = packets.iter().map(|p| p.len() / 255 + 1).sum();
+        segments + MAX_PACKET / 255 + 1 > MAX_SEGMENTS
     }
 
     /// Appends one Ogg page holding whole `packets`.
@@ -134,7 +143,7 @@ mod ogg_opus {
         out.extend_from_slice(&SERIAL.to_le_bytes());
         out.extend_from_slice(&sequence.to_le_bytes());
         out.extend_from_slice(&[0; 4]); // checksum, filled in below
-        out.push(u8::try_from(lacing.len()).expect("a page holds at most 50 short packets"));
+        out.push(u8::try_from(lacing.len()).expect("pages are flushed before 255 segments"));
         out.extend_from_slice(&lacing);
         for packet in packets {
             out.extend_from_slice(packet);
@@ -219,6 +228,17 @@ mod tests {
         } else {
             assert_eq!(clip.bytes.len(), 44 + 2 * samples.len());
         }
+    }
+
+    #[cfg(feature = "opus")]
+    #[test]
+    fn a_page_is_flushed_before_its_segment_table_overflows() {
+        // 41 largest packets take 246 entries: a 42nd of 6 more still fits, a 43rd would not
+        let largest = vec![0u8; 1275];
+        assert!(!ogg_opus::page_full(&vec![largest.clone(); 41]));
+        assert!(ogg_opus::page_full(&vec![largest; 42]));
+        // speech-sized packets: the 50 of a second fit with room to spare
+        assert!(!ogg_opus::page_full(&vec![vec![0u8; 40]; 49]));
     }
 
     #[test]
