@@ -350,28 +350,34 @@ impl KafkaSink {
     }
 
     fn transcription_topic(&self) -> Result<&str, SinkError> {
-        self.config
-            .transcription_topic
-            .as_deref()
-            .ok_or_else(|| SinkError {
-                what: "transcription requests",
-                retry: Retry::Blocked,
-                message: "a comment was recorded but no kafka.transcription_topic is configured"
-                    .into(),
-            })
+        configured(
+            self.config.transcription_topic.as_deref(),
+            "transcription requests",
+            "a comment was recorded but no kafka.transcription_topic is configured",
+        )
     }
 
     fn contact_topic(&self) -> Result<&str, SinkError> {
-        self.config
-            .contact_topic
-            .as_deref()
-            .ok_or_else(|| SinkError {
-                what: "contact requests",
-                retry: Retry::Blocked,
-                message: "a caller agreed to be contacted but no kafka.contact_topic is configured"
-                    .into(),
-            })
+        configured(
+            self.config.contact_topic.as_deref(),
+            "contact requests",
+            "a caller agreed to be contacted but no kafka.contact_topic is configured",
+        )
     }
+}
+
+/// An optional topic, or a blocked failure that says which setting is missing: the record
+/// waits (and is retried) until the configuration names the topic.
+fn configured<'a>(
+    topic: Option<&'a str>,
+    what: &'static str,
+    missing: &str,
+) -> Result<&'a str, SinkError> {
+    topic.ok_or_else(|| SinkError {
+        what,
+        retry: Retry::Blocked,
+        message: missing.into(),
+    })
 }
 
 impl EventSink for KafkaSink {
@@ -442,15 +448,11 @@ impl AuditLog for KafkaSink {
     /// Keyed by the record's deterministic id, with CloudEvents headers
     /// (`com.callscore.audit.v1`).
     async fn record(&self, record: &AuditRecord) -> Result<(), SinkError> {
-        let topic = self
-            .config
-            .audit_topic
-            .as_deref()
-            .ok_or_else(|| SinkError {
-                what: "audit record",
-                retry: Retry::Blocked,
-                message: "no kafka.audit_topic is configured".into(),
-            })?;
+        let topic = configured(
+            self.config.audit_topic.as_deref(),
+            "audit record",
+            "no kafka.audit_topic is configured",
+        )?;
         let value = serde_json::to_value(record).map_err(|e| SinkError {
             what: "audit record",
             retry: Retry::Permanent,

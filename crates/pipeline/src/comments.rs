@@ -12,6 +12,7 @@ use std::time::Duration;
 use callscore_audio::{DecodeOptions, EncodedClip, OUTPUT_RATE, Recording, encode_clip};
 use callscore_survey::{Answers, CommentWindow, Spoken, Survey};
 use callscore_vad::{Settings as VadSettings, find_speech};
+use sha2::{Digest, Sha256};
 
 use crate::failure::{Failure, Reason, Stage};
 use crate::keys::Heard;
@@ -34,6 +35,8 @@ pub struct Clip {
     pub question_id: String,
     /// The encoded audio.
     pub encoded: EncodedClip,
+    /// SHA-256 of the encoded bytes, lowercase hex.
+    pub sha256: String,
     /// Where it starts in the recording.
     pub start: Duration,
     /// Where it ends.
@@ -79,10 +82,12 @@ pub(crate) fn hear_comments(
             let end = (spoken.end + CLIP_MARGIN).min(window.end);
             let part = &heard[sample(start - window.start).min(heard.len())
                 ..sample(end - window.start).min(heard.len())];
+            let encoded = encode_clip(part);
             clips.push(Clip {
                 index,
                 question_id: answers.questions[index].question_id.clone(),
-                encoded: encode_clip(part),
+                sha256: crate::hex(&Sha256::digest(&encoded.bytes)),
+                encoded,
                 start,
                 end,
             });

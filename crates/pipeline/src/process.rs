@@ -364,17 +364,14 @@ impl Pipeline {
             .await
             .map_err(store_failure)?;
         for clip in &analysis.clips {
-            let key = analysis
-                .place
-                .comment(&clip.question_id, clip.encoded.extension);
             let clip_meta = ObjectMeta {
-                sha256: hex(&Sha256::digest(&clip.encoded.bytes)),
+                sha256: clip.sha256.clone(),
                 content_type: clip.encoded.content_type.to_string(),
                 size: clip.encoded.bytes.len() as u64,
                 ..analysis.meta.clone()
             };
             store
-                .put(&key, &clip.encoded.bytes, &clip_meta)
+                .put(&analysis.clip_key(clip), &clip.encoded.bytes, &clip_meta)
                 .await
                 .map_err(store_failure)?;
         }
@@ -443,15 +440,12 @@ impl Pipeline {
         let mut answers = analysis.answers.clone();
         let meta = &analysis.incoming.metadata;
         for clip in &analysis.clips {
-            let key = analysis
-                .place
-                .comment(&clip.question_id, clip.encoded.extension);
             let Some(comment) = answers.questions[clip.index].comment.as_mut() else {
                 continue;
             };
             comment.clip = Some(ClipRef {
-                uri: store.uri(&key),
-                sha256: hex(&Sha256::digest(&clip.encoded.bytes)),
+                uri: store.uri(&analysis.clip_key(clip)),
+                sha256: clip.sha256.clone(),
                 content_type: clip.encoded.content_type.to_string(),
                 start: clip.start,
                 end: clip.end,
@@ -591,6 +585,12 @@ impl Analysis {
     /// Where the audio is stored.
     pub fn object_key(&self) -> &ObjectKey {
         &self.key
+    }
+
+    /// Where a comment's clip is stored, beside the audio.
+    pub fn clip_key(&self, clip: &Clip) -> ObjectKey {
+        self.place
+            .comment(&clip.question_id, clip.encoded.extension)
     }
 
     /// Answers by status.
