@@ -11,8 +11,8 @@ use anyhow::Context;
 use callscore_audio::{DecodeOptions, Recording};
 use callscore_pipeline::layout::Place;
 use callscore_pipeline::{
-    AudioStore, LocalStore, ObjectKey, ObjectMeta, TRANSCRIPTION_VERSION, TranscriptEvent,
-    TranscriptWord, TranscriptionRequest, hex,
+    AudioStore, LocalStore, ObjectMeta, TRANSCRIPTION_VERSION, TranscriptEvent, TranscriptWord,
+    TranscriptionRequest, hex,
 };
 use callscore_transcribe::pocketsphinx::{DEBIAN_MODEL_DIR, PocketSphinx};
 use sha2::{Digest, Sha256};
@@ -112,7 +112,9 @@ fn one(
     recogniser: &mut PocketSphinx,
     request: &TranscriptionRequest,
 ) -> anyhow::Result<TranscriptEvent> {
-    let key = clip_key(store, &request.clip.uri)?;
+    let key = store
+        .key_of(&request.clip.uri)
+        .with_context(|| format!("the clip {} is not in this store", request.clip.uri))?;
     let bytes = pollster::block_on(store.get(&key))?.context("the clip is not in the store")?;
     anyhow::ensure!(
         hex(&Sha256::digest(&bytes)) == request.clip.sha256,
@@ -172,15 +174,6 @@ fn one(
     ));
     pollster::block_on(store.replace(&transcript, &json, &meta))?;
     Ok(event)
-}
-
-/// The store key of a clip URI that names this store.
-fn clip_key(store: &LocalStore, uri: &str) -> anyhow::Result<ObjectKey> {
-    let root = store.uri(&ObjectKey::parse("x").context("a plain key")?);
-    let prefix = root.strip_suffix('x').unwrap_or(&root);
-    uri.strip_prefix(prefix)
-        .and_then(ObjectKey::parse)
-        .with_context(|| format!("the clip {uri} is not in this store"))
 }
 
 fn read_lines(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {

@@ -44,6 +44,13 @@ impl LocalStore {
         self.root.join(key.as_str())
     }
 
+    /// The key of an object of this store from its URI (as [`AudioStore::uri`] gives it);
+    /// `None` for a URI that names anything else.
+    pub fn key_of(&self, uri: &str) -> Option<ObjectKey> {
+        let path = Path::new(uri.strip_prefix("file://")?);
+        ObjectKey::parse(path.strip_prefix(&self.root).ok()?.to_str()?)
+    }
+
     fn put_now(
         &self,
         key: &ObjectKey,
@@ -476,5 +483,22 @@ impl<E: Write + Send> EventSink for NdjsonSink<E> {
             rewrite_without(path, field, keys).map_err(|e| sink_failed("retraction", &e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uri_gives_back_its_key_and_nothing_else_does() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = LocalStore::open(dir.path()).expect("a store");
+        let key = ObjectKey::parse("acme/respondent/ps-1/r1/comment-why.opus").expect("a key");
+        assert_eq!(store.key_of(&store.uri(&key)), Some(key));
+        let outside = format!("file://{}/../other/x.wav", dir.path().display());
+        assert_eq!(store.key_of(&outside), None);
+        assert_eq!(store.key_of("s3://audio/acme/x.wav"), None);
+        assert_eq!(store.key_of("file:///elsewhere/x.wav"), None);
     }
 }
