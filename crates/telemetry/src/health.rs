@@ -67,6 +67,17 @@ struct CheckState {
     status: Status,
 }
 
+/// What a check is after [`Health::set`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// Whether it passes.
+    pub passes: bool,
+    /// Its status.
+    pub status: Status,
+    /// Whether this set changed it.
+    pub changed: bool,
+}
+
 /// The service's readiness checks, shared between the service and the HTTP server.
 #[derive(Debug, Default)]
 pub struct Health {
@@ -101,9 +112,24 @@ impl Health {
         Health::default()
     }
 
-    /// Sets `check`.
-    pub fn set(&self, check: Check, ok: bool, status: Status) {
-        self.lock().checks.insert(check, CheckState { ok, status });
+    /// Sets `check` and says what it is now. A check that [`Status::Failed`] stays failed: the
+    /// service stops and is restarted, and a probe that started before the failure must not
+    /// report it healthy again.
+    pub fn set(&self, check: Check, ok: bool, status: Status) -> Kept {
+        let mut state = self.lock();
+        let before = state.checks.get(&check).cloned();
+        let kept = state
+            .checks
+            .entry(check)
+            .or_insert(CheckState { ok, status });
+        if kept.status != Status::Failed {
+            *kept = CheckState { ok, status };
+        }
+        Kept {
+            passes: kept.ok,
+            status: kept.status,
+            changed: before.is_none_or(|b| b.ok != kept.ok || b.status != kept.status),
+        }
     }
 
     /// Whether `check` passes now (`None` before it is first set).
@@ -178,5 +204,20 @@ mod tests {
             !health.readiness().ready,
             "a stopping service takes no traffic"
         );
+    }
+
+    #[test]
+    fn a_failed_check_stays_failed_whatever_a_late_probe_says() {
+        // a probe that started before the producer failed for good may answer after it
+        let health = Health::new();
+        health.set(Check::Producer, true, Status::Reachable);
+        health.set(Check::Producer, false, Status::Failed);
+        health.set(Check::Producer, true, Status::Reachable);
+        let readiness = health.readiness();
+        assert!(!readiness.ready);
+        assert_eq!(readiness.failing, vec!["producer"]);
+        assert_eq!(health.passes(Check::Producer), Some(false));
+        let kept = health.set(Check::Producer, true, Status::Reachable);
+        assert!(!kept.passes && !kept.changed && kept.status == Status::Failed);
     }
 }

@@ -15,7 +15,7 @@ mod metrics;
 mod observe;
 mod server;
 
-pub use health::{Check, Health, Readiness, Status};
+pub use health::{Check, Health, Kept, Readiness, Status};
 pub use metrics::{Metrics, names};
 pub use observe::Telemetry;
 pub use server::{Limits, router, serve};

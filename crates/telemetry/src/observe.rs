@@ -36,11 +36,19 @@ impl Telemetry {
 
     /// Sets a readiness check and its gauge.
     pub fn check(&self, check: Check, ok: bool, status: Status) {
-        self.health.set(check, ok, status);
+        let kept = self.health.set(check, ok, status);
         self.metrics
             .ready
             .with_label_values(&[check.as_str()])
-            .set(i64::from(ok));
+            .set(i64::from(kept.passes));
+        if kept.changed {
+            tracing::info!(
+                check = check.as_str(),
+                passes = kept.passes,
+                status = ?kept.status,
+                "readiness check changed"
+            );
+        }
     }
 
     fn error(&self, failure: &Failure) {
