@@ -54,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         decode: DecodeOptions::default(),
         extended_keys: true,
         pipeline_version: "bench".into(),
+        prompts: Default::default(),
     };
     let pipeline = Pipeline::new(settings);
     let dir = tempfile::tempdir()?;

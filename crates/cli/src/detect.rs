@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use callscore_audio::{
     DecodeError, DecodeOptions, Headerless, OUTPUT_RATE, Recording, RecordingInfo,
 };
-use callscore_pipeline::{DetectError, Heard, detect_keys};
+use callscore_pipeline::{DetectError, Heard, PromptHeard, detect_keys};
+use callscore_prompts::Prompt;
 use serde::Serialize;
 
 /// Print the DTMF digits keyed in each recording.
@@ -55,6 +56,12 @@ pub(crate) struct Args {
     /// Ignore the A, B, C and D keys, which ordinary telephone keypads lack.
     #[arg(long)]
     no_extended: bool,
+
+    /// An audio file of a prompt the IVR plays (repeatable). Where a recording's channel
+    /// carries it (a mono recording of the caller and the IVR), it is found and subtracted
+    /// before keys are detected, so that keys keyed over it are not lost.
+    #[arg(long = "prompt", value_name = "FILE")]
+    prompts: Vec<PathBuf>,
 }
 
 /// Why one file could not be analysed.
@@ -76,6 +83,8 @@ struct Report {
     /// Key presses, in the order they started, each with the channel it was heard on best and
     /// the other channels that heard it too.
     events: Vec<Heard>,
+    /// Known prompts found and subtracted.
+    prompts: Vec<PromptHeard>,
     warnings: Vec<String>,
 }
 
@@ -84,17 +93,27 @@ fn parse_codec(name: &str) -> Result<Headerless, String> {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
+    let mut prompts = Vec::with_capacity(args.prompts.len());
+    for path in &args.prompts {
+        match crate::settings::load_prompt(path) {
+            Ok(prompt) => prompts.push(prompt),
+            Err(error) => {
+                crate::complain(&format!("--prompt: {error:#}"));
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut stdout = io::stdout().lock();
     let mut failed = false;
     for path in &args.files {
         // a file named after the caller does not put the number in the results
         let name = callscore_pipeline::redact::redact(&path.display().to_string()).into_owned();
-        let written = match analyse(path, args) {
+        let written = match analyse(path, args, &prompts) {
             Ok(report) => {
                 for warning in &report.warnings {
                     crate::complain(&format!("{name}: warning: {warning}"));
                 }
-                write_report(&mut stdout, &name, &report, args.json)
+                write_report(&mut stdout, &name, &report, args.json, &args.prompts)
             }
             Err(error) => {
                 failed = true;
@@ -128,7 +147,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 }
 
 /// Decodes one recording and runs a detector over each selected channel.
-fn analyse(path: &Path, args: &Args) -> Result<Report, FileError> {
+fn analyse(path: &Path, args: &Args, prompts: &[Prompt]) -> Result<Report, FileError> {
     let options = DecodeOptions {
         headerless: args.codec,
         mix_down: args.mix_down,
@@ -144,24 +163,32 @@ fn analyse(path: &Path, args: &Args) -> Result<Report, FileError> {
         };
         Recording::open_file(file, &options)?
     };
-    let detected = detect_keys(&mut recording, args.channel, !args.no_extended).map_err(
-        |error| match error {
-            DetectError::Decode(e) => FileError::Decode(e),
-            DetectError::NoChannel { channel, channels } => {
-                FileError::NoChannel { channel, channels }
+    let detected =
+        detect_keys(&mut recording, args.channel, !args.no_extended, prompts).map_err(|error| {
+            match error {
+                DetectError::Decode(e) => FileError::Decode(e),
+                DetectError::NoChannel { channel, channels } => {
+                    FileError::NoChannel { channel, channels }
+                }
             }
-        },
-    )?;
+        })?;
     let stats = recording.stats();
     Ok(Report {
         info: recording.info().clone(),
         frames: stats.output_frames,
         events: detected.keys,
+        prompts: detected.prompts,
         warnings: stats.warnings(),
     })
 }
 
-fn write_report(out: &mut impl Write, name: &str, report: &Report, json: bool) -> io::Result<()> {
+fn write_report(
+    out: &mut impl Write,
+    name: &str,
+    report: &Report,
+    json: bool,
+    prompt_files: &[PathBuf],
+) -> io::Result<()> {
     let digits: String = report
         .events
         .iter()
@@ -205,6 +232,17 @@ fn write_report(out: &mut impl Write, name: &str, report: &Report, json: bool) -
             duration_seconds: round(report.frames as f64 / f64::from(OUTPUT_RATE), 4),
             digits,
             events,
+            prompts: report
+                .prompts
+                .iter()
+                .map(|p| PromptJson {
+                    prompt: args_prompt_name(prompt_files, p.found.prompt),
+                    channel: p.channel,
+                    start_seconds: round(p.found.start_seconds(), 4),
+                    gain_db: round(p.found.gain_db, 1),
+                    cancelled_db: round(p.found.cancelled_db, 1),
+                })
+                .collect(),
             warnings: &report.warnings,
         },
     )
@@ -231,7 +269,29 @@ struct FileJson<'a> {
     duration_seconds: f64,
     digits: String,
     events: Vec<EventJson>,
+    /// Known prompts found and subtracted before detection.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    prompts: Vec<PromptJson>,
     warnings: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+struct PromptJson {
+    /// The prompt's file as given.
+    prompt: String,
+    channel: u16,
+    /// Where its first sample sounds (negative when the recording starts during it).
+    start_seconds: f64,
+    gain_db: f64,
+    cancelled_db: f64,
+}
+
+/// The name of prompt `index` as given on the command line.
+fn args_prompt_name(files: &[PathBuf], index: usize) -> String {
+    files
+        .get(index)
+        .map(|f| callscore_pipeline::redact::redact(&f.display().to_string()).into_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]

@@ -116,7 +116,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 
 /// Reads the configuration and finds the recordings.
 fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
-    let surveys = crate::settings::load_surveys(&args.surveys)?;
+    let crate::settings::Surveys { surveys, prompts } =
+        crate::settings::load_surveys(&args.surveys)?;
     let pseudonyms = match &args.keyring {
         Some(dir) => Pseudonyms::Ring(Keyring::open(dir)?),
         None => {
@@ -136,6 +137,7 @@ fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
         decode: DecodeOptions::default(),
         extended_keys: true,
         pipeline_version: format!("callscore {}", env!("CARGO_PKG_VERSION")),
+        prompts,
     };
     let mut files = Vec::new();
     for path in &args.paths {

@@ -3,21 +3,63 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
+use callscore_audio::{DecodeOptions, Recording};
 use callscore_pipeline::RetentionConfig;
+use callscore_prompts::Prompt;
 use callscore_survey::Survey;
 
-/// Reads survey definitions, by id.
-pub(crate) fn load_surveys<P: AsRef<Path>>(paths: &[P]) -> anyhow::Result<HashMap<String, Survey>> {
+/// Survey definitions by id, and the prompt audio each names, decoded.
+pub(crate) struct Surveys {
+    pub(crate) surveys: HashMap<String, Survey>,
+    pub(crate) prompts: HashMap<String, Arc<[Prompt]>>,
+}
+
+/// Reads survey definitions, by id, and the prompt audio files they name (relative to each
+/// survey file), so that a missing or broken prompt stops start-up rather than a recording.
+pub(crate) fn load_surveys<P: AsRef<Path>>(paths: &[P]) -> anyhow::Result<Surveys> {
     let mut surveys = HashMap::new();
+    let mut prompts = HashMap::new();
     for path in paths {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let survey = Survey::from_toml(&text).with_context(|| format!("{}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let audio = survey
+            .prompt_audio()
+            .into_iter()
+            .map(|file| {
+                load_prompt(&dir.join(file))
+                    .with_context(|| format!("{}: prompt audio {file:?}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<Prompt>>>()?;
+        if !audio.is_empty() {
+            prompts.insert(survey.id().to_string(), Arc::from(audio));
+        }
         surveys.insert(survey.id().to_string(), survey);
     }
-    Ok(surveys)
+    Ok(Surveys { surveys, prompts })
+}
+
+/// A prompt's audio file, in any format callscore decodes, mixed down to one channel at 8 kHz.
+pub(crate) fn load_prompt(path: &Path) -> anyhow::Result<Prompt> {
+    let options = DecodeOptions {
+        mix_down: true,
+        ..DecodeOptions::default()
+    };
+    let mut recording = Recording::open_path(path, &options)
+        .with_context(|| format!("cannot decode {}", path.display()))?;
+    let mut samples = Vec::new();
+    while let Some(block) = recording
+        .next_block()
+        .with_context(|| format!("cannot decode {}", path.display()))?
+    {
+        samples.extend_from_slice(&block[0]);
+    }
+    Prompt::new(samples).with_context(|| format!("{}", path.display()))
 }
 
 /// The retention periods in the TOML file at `path` (built-in defaults without one),

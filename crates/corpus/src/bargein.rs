@@ -7,6 +7,7 @@
 //! start while the prompt is still talking, some callers speak as well, and every call has
 //! background noise and goes through a telephone codec.
 
+use callscore_prompts::Prompt;
 use callscore_synth::{Digit, add_digit, mix, noise, set_active_level};
 
 use crate::score::Press;
@@ -28,6 +29,8 @@ pub struct Call {
     pub samples: Vec<f32>,
     /// The keys pressed, in order.
     pub presses: Vec<Press>,
+    /// The prompts as the IVR holds them (before the level and the line), in the order played.
+    pub prompts: Vec<Prompt>,
 }
 
 fn seconds(s: f64) -> usize {
@@ -46,11 +49,14 @@ pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
     // (samples, position) of each sound, and the digits
     let mut sounds: Vec<(Vec<f32>, usize)> = Vec::new();
     let mut digits: Vec<Digit> = Vec::new();
+    let mut prompts = Vec::new();
     let mut t = rng.uniform(0.3, 1.0);
     let mut barged = 0;
     let mut spoke = 0;
     for _ in 0..questions {
         let mut prompt = trim(&ivr.speak(&ivr.utterance(&mut rng))?).to_vec();
+        // a prompt too short for the canceller is one the IVR does not declare
+        prompts.extend(Prompt::new(prompt.clone()).ok());
         set_active_level(&mut prompt, RATE, rng.uniform(-20.0, -16.0));
         let prompt_len = prompt.len() as f64 / f64::from(RATE);
         let prompt_start = t;
@@ -133,5 +139,6 @@ pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
         ),
         samples,
         presses,
+        prompts,
     })
 }

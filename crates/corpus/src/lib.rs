@@ -19,6 +19,7 @@
 pub mod bargein;
 pub mod comments;
 pub mod fixtures;
+pub mod prompted;
 pub mod q24;
 pub mod recordings;
 pub mod score;
@@ -270,8 +271,10 @@ pub fn barge_in(
             std::fs::write(dir.join(format!("{name}.keys")), keys)
                 .with_context(|| format!("writing {name}.keys"))?;
         }
-        let detections: Vec<Vec<Press>> =
-            detectors.iter().map(|d| d.detect(&call.samples)).collect();
+        let detections: Vec<Vec<Press>> = detectors
+            .iter()
+            .map(|d| d.detect_knowing(&call.samples, &call.prompts))
+            .collect();
         Ok((call, detections))
     });
     let mut reports: Vec<BargeInReport> = detectors

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use callscore_corpus::score::{Callscore, KeyDetector};
+use callscore_corpus::score::{Callscore, KeyDetector, KnownPrompts};
 
 /// Generate callscore's DTMF test corpora from a seed and report how the detector does.
 ///
@@ -167,7 +167,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::BargeIn { calls, seed, write } => {
             prepare(write.as_ref())?;
-            let reports = callscore_corpus::barge_in(calls, seed, &detectors, write.as_deref())?;
+            // the plain detector and, beside it, the same with the IVR's prompts cancelled
+            let reports = callscore_corpus::barge_in(
+                calls,
+                seed,
+                &[&Callscore, &KnownPrompts],
+                write.as_deref(),
+            )?;
             for r in &reports {
                 print!("{}", r.render());
             }
@@ -254,12 +260,23 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 }
                 std::fs::write(path, bytes)?;
             }
+            let prompted = dir.join(callscore_corpus::prompted::DIR);
+            std::fs::create_dir_all(&prompted)?;
+            for (name, bytes) in callscore_corpus::prompted::files() {
+                let path = prompted.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)?;
+            }
             println!(
-                "wrote {} fixtures and manifest.json, and {} survey recordings with their \
-                 metadata, expected.json and README.md under {}/, to {}",
+                "wrote {} fixtures and manifest.json, {} survey recordings with their \
+                 metadata, expected.json and README.md under {}/, and the known-prompt example \
+                 under {}/, to {}",
                 fixtures.len(),
                 recordings.len(),
                 callscore_corpus::recordings::DIR,
+                callscore_corpus::prompted::DIR,
                 dir.display()
             );
             Ok(true)

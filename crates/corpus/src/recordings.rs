@@ -271,7 +271,7 @@ fn upsample2(signal: &[f32]) -> Vec<f32> {
 }
 
 /// Metadata as most recordings carry it: numbered ids, the caller's number, offsets given.
-fn sidecar(n: u64, offsets: Vec<QuestionOffset>) -> Sidecar {
+pub(crate) fn sidecar(n: u64, offsets: Vec<QuestionOffset>) -> Sidecar {
     Sidecar {
         schema_version: 1,
         recording_id: format!("rec-{n:04}"),
@@ -778,7 +778,7 @@ fn bad_metadata() -> SurveyRecording {
     )
 }
 
-fn json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     // plain data with string keys always serializes
     let mut json = serde_json::to_string_pretty(value).expect("fixture data serializes");
     json.push('\n');

@@ -1,6 +1,7 @@
 //! Comparing detected key presses with the truth.
 
 use callscore_dtmf::{Detector, DetectorConfig};
+use callscore_prompts::Prompt;
 
 use crate::RATE;
 
@@ -21,6 +22,12 @@ pub trait KeyDetector: Sync {
     fn name(&self) -> &str;
     /// Every key press in `samples` (8 kHz, full scale 1.0).
     fn detect(&self, samples: &[f32]) -> Vec<Press>;
+    /// Every key press in `samples`, knowing the prompts the IVR played in them. Detectors
+    /// that cannot use prompts ignore them.
+    fn detect_knowing(&self, samples: &[f32], prompts: &[Prompt]) -> Vec<Press> {
+        let _ = prompts;
+        self.detect(samples)
+    }
 }
 
 /// callscore's own detector, a fresh one per signal.
@@ -49,6 +56,27 @@ impl KeyDetector for Callscore {
                 end: e.end_seconds(),
             })
             .collect()
+    }
+}
+
+/// callscore's detector after the known prompts are found and subtracted
+/// ([`callscore_prompts::cancel`]); without prompts, [`Callscore`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnownPrompts;
+
+impl KeyDetector for KnownPrompts {
+    fn name(&self) -> &str {
+        "callscore, known prompts cancelled"
+    }
+
+    fn detect(&self, samples: &[f32]) -> Vec<Press> {
+        Callscore.detect(samples)
+    }
+
+    fn detect_knowing(&self, samples: &[f32], prompts: &[Prompt]) -> Vec<Press> {
+        let mut samples = samples.to_vec();
+        callscore_prompts::cancel(&mut samples, prompts);
+        Callscore.detect(&samples)
     }
 }
 

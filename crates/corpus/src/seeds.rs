@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 
-use crate::score::{Callscore, KeyDetector};
+use crate::score::{Callscore, KnownPrompts};
 use crate::{barge_in, talk_off};
 
 /// The seeds the detector's rules, thresholds and limits may be set from.
@@ -36,6 +36,10 @@ pub struct SeedResult {
     pub found: usize,
     /// Keys detected that nobody pressed.
     pub inserted: usize,
+    /// Keys found with the IVR's prompts known and cancelled first.
+    pub found_knowing: usize,
+    /// Keys inserted with the IVR's prompts known and cancelled first.
+    pub inserted_knowing: usize,
     /// Talk-off audio, in seconds.
     pub talk_off_seconds: f64,
     /// Keys detected in it (all false).
@@ -44,10 +48,10 @@ pub struct SeedResult {
 
 /// Runs `calls` barge-in calls and `minutes` of talk-off of `seed` through the detector.
 pub fn evaluate(seed: u64, calls: usize, minutes: f64) -> anyhow::Result<SeedResult> {
-    let detectors: [&dyn KeyDetector; 1] = [&Callscore];
-    let barge = barge_in(calls, seed, &detectors, None)?;
-    let talk = talk_off(minutes, seed, &detectors, None)?;
-    let (Some(barge), Some(talk)) = (barge.first(), talk.first()) else {
+    let barge = barge_in(calls, seed, &[&Callscore, &KnownPrompts], None)?;
+    let talk = talk_off(minutes, seed, &[&Callscore], None)?;
+    let (Some(barge), Some(knowing), Some(talk)) = (barge.first(), barge.get(1), talk.first())
+    else {
         anyhow::bail!("no report for seed {seed}");
     };
     Ok(SeedResult {
@@ -57,6 +61,8 @@ pub fn evaluate(seed: u64, calls: usize, minutes: f64) -> anyhow::Result<SeedRes
         keys: barge.outcome.expected,
         found: barge.outcome.found,
         inserted: barge.outcome.inserted.len(),
+        found_knowing: knowing.outcome.found,
+        inserted_knowing: knowing.outcome.inserted.len(),
         talk_off_seconds: talk.categories.iter().map(|c| c.seconds).sum(),
         false_digits: talk.false_digits(),
     })
@@ -76,20 +82,34 @@ pub fn held_out_meets_target(results: &[SeedResult]) -> bool {
 /// One line per seed, then a total per group.
 pub fn render(results: &[SeedResult]) -> String {
     let mut out = format!(
-        "{:<9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>8} {:>6}\n",
-        "group", "seed", "calls", "keys", "found", "missed", "inserted", "talk-off", "false"
+        "{:<9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>8} {:>6} | known prompts: {:>6} {:>7} {:>9}\n",
+        "group",
+        "seed",
+        "calls",
+        "keys",
+        "found",
+        "missed",
+        "inserted",
+        "talk-off",
+        "false",
+        "found",
+        "missed",
+        "inserted"
     );
     let line = |out: &mut String, group: &str, seed: &str, r: &SeedResult| {
         let _ = writeln!(
             out,
-            "{group:<9} {seed:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>7.1}h {:>6}",
+            "{group:<9} {seed:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>7.1}h {:>6} |                {:>6} {:>7} {:>9}",
             r.calls,
             r.keys,
             r.found,
             r.keys - r.found,
             r.inserted,
             r.talk_off_seconds / 3600.0,
-            r.false_digits
+            r.false_digits,
+            r.found_knowing,
+            r.keys - r.found_knowing,
+            r.inserted_knowing,
         );
     };
     let group = |held_out: bool| if held_out { "held-out" } else { "tuning" };
@@ -108,16 +128,19 @@ pub fn render(results: &[SeedResult]) -> String {
             keys: part.iter().map(|r| r.keys).sum(),
             found: part.iter().map(|r| r.found).sum(),
             inserted: part.iter().map(|r| r.inserted).sum(),
+            found_knowing: part.iter().map(|r| r.found_knowing).sum(),
+            inserted_knowing: part.iter().map(|r| r.inserted_knowing).sum(),
             talk_off_seconds: part.iter().map(|r| r.talk_off_seconds).sum(),
             false_digits: part.iter().map(|r| r.false_digits).sum(),
         };
         line(&mut out, group(held_out), "all", &total);
         let _ = writeln!(
             out,
-            "{:<9} {:>6} {:.3} % of the keys found",
+            "{:<9} {:>6} {:.3} % of the keys found; {:.3} % with the known prompts cancelled",
             group(held_out),
             "",
-            100.0 * total.found as f64 / total.keys.max(1) as f64
+            100.0 * total.found as f64 / total.keys.max(1) as f64,
+            100.0 * total.found_knowing as f64 / total.keys.max(1) as f64
         );
     }
     out
@@ -141,6 +164,8 @@ mod tests {
             keys,
             found,
             inserted,
+            found_knowing: found,
+            inserted_knowing: inserted,
             talk_off_seconds: 1800.0,
             false_digits,
         }

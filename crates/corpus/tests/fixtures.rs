@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use callscore_corpus::fixtures::{generate, manifest};
-use callscore_corpus::recordings;
+use callscore_corpus::{prompted, recordings};
 
 #[test]
 fn committed_fixtures_are_what_the_generator_writes() {
@@ -60,5 +60,38 @@ fn committed_fixtures_are_what_the_generator_writes() {
         written,
         "fixtures/{} holds recordings the generator does not write",
         recordings::DIR
+    );
+
+    let sub = dir.join(prompted::DIR);
+    let files = prompted::files();
+    for (name, bytes) in &files {
+        let committed = std::fs::read(sub.join(name)).expect("example file is committed");
+        assert!(
+            committed == *bytes,
+            "fixtures/{}/{name} differs from the generator; run `cargo run -p \
+             callscore-corpus -- fixtures fixtures/`",
+            prompted::DIR
+        );
+    }
+    let written: BTreeSet<String> = files.into_iter().map(|(name, _)| name).collect();
+    let mut present = BTreeSet::new();
+    for folder in ["", "prompts"] {
+        for entry in std::fs::read_dir(sub.join(folder)).expect("fixtures/prompted is committed") {
+            let entry = entry.expect("listing fixtures/prompted");
+            if entry.path().is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                present.insert(if folder.is_empty() {
+                    name
+                } else {
+                    format!("{folder}/{name}")
+                });
+            }
+        }
+    }
+    assert_eq!(
+        present,
+        written,
+        "fixtures/{} holds files the generator does not write",
+        prompted::DIR
     );
 }

@@ -59,6 +59,7 @@ fn pipeline() -> Pipeline {
         decode: Default::default(),
         extended_keys: true,
         pipeline_version: "test".into(),
+        prompts: Default::default(),
     })
 }
 

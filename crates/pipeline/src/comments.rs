@@ -205,7 +205,7 @@ mod tests {
         let mut recording =
             Recording::open_bytes(Arc::from(bytes.clone()), &DecodeOptions::default())
                 .expect("opens");
-        let keys = crate::keys::detect_keys(&mut recording, None, false)
+        let keys = crate::keys::detect_keys(&mut recording, None, false, &[])
             .expect("detects")
             .keys;
         (bytes, keys, spoken)

@@ -2,6 +2,7 @@
 
 use callscore_audio::{DecodeError, OUTPUT_RATE, Recording};
 use callscore_dtmf::{Detector, DetectorConfig, KeyEvent};
+use callscore_prompts::Prompt;
 
 /// One key press and where it was heard.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,16 +38,34 @@ pub struct Detected {
     pub keys: Vec<Heard>,
     /// Frames analysed per channel (8 kHz).
     pub frames: u64,
-    /// Time spent in the detectors (the rest of the loop is decoding).
+    /// Time spent in the detectors and in cancelling prompts (the rest of the loop is
+    /// decoding).
     pub detect_time: std::time::Duration,
+    /// The known prompts found and subtracted before detection, by channel.
+    pub prompts: Vec<PromptHeard>,
+}
+
+/// A known prompt found in a channel and subtracted before detection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptHeard {
+    /// The channel.
+    pub channel: u16,
+    /// Where and how it was found.
+    pub found: callscore_prompts::Found,
 }
 
 /// Runs a detector over `channel` of `recording`, or over every channel when `None`, and
 /// merges what the channels heard.
+///
+/// With known `prompts`, each channel is decoded whole, the prompts found in it are subtracted
+/// ([`callscore_prompts::cancel`]), and the detector runs on what is left; the decoder's
+/// duration limit bounds the memory (32 kB per second of a channel). Without, the channels are
+/// detected block by block as they decode.
 pub fn detect_keys(
     recording: &mut Recording,
     channel: Option<u16>,
     extended_keys: bool,
+    prompts: &[Prompt],
 ) -> Result<Detected, DetectError> {
     let available = recording.output_channels();
     let channels: Vec<u16> = match channel {
@@ -71,17 +90,46 @@ pub fn detect_keys(
     let mut found = vec![Vec::new(); channels.len()];
     let mut frames = 0;
     let mut detect_time = std::time::Duration::ZERO;
+    let mut whole: Vec<Vec<f32>> = vec![
+        Vec::new();
+        if prompts.is_empty() {
+            0
+        } else {
+            channels.len()
+        }
+    ];
     while let Some(block) = recording.next_block()? {
         frames += block[0].len() as u64;
+        if !whole.is_empty() {
+            for (samples, &channel) in whole.iter_mut().zip(&channels) {
+                samples.extend_from_slice(&block[usize::from(channel)]);
+            }
+            continue;
+        }
         let started = std::time::Instant::now();
         for ((detector, events), &channel) in detectors.iter_mut().zip(&mut found).zip(&channels) {
             detector.push(&block[usize::from(channel)], events);
         }
         detect_time += started.elapsed();
     }
+    let started = std::time::Instant::now();
+    let mut heard_prompts = Vec::new();
+    for ((samples, detector), (events, &channel)) in whole
+        .iter_mut()
+        .zip(detectors.iter_mut())
+        .zip(found.iter_mut().zip(&channels))
+    {
+        heard_prompts.extend(
+            callscore_prompts::cancel(samples, prompts)
+                .into_iter()
+                .map(|found| PromptHeard { channel, found }),
+        );
+        detector.push(samples, events);
+    }
     for (detector, events) in detectors.iter_mut().zip(&mut found) {
         detector.finish(events);
     }
+    detect_time += started.elapsed();
     let events = channels
         .iter()
         .zip(found)
@@ -91,6 +139,7 @@ pub fn detect_keys(
         keys: merge(events),
         frames,
         detect_time,
+        prompts: heard_prompts,
     })
 }
 

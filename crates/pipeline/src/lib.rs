@@ -52,7 +52,7 @@ pub use contact::{CONTACT_SCHEMA_FILE, CONTACT_VERSION, ContactAnswer, ContactRe
 pub use failure::{DeadLetter, Failure, Reason, Stage};
 pub use files::{FileDefaults, FileReceipt, FileSource};
 pub use keyring::{Keyring, KeyringError, RingKey, key_id};
-pub use keys::{DetectError, Detected, Heard, detect_keys, merge};
+pub use keys::{DetectError, Detected, Heard, PromptHeard, detect_keys, merge};
 pub use local::{LocalStore, NdjsonSink};
 #[cfg(feature = "testsuite")]
 pub use memory::{MemorySink, MemoryStore};

@@ -33,6 +33,7 @@ use crate::record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord,
 use crate::retention::{RetentionConfig, RetentionDecision};
 use crate::transcription::{TRANSCRIPTION_VERSION, TranscriptionRequest};
 use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
+use callscore_prompts::Prompt;
 
 /// Everything the pipeline needs to know, fixed at start-up.
 #[derive(Debug, Clone)]
@@ -49,6 +50,9 @@ pub struct Settings {
     pub extended_keys: bool,
     /// The version written into events.
     pub pipeline_version: String,
+    /// The prompt audio each survey names (by survey id), decoded: subtracted from a
+    /// recording before keys are detected.
+    pub prompts: HashMap<String, Arc<[Prompt]>>,
 }
 
 /// How callers' numbers become pseudonyms.
@@ -238,13 +242,22 @@ impl Pipeline {
         let started = Instant::now();
         let mut recording =
             Recording::open_bytes(Arc::clone(&incoming.audio), &options).map_err(decode_failure)?;
-        let detected = detect_keys(&mut recording, meta.caller_channel, settings.extended_keys)
-            .map_err(|error| match error {
-                DetectError::Decode(e) => decode_failure(e),
-                e @ DetectError::NoChannel { .. } => {
-                    Failure::permanent(Stage::Decode, Reason::NoSuchChannel, e.to_string())
-                }
-            })?;
+        let prompts = settings
+            .prompts
+            .get(&meta.survey_id)
+            .map_or(&[][..], |p| &p[..]);
+        let detected = detect_keys(
+            &mut recording,
+            meta.caller_channel,
+            settings.extended_keys,
+            prompts,
+        )
+        .map_err(|error| match error {
+            DetectError::Decode(e) => decode_failure(e),
+            e @ DetectError::NoChannel { .. } => {
+                Failure::permanent(Stage::Decode, Reason::NoSuchChannel, e.to_string())
+            }
+        })?;
         let stats = recording.stats();
         let analysed = started.elapsed();
         // decoding and detection interleave block by block: the detector's time was measured

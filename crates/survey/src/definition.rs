@@ -55,6 +55,7 @@ pub struct Survey {
     pub(crate) title: Option<String>,
     pub(crate) questions: Vec<Question>,
     pub(crate) quality: QualitySettings,
+    pub(crate) other_prompt_audio: Vec<String>,
 }
 
 impl Survey {
@@ -99,6 +100,16 @@ impl Survey {
     pub fn quality(&self) -> &QualitySettings {
         &self.quality
     }
+
+    /// Every prompt audio file the survey names, as written (relative to the survey file):
+    /// the questions' in their order, then the other prompts.
+    pub fn prompt_audio(&self) -> Vec<&str> {
+        self.questions
+            .iter()
+            .filter_map(|q| q.prompt_audio.as_deref())
+            .chain(self.other_prompt_audio.iter().map(String::as_str))
+            .collect()
+    }
 }
 
 impl FromStr for Survey {
@@ -138,6 +149,8 @@ pub struct Question {
     pub window: Option<Window>,
     /// For [`Kind::Comment`], how the comment is listened for; `None` for every other kind.
     pub comment: Option<CommentSettings>,
+    /// The audio file the IVR plays to ask it, relative to the survey file.
+    pub prompt_audio: Option<String>,
 }
 
 impl Question {

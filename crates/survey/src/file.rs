@@ -52,6 +52,12 @@ pub(crate) struct SurveyFile {
     quality: QualityFile,
     /// The questions, in the order the IVR asks them.
     questions: Vec<QuestionFile>,
+    /// Audio files of the other prompts the IVR plays during the survey (the introduction, the
+    /// thanks, a re-prompt after a wrong key), relative to this file: on a recording where the
+    /// prompts are mixed with the caller they are found and subtracted before keys are
+    /// detected.
+    #[serde(default)]
+    other_prompt_audio: Vec<String>,
 }
 
 /// Settings that apply to every question unless the question sets its own.
@@ -136,6 +142,11 @@ struct QuestionFile {
     /// How a `comment` question listens; not allowed for other kinds.
     #[serde(default)]
     comment: Option<CommentFile>,
+    /// The audio file the IVR plays to ask this question, relative to the survey file: on a
+    /// recording where the prompts are mixed with the caller it is found and subtracted before
+    /// keys are detected.
+    #[serde(default)]
+    prompt_audio: Option<String>,
 }
 
 /// How a spoken comment is listened for. The window opens `listen_after` the question starts
@@ -231,6 +242,12 @@ impl SurveyFile {
             );
         }
 
+        for (index, file) in self.other_prompt_audio.iter().enumerate() {
+            problems.check(
+                &format!("other_prompt_audio[{index}]"),
+                check_audio_path(file),
+            );
+        }
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut questions = Vec::with_capacity(self.questions.len());
         for (index, raw) in self.questions.iter().enumerate() {
@@ -257,6 +274,7 @@ impl SurveyFile {
             title: self.title,
             questions,
             quality: quality.unwrap_or_default(),
+            other_prompt_audio: self.other_prompt_audio,
         })
     }
 }
@@ -419,6 +437,9 @@ impl QuestionFile {
             Some(raw) => raw.validate(&at("window"), problems).map(Some),
         };
         let comment = self.comment_settings(path, problems);
+        if let Some(file) = &self.prompt_audio {
+            problems.check(&at("prompt_audio"), check_audio_path(file));
+        }
 
         if problems.0.len() != before {
             return None;
@@ -436,6 +457,7 @@ impl QuestionFile {
             max_attempts: max_attempts?,
             window: window?,
             comment,
+            prompt_audio: self.prompt_audio.clone(),
         })
     }
 
@@ -684,11 +706,28 @@ fn digits(value: u32) -> usize {
     value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
+/// Longest audio file path accepted.
+const MAX_AUDIO_PATH_LEN: usize = 1024;
+
 fn check_id(id: &str) -> Result<(), String> {
     let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
     if id.is_empty() || id.len() > MAX_ID_LEN || !id.chars().all(plain) {
         return Err(format!(
             "\"{id}\" is not an id: use 1-{MAX_ID_LEN} characters of a-z, 0-9, \"-\", \"_\", \".\""
+        ));
+    }
+    Ok(())
+}
+
+/// A prompt's audio file: a path, not a URL, and not empty. Whether it exists and decodes is
+/// checked where the file is read, at start-up.
+fn check_audio_path(path: &str) -> Result<(), String> {
+    if path.trim().is_empty() {
+        return Err("must name an audio file".to_string());
+    }
+    if path.contains('\0') || path.contains("://") || path.len() > MAX_AUDIO_PATH_LEN {
+        return Err(format!(
+            "\"{path}\" is not a file path (at most {MAX_AUDIO_PATH_LEN} bytes, relative to the survey file)"
         ));
     }
     Ok(())

@@ -31,7 +31,8 @@ const RETRY_JITTER: f64 = 0.25;
 
 /// The pipeline's settings from the configuration: surveys, keys, retention, limits.
 pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
-    let surveys = crate::settings::load_surveys(&config.surveys.files)?;
+    let crate::settings::Surveys { surveys, prompts } =
+        crate::settings::load_surveys(&config.surveys.files)?;
     let commented = surveys
         .values()
         .find(|s| s.questions().iter().any(|q| q.comment.is_some()));
@@ -52,6 +53,7 @@ pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
         },
         extended_keys: config.service.extended_keys,
         pipeline_version: format!("callscore {}", env!("CARGO_PKG_VERSION")),
+        prompts,
     })
 }
 
