@@ -1,6 +1,7 @@
 //! The `callscore` command: thin glue over the callscore crates.
 
 mod detect;
+mod inspect;
 mod privacy;
 mod process;
 mod retention;
@@ -26,6 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Detect(detect::Args),
+    Inspect(inspect::Args),
     Process(process::Args),
     Serve(serve::Args),
     ServePrivacy(serve_privacy::Args),
@@ -46,6 +48,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Detect(args) => detect::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Process(args) => process::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::ServePrivacy(args) => serve_privacy::run(&args),

@@ -377,6 +377,8 @@ fn no_phone_number_reaches_any_output_of_any_command() {
     std::fs::create_dir_all(&store).expect("mkdir");
     let path = |p: &Path| p.to_str().expect("UTF-8").to_string();
     let (store_arg, keyring_arg) = (path(&store), path(&keyring));
+    let pictures = dir.path().join("pictures");
+    std::fs::create_dir_all(&pictures).expect("mkdir");
     let runs: Vec<Vec<String>> = vec![
         vec![
             "keys".into(),
@@ -411,6 +413,13 @@ fn no_phone_number_reaches_any_output_of_any_command() {
             "--json".into(),
             path(&inbox.join("+31205550201.wav")),
             path(&inbox.join("0205550202.wav")),
+        ],
+        vec![
+            "inspect".into(),
+            "--json".into(),
+            "--out".into(),
+            path(&pictures),
+            path(&inbox.join("+31205550201.wav")),
         ],
         vec![
             "hold".into(),
@@ -472,6 +481,13 @@ fn no_phone_number_reaches_any_output_of_any_command() {
             outputs.push_str(&std::fs::read_to_string(path).unwrap_or_default());
         }
     }
+    // the pictures' names (their pixels hold no text but keys and seconds)
+    let drawn: Vec<String> = std::fs::read_dir(&pictures)
+        .expect("reads")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(drawn.len(), 1, "{drawn:?}");
+    outputs.push_str(&drawn.join("\n"));
     // the hostile inputs were refused, each with a dead letter
     assert_eq!(letters.len(), 7, "{letters:?}");
     // the number of the one caller who agreed to be contacted goes to the contact requests,

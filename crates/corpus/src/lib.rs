@@ -454,56 +454,13 @@ fn explain_file(path: &str) -> anyhow::Result<String> {
 
 /// One line per candidate the detector measured in `samples` (8 kHz), with its verdict.
 fn verdicts(samples: &[f32]) -> String {
-    let mut out = String::new();
-    out.push_str(
-        "key   start    ms   low  high  dev-lo dev-hi  fit  pur share neigh drift chirp  edge ramp decay pitch  off  verdict\n",
-    );
-    for c in candidates(samples) {
-        let (low, high) = c.key.frequencies();
-        let _ = write!(
-            out,
-            "{}  {:7.3} {:5.1} {:5.1} {:5.1} {:6.1} {:6.1}",
-            c.key,
-            c.start as f64 / f64::from(c.sample_rate),
-            c.duration_seconds() * 1000.0,
-            c.low_dbm0,
-            c.high_dbm0,
-            f64::from(c.low_hz) - low,
-            f64::from(c.high_hz) - high,
-        );
-        if let Some(s) = &c.shape {
-            let _ = write!(
-                out,
-                " {:4.2} {:4.2} {:5.2} {:5.1} {:5.1} {:5.1} {:5.1} {:4} {:5.1} {:5.0} {:4.2}",
-                s.whole.fit.min(s.cleanest.fit),
-                s.whole.purity,
-                s.whole.tone_share,
-                s.cleanest.neighbours_db,
-                s.drift_db,
-                s.chirp_hz,
-                s.edge_db,
-                s.ramp_blocks,
-                s.decay_db,
-                s.pitch_hz,
-                s.harmonic_deviation
-            );
-        }
-        let verdict = c.rejection.map_or("key", |r| r.as_str());
-        let _ = writeln!(out, "  {verdict}");
-    }
-    out
+    callscore_dtmf::diagnostics::explain(&candidates(samples))
 }
 
 fn candidates(samples: &[f32]) -> Vec<callscore_dtmf::Candidate> {
-    let mut detector = callscore_dtmf::Detector::new(&callscore_dtmf::DetectorConfig {
-        record_candidates: true,
-        ..Default::default()
-    })
-    .expect("8 kHz is a supported rate");
-    let mut events = Vec::new();
-    detector.push(samples, &mut events);
-    detector.finish(&mut events);
-    detector.take_candidates()
+    callscore_dtmf::diagnostics::diagnose(samples, RATE, true)
+        .expect("8 kHz is a supported rate")
+        .candidates
 }
 
 fn candidate_row(label: &str, c: &callscore_dtmf::Candidate, source: &str) -> String {

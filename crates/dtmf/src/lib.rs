@@ -56,6 +56,7 @@
 mod complex;
 mod design;
 mod detector;
+pub mod diagnostics;
 mod kernel;
 mod key;
 mod limits;
