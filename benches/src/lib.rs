@@ -15,6 +15,7 @@ use std::os::raw::{c_char, c_int, c_void};
 use callscore_corpus::score::{KeyDetector, Press};
 
 #[repr(C)]
+#[derive(Debug)]
 struct DtmfRxState {
     _private: [u8; 0],
 }
@@ -81,6 +82,11 @@ impl Spandsp {
         track.presses
     }
 
+    /// A fresh receiver to feed chunk by chunk.
+    pub fn receiver(&self) -> Receiver {
+        Receiver::new()
+    }
+
     /// Runs spandsp over 16-bit samples as fast as it goes, for the benchmark.
     pub fn throughput_run(&self, pcm: &[i16]) -> usize {
         receive(pcm, 160).presses.len()
@@ -90,29 +96,65 @@ impl Spandsp {
 /// Feeds `pcm` to a fresh spandsp receiver in chunks of `chunk` samples and returns what its
 /// callback tracked.
 fn receive(pcm: &[i16], chunk: usize) -> Box<Track> {
-    let mut track = Box::new(Track::default());
-    // SAFETY: a null state asks spandsp to allocate one, freed below; the callback's user data
-    // is the boxed `Track`, which outlives the receiver.
-    unsafe {
-        let state = dtmf_rx_init(std::ptr::null_mut(), None, std::ptr::null_mut());
-        assert!(
-            !state.is_null(),
-            "spandsp could not allocate a DTMF receiver"
-        );
-        dtmf_rx_set_realtime_callback(
-            state,
-            Some(report),
-            (&mut *track as *mut Track).cast::<c_void>(),
-        );
-        for part in pcm.chunks(chunk.max(1)) {
-            track.chunk = part.len() as u64;
-            dtmf_rx(state, part.as_ptr(), part.len() as c_int);
-            track.position += part.len() as u64;
-            track.chunk = 0;
-        }
-        dtmf_rx_free(state);
+    let mut receiver = Receiver::new();
+    for part in pcm.chunks(chunk.max(1)) {
+        receiver.push(part);
     }
-    track
+    receiver.finish()
+}
+
+/// A spandsp receiver fed chunk by chunk.
+#[derive(Debug)]
+pub struct Receiver {
+    state: *mut DtmfRxState,
+    track: Box<Track>,
+}
+
+impl Receiver {
+    fn new() -> Receiver {
+        let mut track = Box::new(Track::default());
+        // SAFETY: a null state asks spandsp to allocate one, freed on drop; the callback's user
+        // data is the boxed `Track`, which lives as long as the receiver.
+        let state = unsafe {
+            let state = dtmf_rx_init(std::ptr::null_mut(), None, std::ptr::null_mut());
+            assert!(
+                !state.is_null(),
+                "spandsp could not allocate a DTMF receiver"
+            );
+            dtmf_rx_set_realtime_callback(
+                state,
+                Some(report),
+                (&mut *track as *mut Track).cast::<c_void>(),
+            );
+            state
+        };
+        Receiver { state, track }
+    }
+
+    /// Analyses the next 16-bit samples.
+    pub fn push(&mut self, pcm: &[i16]) {
+        self.track.chunk = pcm.len() as u64;
+        // SAFETY: a live receiver and a slice of `pcm.len()` samples.
+        unsafe { dtmf_rx(self.state, pcm.as_ptr(), pcm.len() as c_int) };
+        self.track.position += pcm.len() as u64;
+        self.track.chunk = 0;
+    }
+
+    /// The digits reported so far, in order.
+    pub fn digits(&self) -> String {
+        self.track.presses.iter().map(|(key, _, _)| *key).collect()
+    }
+
+    fn finish(mut self) -> Box<Track> {
+        std::mem::take(&mut self.track)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        // SAFETY: the state came from dtmf_rx_init and is freed once.
+        unsafe { dtmf_rx_free(self.state) };
+    }
 }
 
 impl KeyDetector for Spandsp {
