@@ -45,13 +45,15 @@ pub struct Clip {
 
 /// Listens to every comment window of `answers` on `channel` of the recording, records what
 /// was heard (a comment with enough speech becomes `answered`) and returns the clips of the
-/// answered ones.
+/// answered ones. `without_prompts` is the channel already decoded with the survey's known
+/// prompts subtracted, when it names any: a prompt is then no speech, and nothing is decoded
+/// again.
 pub(crate) fn hear_comments(
     survey: &Survey,
     answers: &mut Answers,
     audio: &Arc<[u8]>,
     options: &DecodeOptions,
-    channel: u16,
+    (channel, without_prompts): (u16, Option<&[f32]>),
     keys: &[Heard],
 ) -> Result<Vec<Clip>, Failure> {
     let windows = answers.comment_windows();
@@ -62,7 +64,13 @@ pub(crate) fn hear_comments(
         .iter()
         .map(|(_, w)| (sample(w.start.saturating_sub(NOISE_CONTEXT)), sample(w.end)))
         .collect();
-    let mut audio_of = decode_spans(audio, options, channel, &spans)?;
+    let mut audio_of = match without_prompts {
+        Some(samples) => spans
+            .iter()
+            .map(|&(from, to)| samples[from.min(samples.len())..to.min(samples.len())].to_vec())
+            .collect(),
+        None => decode_spans(audio, options, channel, &spans)?,
+    };
     let mut clips = Vec::new();
     for ((index, window), ((from, _), samples)) in
         windows.into_iter().zip(spans.iter().zip(&mut audio_of))
@@ -229,7 +237,7 @@ mod tests {
             &mut answers,
             &Arc::from(bytes),
             &DecodeOptions::default(),
-            0,
+            (0, None),
             &keys,
         )
         .expect("heard");
@@ -274,5 +282,76 @@ mod tests {
         let (answers, clips, _) = hear(false);
         assert_eq!(answers.questions[0].status, Status::NoInput);
         assert!(clips.is_empty());
+    }
+
+    /// A mono call whose comment window opens with the IVR's spoken prompt (0-3 s) and, with
+    /// `talk`, the caller speaking from 4 s; heard with the prompt known or not.
+    fn hear_spoken_prompt(talk: bool, known: bool) -> Answers {
+        let survey = Survey::from_toml(&SURVEY.replace("3.2s", "0s")).expect("survey");
+        let mut rng = Rng::new(12);
+        let prompt = voice::talk(voice::Voice { pitch_hz: 190.0 }, 3.0, -16.0, &mut rng);
+        let mut line = vec![0.0f32; 12 * 8000];
+        callscore_synth::mix(&mut line, 0, &prompt, 0.7);
+        if talk {
+            let speech = voice::talk(voice::Voice { pitch_hz: 110.0 }, 3.0, -22.0, &mut rng);
+            callscore_synth::mix(&mut line, 4 * 8000, &speech, 1.0);
+        }
+        noise::white(&mut line, -55.0, &mut rng);
+        callscore_synth::g711::channel(&mut line, callscore_synth::g711::Law::Ulaw);
+        let mut bytes = Vec::new();
+        write_wav(&mut bytes, 8000, Encoding::Ulaw, &[line]).expect("wav");
+        let prompts = if known {
+            vec![callscore_prompts::Prompt::new(prompt).expect("a prompt")]
+        } else {
+            Vec::new()
+        };
+        let mut recording =
+            Recording::open_bytes(Arc::from(bytes.clone()), &DecodeOptions::default())
+                .expect("opens");
+        let detected =
+            crate::keys::detect_keys(&mut recording, None, false, &prompts).expect("detects");
+        assert_eq!(detected.prompts.len(), usize::from(known));
+        let input = KeyInput {
+            duration: Duration::from_secs(12),
+            question_offsets: vec![QuestionOffset {
+                question_id: "why".into(),
+                offset: Duration::ZERO,
+            }],
+            ..KeyInput::default()
+        };
+        let mut answers = extract(&survey, &input).expect("answers");
+        let without = detected.without_prompts.first().map(|(_, s)| s.as_slice());
+        hear_comments(
+            &survey,
+            &mut answers,
+            &Arc::from(bytes),
+            &DecodeOptions::default(),
+            (0, without),
+            &detected.keys,
+        )
+        .expect("heard");
+        answers
+    }
+
+    #[test]
+    fn a_known_prompt_in_the_window_is_no_comment_and_the_caller_after_it_is() {
+        // unknown, the prompt is taken for the caller
+        let unknown = hear_spoken_prompt(false, false);
+        assert_eq!(unknown.questions[0].status, Status::Answered);
+        // known, it is subtracted: nobody spoke
+        let silent = hear_spoken_prompt(false, true);
+        assert_eq!(silent.questions[0].status, Status::NoInput);
+        // and the caller who speaks after it is heard from where they start
+        let spoken = hear_spoken_prompt(true, true);
+        let heard = spoken.questions[0]
+            .comment
+            .as_ref()
+            .and_then(|c| c.spoken)
+            .expect("speech");
+        assert_eq!(spoken.questions[0].status, Status::Answered);
+        assert!(
+            heard.start.abs_diff(Duration::from_secs(4)) <= Duration::from_millis(100),
+            "{heard:?}"
+        );
     }
 }

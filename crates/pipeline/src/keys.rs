@@ -43,6 +43,9 @@ pub struct Detected {
     pub detect_time: std::time::Duration,
     /// The known prompts found and subtracted before detection, by channel.
     pub prompts: Vec<PromptHeard>,
+    /// With known prompts, each analysed channel decoded whole with the prompts subtracted, by
+    /// channel number: what the comments are listened for in. Empty without prompts.
+    pub without_prompts: Vec<(u16, Vec<f32>)>,
 }
 
 /// A known prompt found in a channel and subtracted before detection.
@@ -140,6 +143,7 @@ pub fn detect_keys(
         frames,
         detect_time,
         prompts: heard_prompts,
+        without_prompts: channels.iter().copied().zip(whole).collect(),
     })
 }
 

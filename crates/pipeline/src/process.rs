@@ -285,7 +285,15 @@ impl Pipeline {
             &mut answers,
             &incoming.audio,
             &options,
-            meta.caller_channel.unwrap_or(0),
+            {
+                let channel = meta.caller_channel.unwrap_or(0);
+                let without_prompts = detected
+                    .without_prompts
+                    .iter()
+                    .find(|(c, _)| *c == channel)
+                    .map(|(_, samples)| samples.as_slice());
+                (channel, without_prompts)
+            },
             &detected.keys,
         )?;
         let policy = settings.retention.policy(&meta.tenant);
