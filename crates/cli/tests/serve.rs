@@ -34,7 +34,9 @@ async fn recordings_become_the_expected_events_and_objects() {
     let service = start(&services, &config, port, &dir.path().join("serve.log"));
     service.wait_ready(READY);
 
-    let recordings = recordings(3);
+    let mut recordings = recordings(3);
+    // its answer is read only with the prompt its survey names subtracted
+    recordings.push(callscore_testkit::service::prompted_recording());
     services.produce(&recordings).await;
     let events = services.read(SCORES, event_count(&recordings), DONE);
     assert_eq!(answers_of(&events), expected_answers(&recordings));

@@ -121,6 +121,25 @@ pub fn recordings(copies: usize) -> Vec<Recording> {
     out
 }
 
+/// The known-prompt example (`fixtures/prompted/`): a mono call keyed over a prompt that its
+/// survey names; the answer is read only with the prompt subtracted.
+pub fn prompted_recording() -> Recording {
+    let dir = root().join("fixtures/prompted");
+    let audio = std::fs::read(dir.join("keyed-over-prompt.wav")).expect("the fixture");
+    let metadata: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("keyed-over-prompt.json")).expect("metadata"),
+    )
+    .expect("JSON");
+    Recording {
+        metadata,
+        audio,
+        content_type: "audio/wav",
+        answers: [("recommend".to_string(), ("answered".to_string(), Some(9)))]
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// A broker and a store with the service's topics and buckets.
 #[derive(Debug)]
 pub struct Services {
@@ -243,7 +262,7 @@ log_level = "info,callscore=debug"
 [limits]
 max_input_bytes = 4194304
 [surveys]
-files = ["{surveys}", "{comment_survey}"]
+files = ["{surveys}", "{comment_survey}", "{prompted_survey}"]
 [pseudonym]
 {pseudonym}
 {retention}
@@ -256,6 +275,7 @@ files = ["{surveys}", "{comment_survey}"]
             region = s3.region,
             surveys = root().join("fixtures/surveys/nps-csat.toml").display(),
             comment_survey = root().join("fixtures/surveys/nps-comment.toml").display(),
+            prompted_survey = root().join("fixtures/surveys/nps-prompted.toml").display(),
             retention = setup.retention,
             extra = setup.extra,
         );
