@@ -22,7 +22,9 @@ use picture::{Mark, MarkKind};
 ///
 /// Writes one PNG per channel into --out (FILE's name, then `.chN.png`): the waveform, a
 /// spectrogram of the telephone band (0-4 kHz) with every key found (green) and every rejected
-/// candidate (red) boxed at its two tones, a lane of their keys, and with --survey the question
+/// candidate (red) boxed at its two tones, a lane of their keys (a rejected one with its
+/// verdict's code: TS too short, LV level, TW twist, FQ frequency, PU purity, SH tone share, TO
+/// talk-off, DI disabled), and with --survey the question
 /// windows (blue, with the answer) and the known prompts found (grey). Prints the pictures'
 /// paths, or with --json the same facts as one JSON object: every key with its times and
 /// levels, every candidate with its measures and verdict, the prompts found, the answers.
@@ -251,7 +253,13 @@ fn inspect(args: &Args) -> anyhow::Result<Report> {
                 start: c.start as f64 / f64::from(c.sample_rate),
                 end: c.end as f64 / f64::from(c.sample_rate),
                 tones: Some((c.low_hz, c.high_hz)),
-                label: c.key.as_char().to_string(),
+                // a rejected candidate carries its verdict's code: 9:TO is a 9 taken for talk-off
+                label: match c.rejection {
+                    None => c.key.as_char().to_string(),
+                    Some(_) => {
+                        format!("{}:{}", c.key.as_char(), picture::verdict_code(c.verdict()))
+                    }
+                },
                 kind: if c.rejection.is_none() {
                     MarkKind::Key
                 } else {

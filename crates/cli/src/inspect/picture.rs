@@ -226,7 +226,8 @@ pub(crate) fn draw(samples: &[f32], rate: u32, marks: &[Mark]) -> Canvas {
                     key_top + KEY_LANE / 2
                 };
                 // wide enough for its label however short the key
-                canvas.fill(x0, y, x1.max(x0 + 7), y + KEY_LANE / 2 - 1, colour);
+                let wide = x0 + 6 * mark.label.chars().count() + 1;
+                canvas.fill(x0, y, x1.max(wide), y + KEY_LANE / 2 - 1, colour);
                 canvas.text(x0 + 1, y + 2, &mark.label, [255, 255, 255]);
             }
             MarkKind::Question | MarkKind::Prompt => {
@@ -259,6 +260,21 @@ fn heat(level: f32) -> [u8; 3] {
     [mix(0), mix(1), mix(2)]
 }
 
+/// The two-letter code of a rejected candidate's verdict in the picture (the JSON names it).
+pub(crate) fn verdict_code(verdict: &str) -> &'static str {
+    match verdict {
+        "too_short" => "TS",
+        "level" => "LV",
+        "twist" => "TW",
+        "frequency" => "FQ",
+        "purity" => "PU",
+        "tone_share" => "SH",
+        "talk_off" => "TO",
+        "disabled" => "DI",
+        _ => "?",
+    }
+}
+
 /// Rows of a 5×7 glyph, the high bit on the left; unknown characters are a small box.
 fn glyph(c: char) -> [u8; 7] {
     match c {
@@ -278,12 +294,59 @@ fn glyph(c: char) -> [u8; 7] {
         'B' => [0x1e, 0x11, 0x11, 0x1e, 0x11, 0x11, 0x1e],
         'C' => [0x0e, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0e],
         'D' => [0x1c, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1c],
+        'F' => [0x1f, 0x10, 0x10, 0x1e, 0x10, 0x10, 0x10],
+        'H' => [0x11, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
+        'I' => [0x0e, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1f],
+        'N' => [0x11, 0x19, 0x15, 0x13, 0x11, 0x11, 0x11],
+        'O' => [0x0e, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
         'P' => [0x1e, 0x11, 0x11, 0x1e, 0x10, 0x10, 0x10],
         'Q' => [0x0e, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0d],
+        'S' => [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
+        'T' => [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0a, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0a],
+        ':' => [0x00, 0x0c, 0x0c, 0x00, 0x0c, 0x0c, 0x00],
         '=' => [0x00, 0x00, 0x1f, 0x00, 0x1f, 0x00, 0x00],
         '-' => [0x00, 0x00, 0x00, 0x1f, 0x00, 0x00, 0x00],
         '?' => [0x0e, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04],
         ' ' => [0; 7],
         _ => [0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback glyph: a character the font lacks.
+    const BOX: [u8; 7] = [0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f];
+
+    #[test]
+    fn every_verdict_has_its_own_code_and_every_label_character_a_glyph() {
+        let verdicts = [
+            "too_short",
+            "level",
+            "twist",
+            "frequency",
+            "purity",
+            "tone_share",
+            "talk_off",
+            "disabled",
+        ];
+        let codes: std::collections::BTreeSet<&str> =
+            verdicts.iter().map(|v| verdict_code(v)).collect();
+        assert_eq!(codes.len(), verdicts.len(), "{codes:?}");
+        assert!(!codes.contains("?"));
+        let labels = codes
+            .iter()
+            .copied()
+            .chain(["0123456789*#ABCD", "Q1=9", "Q2=-", "P", ":"]);
+        for label in labels {
+            for c in label.chars() {
+                assert_ne!(glyph(c), BOX, "{c:?} has no glyph");
+            }
+        }
     }
 }
