@@ -197,30 +197,7 @@ fn write_report(
     if !json {
         return writeln!(out, "{digits}");
     }
-    let events = report
-        .events
-        .iter()
-        .map(
-            |Heard {
-                 event: e,
-                 channel,
-                 also_on,
-             }| EventJson {
-                key: e.key.as_char(),
-                channel: *channel,
-                also_on: also_on.clone(),
-                start_seconds: round(e.start_seconds(), 4),
-                end_seconds: round(e.end_seconds(), 4),
-                duration_seconds: round(e.duration_seconds(), 4),
-                low_hz: round(f64::from(e.low_hz), 1),
-                high_hz: round(f64::from(e.high_hz), 1),
-                low_dbm0: round(f64::from(e.low_dbm0), 1),
-                high_dbm0: round(f64::from(e.high_dbm0), 1),
-                twist_db: round(f64::from(e.twist_db), 1),
-                quality: round(f64::from(e.quality), 3),
-            },
-        )
-        .collect();
+    let events = report.events.iter().map(EventJson::heard).collect();
     write_json(
         out,
         &FileJson {
@@ -235,13 +212,7 @@ fn write_report(
             prompts: report
                 .prompts
                 .iter()
-                .map(|p| PromptJson {
-                    prompt: args_prompt_name(prompt_files, p.found.prompt),
-                    channel: p.channel,
-                    start_seconds: round(p.found.start_seconds(), 4),
-                    gain_db: round(p.found.gain_db, 1),
-                    cancelled_db: round(p.found.cancelled_db, 1),
-                })
+                .map(|p| PromptJson::new(&args_prompt_name(prompt_files, p.found.prompt), p))
                 .collect(),
             warnings: &report.warnings,
         },
@@ -254,7 +225,7 @@ fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
 }
 
 /// Rounds to `places` decimals, so that the JSON shows what the measurement supports.
-fn round(x: f64, places: i32) -> f64 {
+pub(crate) fn round(x: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (x * scale).round() / scale
 }
@@ -275,8 +246,9 @@ struct FileJson<'a> {
     warnings: &'a [String],
 }
 
+/// A known prompt found, as `--json` (and `inspect --json`) writes it.
 #[derive(Debug, Serialize)]
-struct PromptJson {
+pub(crate) struct PromptJson {
     /// The prompt's file as given.
     prompt: String,
     channel: u16,
@@ -284,6 +256,40 @@ struct PromptJson {
     start_seconds: f64,
     gain_db: f64,
     cancelled_db: f64,
+}
+
+impl EventJson {
+    /// A key press and the channels that heard it.
+    pub(crate) fn heard(heard: &Heard) -> EventJson {
+        let e = &heard.event;
+        EventJson {
+            key: e.key.as_char(),
+            channel: heard.channel,
+            also_on: heard.also_on.clone(),
+            start_seconds: round(e.start_seconds(), 4),
+            end_seconds: round(e.end_seconds(), 4),
+            duration_seconds: round(e.duration_seconds(), 4),
+            low_hz: round(f64::from(e.low_hz), 1),
+            high_hz: round(f64::from(e.high_hz), 1),
+            low_dbm0: round(f64::from(e.low_dbm0), 1),
+            high_dbm0: round(f64::from(e.high_dbm0), 1),
+            twist_db: round(f64::from(e.twist_db), 1),
+            quality: round(f64::from(e.quality), 3),
+        }
+    }
+}
+
+impl PromptJson {
+    /// Prompt `name` as found on a channel.
+    pub(crate) fn new(name: &str, heard: &PromptHeard) -> PromptJson {
+        PromptJson {
+            prompt: name.to_string(),
+            channel: heard.channel,
+            start_seconds: round(heard.found.start_seconds(), 4),
+            gain_db: round(heard.found.gain_db, 1),
+            cancelled_db: round(heard.found.cancelled_db, 1),
+        }
+    }
 }
 
 /// The name of prompt `index` as given on the command line.
@@ -294,8 +300,9 @@ fn args_prompt_name(files: &[PathBuf], index: usize) -> String {
         .unwrap_or_default()
 }
 
+/// A key event as `--json` (and `inspect --json`) writes it.
 #[derive(Debug, Serialize)]
-struct EventJson {
+pub(crate) struct EventJson {
     key: char,
     channel: u16,
     /// Other channels that heard the same press at the same time.

@@ -52,12 +52,18 @@ pub(crate) fn load_prompt(path: &Path) -> anyhow::Result<Prompt> {
     };
     let mut recording = Recording::open_path(path, &options)
         .with_context(|| format!("cannot decode {}", path.display()))?;
+    // a file longer than any prompt is refused without being decoded whole
+    let most =
+        (callscore_prompts::MAX_PROMPT_SECONDS * f64::from(callscore_prompts::RATE)) as usize + 1;
     let mut samples = Vec::new();
     while let Some(block) = recording
         .next_block()
         .with_context(|| format!("cannot decode {}", path.display()))?
     {
         samples.extend_from_slice(&block[0]);
+        if samples.len() > most {
+            break;
+        }
     }
     Prompt::new(samples).with_context(|| format!("{}", path.display()))
 }

@@ -219,10 +219,8 @@ mod tests {
         (bytes, keys, spoken)
     }
 
-    fn hear(talk: bool) -> (Answers, Vec<Clip>, usize) {
-        let survey = Survey::from_toml(SURVEY).expect("survey");
-        let (bytes, keys, spoken) = call(talk);
-        assert_eq!(keys.len(), 1, "the key is found");
+    /// The answers of a 12 s call whose comment question starts at 0, before listening.
+    fn window_at_zero(survey: &Survey) -> Answers {
         let input = KeyInput {
             duration: Duration::from_secs(12),
             question_offsets: vec![QuestionOffset {
@@ -231,7 +229,14 @@ mod tests {
             }],
             ..KeyInput::default()
         };
-        let mut answers = extract(&survey, &input).expect("answers");
+        extract(survey, &input).expect("answers")
+    }
+
+    fn hear(talk: bool) -> (Answers, Vec<Clip>, usize) {
+        let survey = Survey::from_toml(SURVEY).expect("survey");
+        let (bytes, keys, spoken) = call(talk);
+        assert_eq!(keys.len(), 1, "the key is found");
+        let mut answers = window_at_zero(&survey);
         let clips = hear_comments(
             &survey,
             &mut answers,
@@ -311,15 +316,7 @@ mod tests {
         let detected =
             crate::keys::detect_keys(&mut recording, None, false, &prompts).expect("detects");
         assert_eq!(detected.prompts.len(), usize::from(known));
-        let input = KeyInput {
-            duration: Duration::from_secs(12),
-            question_offsets: vec![QuestionOffset {
-                question_id: "why".into(),
-                offset: Duration::ZERO,
-            }],
-            ..KeyInput::default()
-        };
-        let mut answers = extract(&survey, &input).expect("answers");
+        let mut answers = window_at_zero(&survey);
         let without = detected.without_prompts.first().map(|(_, s)| s.as_slice());
         hear_comments(
             &survey,

@@ -241,15 +241,7 @@ fn candidates(
             .copied()
             .unwrap_or(0.0)
     };
-    // energy of every window of the padded channel, from running sums
-    let mut running = Vec::with_capacity(padded_len + 1);
-    running.push(0.0f64);
-    let mut sum = 0.0f64;
-    for i in 0..padded_len {
-        let s = f64::from(at(i));
-        sum += s * s;
-        running.push(sum);
-    }
+    let energy = |i: usize| f64::from(at(i)) * f64::from(at(i));
     let size = (4 * len).next_power_of_two().max(1 << 14);
     let step = size - len + 1;
     let forward = planner.plan_fft_forward(size);
@@ -285,13 +277,18 @@ fn candidates(
         if inverse.process(&mut spectrum, &mut buffer).is_err() {
             return Vec::new();
         }
+        // the energy of the window at each position, summed afresh at each block and slid
+        // within it: no array the length of the channel
+        let mut window: f64 = (block..block + len).map(energy).sum();
         for (offset, &value) in buffer.iter().enumerate().take(step) {
             let position = block + offset;
             if position >= positions {
                 break;
             }
-            let window = running[position + len] - running[position];
-            if window <= 0.0 {
+            if offset > 0 {
+                window += energy(position + len - 1) - energy(position - 1);
+            }
+            if window <= 1e-12 * prompt.energy {
                 continue;
             }
             let correlation = f64::from(value) / size as f64 / (prompt.energy * window).sqrt();

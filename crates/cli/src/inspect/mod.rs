@@ -10,11 +10,12 @@ use anyhow::Context;
 use callscore_audio::{DecodeOptions, OUTPUT_RATE, Recording};
 use callscore_dtmf::diagnostics::diagnose;
 use callscore_dtmf::{Candidate, KeyEvent};
-use callscore_pipeline::RecordingMetadata;
+use callscore_pipeline::{Heard, PromptHeard, RecordingMetadata};
 use callscore_prompts::Prompt;
 use callscore_survey::{KeyInput, KeyPress, Survey, extract};
 use serde::Serialize;
 
+use crate::detect::{EventJson, PromptJson, round};
 use picture::{Mark, MarkKind};
 
 /// Draw and list what the detector made of a recording: for the engineer asking why a digit was
@@ -110,22 +111,9 @@ struct Report {
 #[derive(Debug, Serialize)]
 struct ChannelReport {
     channel: u16,
-    keys: Vec<KeyJson>,
+    keys: Vec<EventJson>,
     candidates: Vec<CandidateJson>,
     prompts: Vec<PromptJson>,
-}
-
-#[derive(Debug, Serialize)]
-struct KeyJson {
-    key: char,
-    start_seconds: f64,
-    end_seconds: f64,
-    low_hz: f64,
-    high_hz: f64,
-    low_dbm0: f64,
-    high_dbm0: f64,
-    twist_db: f64,
-    quality: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,14 +148,6 @@ struct ShapeJson {
 }
 
 #[derive(Debug, Serialize)]
-struct PromptJson {
-    prompt: String,
-    start_seconds: f64,
-    gain_db: f64,
-    cancelled_db: f64,
-}
-
-#[derive(Debug, Serialize)]
 struct SurveyReport {
     survey_id: String,
     survey_version: u32,
@@ -186,11 +166,6 @@ struct QuestionJson {
     status: callscore_survey::Status,
     value: Option<u32>,
     raw_keys: String,
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (x * scale).round() / scale
 }
 
 fn inspect(args: &Args) -> anyhow::Result<Report> {
@@ -278,15 +253,23 @@ fn inspect(args: &Args) -> anyhow::Result<Report> {
         events.extend(diagnosis.keys.iter().map(|e| (channel, e.clone())));
         analysis.push(ChannelReport {
             channel,
-            keys: diagnosis.keys.iter().map(key_json).collect(),
+            keys: diagnosis
+                .keys
+                .iter()
+                .map(|event| {
+                    EventJson::heard(&Heard {
+                        event: event.clone(),
+                        channel,
+                        also_on: Vec::new(),
+                    })
+                })
+                .collect(),
             candidates: diagnosis.candidates.iter().map(candidate_json).collect(),
             prompts: found
-                .iter()
-                .map(|f| PromptJson {
-                    prompt: prompts[f.prompt].0.clone(),
-                    start_seconds: round(f.start_seconds(), 4),
-                    gain_db: round(f.gain_db, 1),
-                    cancelled_db: round(f.cancelled_db, 1),
+                .into_iter()
+                .map(|found| {
+                    let name = prompts[found.prompt].0.clone();
+                    PromptJson::new(&name, &PromptHeard { channel, found })
                 })
                 .collect(),
         });
@@ -418,20 +401,6 @@ fn load_survey(path: &Path, prompts: &mut Vec<(String, Prompt)>) -> anyhow::Resu
 fn read_metadata(path: &Path) -> anyhow::Result<RecordingMetadata> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", shown(path)))?;
     RecordingMetadata::from_json(&bytes).with_context(|| shown(path))
-}
-
-fn key_json(e: &KeyEvent) -> KeyJson {
-    KeyJson {
-        key: e.key.as_char(),
-        start_seconds: round(e.start_seconds(), 4),
-        end_seconds: round(e.end_seconds(), 4),
-        low_hz: round(f64::from(e.low_hz), 1),
-        high_hz: round(f64::from(e.high_hz), 1),
-        low_dbm0: round(f64::from(e.low_dbm0), 1),
-        high_dbm0: round(f64::from(e.high_dbm0), 1),
-        twist_db: round(f64::from(e.twist_db), 1),
-        quality: round(f64::from(e.quality), 3),
-    }
 }
 
 fn candidate_json(c: &Candidate) -> CandidateJson {
