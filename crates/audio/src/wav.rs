@@ -366,15 +366,7 @@ fn decode(encoding: Encoding, bytes: &[u8], planes: &mut [Vec<f32>]) -> u64 {
             fill::<1>(bytes, planes, |b| (f32::from(b[0]) - 128.0) / 128.0);
         }
         // the common case, mono 16-bit, in a loop the compiler vectorises
-        Encoding::Pcm { bits: 16 } if planes.len() == 1 => {
-            let plane = &mut planes[0];
-            plane.clear();
-            plane.extend(
-                bytes
-                    .chunks_exact(2)
-                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32768.0)),
-            );
-        }
+        Encoding::Pcm { bits: 16 } if planes.len() == 1 => pcm16_mono(bytes, &mut planes[0]),
         Encoding::Pcm { bits: 16 } => {
             fill::<2>(bytes, planes, |b| {
                 f32::from(i16::from_le_bytes(b)) / 32768.0
@@ -405,6 +397,36 @@ fn decode(encoding: Encoding, bytes: &[u8], planes: &mut [Vec<f32>]) -> u64 {
         Encoding::Gsm => unreachable!("GSM blocks go through decode_gsm"),
     }
     replaced
+}
+
+/// Mono 16-bit samples into `plane`, full scale 1.0: every sample of the block is written, so
+/// the plane keeps its length from block to block instead of being cleared and filled again.
+fn pcm16_mono(bytes: &[u8], plane: &mut Vec<f32>) {
+    plane.resize(bytes.len() / 2, 0.0);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor reported AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            pcm16_avx2(bytes, plane);
+        }
+        return;
+    }
+    pcm16(bytes, plane);
+}
+
+/// The same loop compiled for AVX2: sixteen samples a step instead of SSE2's eight.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn pcm16_avx2(bytes: &[u8], out: &mut [f32]) {
+    pcm16(bytes, out);
+}
+
+#[inline(always)]
+fn pcm16(bytes: &[u8], out: &mut [f32]) {
+    for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32768.0);
+    }
 }
 
 /// Decodes whole WAV49 blocks of a mono file; returns 0 (GSM has no non-finite samples).

@@ -36,27 +36,46 @@ const TABLE_HZ: usize = 4000;
 pub(crate) struct Design {
     pub(crate) filters: [Vec<Complex>; 8],
     rate: f64,
-    /// `table[hz][k]`: response of bin `k` to a complex tone at `hz`.
-    table: Vec<[Complex; 8]>,
+    /// `table[hz][k]`: response of bin `k` to a complex tone at `hz`, each row worked out the
+    /// first time it is asked for (a detector asks for a few rows near the DTMF frequencies,
+    /// and working out all of them would be most of what starting the command costs).
+    table: Box<[OnceLock<[Complex; 8]>]>,
 }
 
 impl Design {
     /// Response of bin `k` to a complex tone at `freq_hz`: interpolated from the table (the
-    /// responses vary on a scale of a hundred hertz, so the error is about 1e-5), computed
-    /// outright outside it.
+    /// responses vary on a scale of a hundred hertz, so the error is a few 1e-5 of the peak),
+    /// computed outright outside it.
     pub(crate) fn response(&self, k: usize, freq_hz: f64) -> Complex {
         if (0.0..(TABLE_HZ - 1) as f64).contains(&freq_hz) {
             let i = freq_hz as usize;
             let t = freq_hz - i as f64;
-            self.table[i][k].scale(1.0 - t) + self.table[i + 1][k].scale(t)
+            self.row(i)[k].scale(1.0 - t) + self.row(i + 1)[k].scale(t)
         } else {
             response(&self.filters[k], freq_hz, self.rate)
         }
     }
+
+    /// Every bin's response to a complex tone at `hz` hertz.
+    fn row(&self, hz: usize) -> &[Complex; 8] {
+        self.table[hz].get_or_init(|| {
+            // the tone's phasor is shared by the eight bins
+            let step = Complex::unit(std::f64::consts::TAU * hz as f64 / self.rate);
+            let mut phasor = Complex::new(1.0, 0.0);
+            let mut row = [Complex::default(); 8];
+            for n in 0..self.filters[0].len() {
+                for (r, g) in row.iter_mut().zip(&self.filters) {
+                    *r = *r + g[n] * phasor;
+                }
+                phasor = phasor * step;
+            }
+            row
+        })
+    }
 }
 
 /// The design for blocks of `len` samples at `rate`, made once per process and shared:
-/// designing takes a few milliseconds, and a detector is made per channel.
+/// a detector is made per channel, and one design serves them all.
 pub(crate) fn design(freqs: &[f64; 8], rate: f64, len: usize) -> Arc<Design> {
     type Cache = Mutex<Vec<((u64, usize), Arc<Design>)>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -70,15 +89,7 @@ pub(crate) fn design(freqs: &[f64; 8], rate: f64, len: usize) -> Arc<Design> {
         return Arc::clone(designed);
     }
     let filters = freqs.map(|f| filter(f, rate, len));
-    let table = (0..TABLE_HZ)
-        .map(|hz| {
-            let mut row = [Complex::default(); 8];
-            for (r, g) in row.iter_mut().zip(&filters) {
-                *r = response(g, hz as f64, rate);
-            }
-            row
-        })
-        .collect();
+    let table = (0..TABLE_HZ).map(|_| OnceLock::new()).collect();
     let designed = Arc::new(Design {
         filters,
         rate,
@@ -105,21 +116,8 @@ pub(crate) fn filter(freq_hz: f64, rate: f64, len: usize) -> Vec<Complex> {
     let (all_lo, all_hi) = (band(&ROW_HZ).0, band(&COL_HZ).1);
     let stop = [(lo, hi), (-all_hi, -all_lo)];
 
-    // R[d] = mean over the stop band of e^(i w d), for lags d = n - m; the powers of each grid
-    // point's phasor by recurrence (renormalised: the product drifts off the unit circle)
-    let mut toeplitz = vec![Complex::default(); len];
-    for (a, b) in stop {
-        for i in 0..GRID {
-            let f = a + (b - a) * i as f64 / (GRID - 1) as f64;
-            let step = Complex::unit(std::f64::consts::TAU * f / rate);
-            let mut phasor = Complex::new(1.0, 0.0);
-            for t in toeplitz.iter_mut() {
-                *t = *t + phasor;
-                phasor = phasor * step;
-                phasor = phasor.scale(1.0 / phasor.abs());
-            }
-        }
-    }
+    let toeplitz = stop_band_lags(&stop, rate, len);
+
     // the stop-band term grows with the square of the block length, the closeness term with
     // the length: weighting the stop band by 1/len gives every rate the filter the 8 kHz
     // design has (same shape in time, same response in hertz)
@@ -142,6 +140,29 @@ pub(crate) fn filter(freq_hz: f64, rate: f64, len: usize) -> Vec<Complex> {
     let w0 = std::f64::consts::TAU * freq_hz / rate;
     let dft: Vec<Complex> = (0..len).map(|n| Complex::unit(-w0 * n as f64)).collect();
     solve(matrix, dft)
+}
+
+/// `R[d] = sum over the stop bands' grid points of e^(i w d)` for lags `d` below `len`: over
+/// each band's evenly spaced grid a geometric series, summed in closed form (a Dirichlet
+/// kernel).
+fn stop_band_lags(stop: &[(f64, f64)], rate: f64, len: usize) -> Vec<Complex> {
+    let mut toeplitz = vec![Complex::default(); len];
+    for &(a, b) in stop {
+        let first = std::f64::consts::TAU * a / rate;
+        let spacing = std::f64::consts::TAU * (b - a) / ((GRID - 1) as f64 * rate);
+        for (d, t) in toeplitz.iter_mut().enumerate() {
+            let theta = spacing * d as f64;
+            // the grid spans well under a turn at every lag, so sin(theta / 2) is 0 only at 0
+            let dirichlet = if d == 0 {
+                GRID as f64
+            } else {
+                (GRID as f64 * theta / 2.0).sin() / (theta / 2.0).sin()
+            };
+            let centre = first * d as f64 + (GRID - 1) as f64 * theta / 2.0;
+            *t = *t + Complex::unit(centre).scale(dirichlet);
+        }
+    }
+    toeplitz
 }
 
 /// `G(f) = sum_n g[n] e^(i 2π f n / rate)`: the filter's response to a complex tone at `f`.
@@ -248,6 +269,40 @@ mod tests {
             peak > 0.3 * len as f64,
             "{rate} Hz: {f} Hz bin peak {peak:.1} of {len}"
         );
+    }
+
+    #[test]
+    fn the_stop_band_lags_in_closed_form_are_the_sums_over_the_grid() {
+        for (rate, len) in [(8000.0, 40usize), (48000.0, 240)] {
+            let stop = [(1150.0, 1715.0), (-1715.0, -662.0)];
+            let lags = stop_band_lags(&stop, rate, len);
+            for (d, lag) in lags.iter().enumerate() {
+                let mut sum = Complex::default();
+                for &(a, b) in &stop {
+                    for i in 0..GRID {
+                        let f = a + (b - a) * i as f64 / (GRID - 1) as f64;
+                        sum = sum + Complex::unit(std::f64::consts::TAU * f * d as f64 / rate);
+                    }
+                }
+                assert!((*lag - sum).abs() < 1e-9 * GRID as f64, "{rate} Hz lag {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_tabulated_responses_are_the_responses() {
+        let freqs = [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0];
+        let designed = design(&freqs, 8000.0, 40);
+        for hz in [0.0, 697.0, 1000.25, 1633.5, 3266.0, 3998.9] {
+            for (k, g) in designed.filters.iter().enumerate() {
+                let want = response(g, hz, 8000.0);
+                let got = designed.response(k, hz);
+                // linear interpolation between whole hertz: a few 1e-5 of the peak (a
+                // block's worth of samples)
+                let error = (got - want).abs() / 40.0;
+                assert!(error < 1e-4, "{hz} Hz bin {k}: {error:e} of the peak");
+            }
+        }
     }
 
     #[test]
