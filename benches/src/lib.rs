@@ -181,7 +181,10 @@ pub fn speech_heavy(seconds: f64) -> anyhow::Result<Vec<f32>> {
     let mut audio = Vec::with_capacity(want);
     let mut index = 0;
     while audio.len() < want {
-        audio.extend(callscore_corpus::bargein::call(index, 1)?.samples);
+        audio.extend(
+            callscore_corpus::bargein::call(index, 1, callscore_corpus::Breadth::FirstRound)?
+                .samples,
+        );
         index += 1;
     }
     audio.truncate(want);

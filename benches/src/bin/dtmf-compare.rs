@@ -58,7 +58,13 @@ fn main() -> anyhow::Result<()> {
     for report in callscore_corpus::talk_off(options.minutes, options.seed, &detectors, None)? {
         println!("{}", report.render());
     }
-    for report in callscore_corpus::barge_in(options.calls, options.seed, &detectors, None)? {
+    for report in callscore_corpus::barge_in(
+        options.calls,
+        options.seed,
+        callscore_corpus::Breadth::FirstRound,
+        &detectors,
+        None,
+    )? {
         let o = &report.outcome;
         println!(
             "barge-in, {}: {} keys in {} calls: {} missed ({:.2} %), {} inserted, {} timed more than 5 ms off",

@@ -1,19 +1,72 @@
 //! Survey-like calls in which callers key their answers, often over the prompt.
 //!
-//! Each call plays one to four survey prompts (synthetic speech at an active level of -20 to
-//! -16 dBm0, ITU-T P.56). The caller
-//! answers each with one to three keys, both tones at -4 to -16 dBm0 and up to 4 dB apart
-//! either way, each tone up to ±1 % off frequency, each 45-400 ms long with gaps of at least 50 ms. Some answers
-//! start while the prompt is still talking, some callers speak as well, and every call has
-//! background noise and goes through a telephone codec.
+//! Each call plays one to four survey prompts (synthetic speech, ITU-T P.56 active level).
+//! The caller answers each with one to three keys, each tone up to ±1 % off frequency, each
+//! 45-400 ms long with gaps of at least 50 ms. Some answers start while the prompt is still
+//! talking, some callers speak as well, and every call has background noise and goes through
+//! a telephone codec. How loud the prompts and keys are, where a key may fall in a prompt and
+//! how the IVR stored its prompts is the call set's [`Breadth`].
 
 use callscore_prompts::Prompt;
 use callscore_synth::{Digit, add_digit, mix, noise, set_active_level};
 
 use crate::score::Press;
-use crate::speech::{Speaker, SpeechError, trim};
+use crate::speech::{Speaker, SpeechError, stored_as, trim};
 use crate::talkoff::telephone_channel;
 use crate::{RATE, seeded};
+
+/// How far the calls' levels, timings and prompt files range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Breadth {
+    /// The first round's ranges, which the detector was tuned on: prompts at -20 to -16 dBm0
+    /// played as synthesised, both tones of a key at -16 to -4 dBm0 and up to 4 dB apart
+    /// either way, a key keyed over a prompt in its second half.
+    #[default]
+    FirstRound,
+    /// The second round's, where the first round's held-out misses pointed, and what the
+    /// held-out evaluation uses: prompts at -20 to -12 dBm0, stored by the IVR as 16-bit,
+    /// A-law, GSM 6.10 or MP3 files and played from them; both tones at -20 to -4 dBm0, up
+    /// to 6 dB apart with the low group louder and up to 4 dB with the high group louder (a
+    /// receiver must accept 8 and 4, ITU-T Q.24); a key keyed at any point of a prompt.
+    Wide,
+}
+
+/// The ranges of one [`Breadth`].
+struct Ranges {
+    prompt_dbm0: (f64, f64),
+    /// The weaker tone's level; the stronger one is up to the twist above it (by which group
+    /// is louder: low, high), within the range.
+    key_dbm0: (f64, f64),
+    twist_db: (f64, f64),
+    /// Where in a prompt a key keyed over it may start, as a share of the prompt.
+    barge_from: f64,
+    /// Whether the IVR stores its prompts in a coded file.
+    stored: bool,
+}
+
+impl Breadth {
+    fn ranges(self) -> Ranges {
+        match self {
+            Breadth::FirstRound => Ranges {
+                prompt_dbm0: (-20.0, -16.0),
+                key_dbm0: (-16.0, -4.0),
+                twist_db: (4.0, 4.0),
+                barge_from: 0.5,
+                stored: false,
+            },
+            Breadth::Wide => Ranges {
+                prompt_dbm0: (-20.0, -12.0),
+                key_dbm0: (-20.0, -4.0),
+                twist_db: (6.0, 4.0),
+                barge_from: 0.0,
+                stored: true,
+            },
+        }
+    }
+}
+
+/// The files an IVR stores its prompts in, for [`Breadth::Wide`].
+const PROMPT_FILES: [&str; 4] = ["16-bit", "A-law", "GSM 6.10", "MP3 32 kbit/s"];
 
 /// The keys a caller answers with.
 const ANSWER_KEYS: [char; 12] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'];
@@ -37,8 +90,9 @@ fn seconds(s: f64) -> usize {
     (s * f64::from(RATE)) as usize
 }
 
-/// Generates call number `index`.
-pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
+/// Generates call number `index` of the set of `seed`.
+pub fn call(index: usize, seed: u64, breadth: Breadth) -> Result<Call, SpeechError> {
+    let ranges = breadth.ranges();
     let mut rng = seeded(seed, 100, index as u64);
     let ivr = Speaker {
         speed: rng.below(140, 190) as u32,
@@ -53,11 +107,22 @@ pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
     let mut t = rng.uniform(0.3, 1.0);
     let mut barged = 0;
     let mut spoke = 0;
+    let file = if ranges.stored {
+        *rng.pick(&PROMPT_FILES)
+    } else {
+        "synthesised"
+    };
     for _ in 0..questions {
         let mut prompt = trim(&ivr.speak(&ivr.utterance(&mut rng))?).to_vec();
+        if ranges.stored {
+            // the IVR's file at a usual level, as its decoder plays it
+            set_active_level(&mut prompt, RATE, -20.0);
+            prompt = stored_as(&prompt, file)?;
+        }
         // a prompt too short for the canceller is one the IVR does not declare
         prompts.extend(Prompt::new(prompt.clone()).ok());
-        set_active_level(&mut prompt, RATE, rng.uniform(-20.0, -16.0));
+        let (quiet, loud) = ranges.prompt_dbm0;
+        set_active_level(&mut prompt, RATE, rng.uniform(quiet, loud));
         let prompt_len = prompt.len() as f64 / f64::from(RATE);
         let prompt_start = t;
         sounds.push((prompt, seconds(t)));
@@ -67,7 +132,7 @@ pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
         let mut key_time = if barge {
             barged += 1;
             rng.uniform(
-                prompt_start + 0.5 * prompt_len,
+                prompt_start + ranges.barge_from * prompt_len,
                 (prompt_end - 0.1).max(prompt_start),
             )
         } else {
@@ -76,13 +141,15 @@ pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
         let keys = rng.below(1, 4);
         for _ in 0..keys {
             let len = rng.uniform(0.045, 0.400);
-            // both tones within -16 to -4 dBm0, up to 4 dB apart either way
-            let weaker = rng.uniform(-16.0, -4.0);
-            let stronger = (weaker + rng.uniform(0.0, 4.0)).min(-4.0);
+            // both tones within the range, up to the twist apart either way
+            let weaker = rng.uniform(ranges.key_dbm0.0, ranges.key_dbm0.1);
+            let twist = rng.uniform(0.0, 1.0);
             let (low, high) = if rng.chance(0.5) {
-                (stronger, weaker)
+                let stronger = weaker + twist * ranges.twist_db.0;
+                (stronger.min(ranges.key_dbm0.1), weaker)
             } else {
-                (weaker, stronger)
+                let stronger = weaker + twist * ranges.twist_db.1;
+                (weaker, stronger.min(ranges.key_dbm0.1))
             };
             let digit = Digit {
                 start: seconds(key_time),
@@ -133,7 +200,7 @@ pub fn call(index: usize, seed: u64) -> Result<Call, SpeechError> {
     Ok(Call {
         index,
         description: format!(
-            "{questions} questions by {}, {barged} keyed over the prompt, caller {} spoke {spoke} times; {channel}",
+            "{questions} questions by {} ({file} prompts), {barged} keyed over the prompt, caller {} spoke {spoke} times; {channel}",
             ivr.describe(),
             caller.describe()
         ),

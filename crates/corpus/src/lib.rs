@@ -37,6 +37,7 @@ use anyhow::Context as _;
 use callscore_audio::Encoding;
 use callscore_synth::Rng;
 
+pub use crate::bargein::Breadth;
 use crate::score::{KeyDetector, Outcome, Press, compare};
 use crate::talkoff::Category;
 
@@ -250,16 +251,17 @@ impl BargeInReport {
     }
 }
 
-/// Generates `calls` barge-in calls and runs every detector over them. With `write`, every
-/// call is also saved there as a WAV file with its keys beside it.
+/// Generates `calls` barge-in calls of the given breadth and runs every detector over them.
+/// With `write`, every call is also saved there as a WAV file with its keys beside it.
 pub fn barge_in(
     calls: usize,
     seed: u64,
+    breadth: Breadth,
     detectors: &[&dyn KeyDetector],
     write: Option<&Path>,
 ) -> anyhow::Result<Vec<BargeInReport>> {
     let results = parallel(calls, |i| -> anyhow::Result<_> {
-        let call = bargein::call(i, seed)?;
+        let call = bargein::call(i, seed, breadth)?;
         if let Some(dir) = write {
             let name = format!("call-{i:04}");
             save_wav(&dir.join(format!("{name}.wav")), &call.samples)?;
@@ -335,7 +337,12 @@ pub fn save_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
 /// Every candidate callscore's detector measured on the corpora, one CSV row each, labelled
 /// `key` when it matches a key pressed in a barge-in call and with the talk-off category (or
 /// `call-talk-off`) when it does not. For studying the detector's margins.
-pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<String> {
+pub fn candidate_table(
+    minutes: f64,
+    calls: usize,
+    seed: u64,
+    breadth: Breadth,
+) -> anyhow::Result<String> {
     let mut rows = String::from(
         "label,key,start,duration_ms,low_dbm0,high_dbm0,twist_db,low_dev_hz,high_dev_hz,\
          fit,purity,share,neigh_db,c_fit,c_purity,c_share,c_neigh_db,\
@@ -352,7 +359,7 @@ pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<
             .collect())
     });
     let bargein = parallel(calls, |i| -> anyhow::Result<Vec<String>> {
-        let call = bargein::call(i, seed)?;
+        let call = bargein::call(i, seed, breadth)?;
         let source = format!("call-{i:04}");
         let found = candidates(&call.samples);
         let overlap = |c: &callscore_dtmf::Candidate, p: &Press| {
@@ -402,7 +409,7 @@ pub fn candidate_table(minutes: f64, calls: usize, seed: u64) -> anyhow::Result<
 
 /// Every candidate the detector measured in one call (`call-0186`) or talk-off item
 /// (`music-010`), with the keys actually pressed: for explaining a miss or an insertion.
-pub fn explain(source: &str, seed: u64) -> anyhow::Result<String> {
+pub fn explain(source: &str, seed: u64, breadth: Breadth) -> anyhow::Result<String> {
     if std::path::Path::new(source).is_file() {
         return explain_file(source);
     }
@@ -411,7 +418,7 @@ pub fn explain(source: &str, seed: u64) -> anyhow::Result<String> {
         .and_then(|(name, index)| Some((name, index.parse::<usize>().ok()?)))
         .with_context(|| format!("{source:?} is neither call-N nor CATEGORY-N"))?;
     let (samples, presses, description) = if name == "call" {
-        let call = bargein::call(index, seed)?;
+        let call = bargein::call(index, seed, breadth)?;
         (call.samples, call.presses, call.description)
     } else {
         let category = Category::ALL

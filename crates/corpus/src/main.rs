@@ -44,9 +44,15 @@ enum Command {
         /// Also write every call as a WAV file (and its keys) into this directory.
         #[arg(long)]
         write: Option<PathBuf>,
+        /// The second round's calls (what `seeds` evaluates): prompts up to -12 dBm0 and
+        /// stored as coded files, keys down to -20 dBm0 and 6 dB apart, keyed anywhere in a
+        /// prompt.
+        #[arg(long)]
+        wide: bool,
     },
     /// The detector on the tuning seeds (1-10) and on held-out seeds (1001 on), one line per
-    /// seed: barge-in keys found, missed and inserted, and talk-off false digits. Rules,
+    /// seed: barge-in keys found, missed and inserted (calls of the second round's breadth, as
+    /// `barge-in --wide`), and talk-off false digits. Rules,
     /// thresholds and limits may be set from the tuning seeds only. Exits 1 if the held-out
     /// seeds miss the target (99.9 % of keys found, none inserted, no false digit).
     Seeds {
@@ -62,6 +68,9 @@ enum Command {
         /// Run the held-out seeds only.
         #[arg(long)]
         held_out_only: bool,
+        /// Barge-in calls of the first round's breadth instead of the second's.
+        #[arg(long)]
+        first_round: bool,
     },
     /// Every candidate the detector measured on both corpora, as CSV on stdout, labelled
     /// `key` for real key presses: for studying the detector's margins.
@@ -75,6 +84,9 @@ enum Command {
         /// Seed of both corpora.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Barge-in calls of the second round's breadth.
+        #[arg(long)]
+        wide: bool,
     },
     /// The voice-activity detector on spoken comments: one line per condition (clean; pink
     /// noise, babble and music at several SNRs; silence, noise, babble, music and DTMF alone)
@@ -132,7 +144,18 @@ enum Command {
         /// Seed of the corpus.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A call of the second round's breadth (as `barge-in --wide` and `seeds`).
+        #[arg(long)]
+        wide: bool,
     },
+}
+
+fn breadth(wide: bool) -> callscore_corpus::Breadth {
+    if wide {
+        callscore_corpus::Breadth::Wide
+    } else {
+        callscore_corpus::Breadth::FirstRound
+    }
 }
 
 fn main() -> ExitCode {
@@ -165,12 +188,18 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             Ok(reports.iter().all(|r| r.false_digits() == 0))
         }
-        Command::BargeIn { calls, seed, write } => {
+        Command::BargeIn {
+            calls,
+            seed,
+            write,
+            wide,
+        } => {
             prepare(write.as_ref())?;
             // the plain detector and, beside it, the same with the IVR's prompts cancelled
             let reports = callscore_corpus::barge_in(
                 calls,
                 seed,
+                breadth(wide),
                 &[&Callscore, &KnownPrompts],
                 write.as_deref(),
             )?;
@@ -184,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             minutes,
             held_out,
             held_out_only,
+            first_round,
         } => {
             use callscore_corpus::seeds;
             let tuning: Vec<u64> = if held_out_only {
@@ -194,7 +224,12 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let held = seeds::FIRST_HELD_OUT_SEED..seeds::FIRST_HELD_OUT_SEED + held_out;
             let mut results = Vec::new();
             for seed in tuning.into_iter().chain(held) {
-                results.push(seeds::evaluate(seed, calls, minutes)?);
+                results.push(seeds::evaluate(
+                    seed,
+                    calls,
+                    minutes,
+                    breadth(!first_round),
+                )?);
             }
             print!("{}", seeds::render(&results));
             Ok(seeds::held_out_meets_target(&results))
@@ -203,10 +238,11 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             minutes,
             calls,
             seed,
+            wide,
         } => {
             print!(
                 "{}",
-                callscore_corpus::candidate_table(minutes, calls, seed)?
+                callscore_corpus::candidate_table(minutes, calls, seed, breadth(wide))?
             );
             Ok(true)
         }
@@ -313,8 +349,11 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             println!("{:.0} s", started.elapsed().as_secs_f64());
             Ok(true)
         }
-        Command::Explain { source, seed } => {
-            print!("{}", callscore_corpus::explain(&source, seed)?);
+        Command::Explain { source, seed, wide } => {
+            print!(
+                "{}",
+                callscore_corpus::explain(&source, seed, breadth(wide))?
+            );
             Ok(true)
         }
     }

@@ -4,13 +4,15 @@
 //! ([`TUNING_SEEDS`]: the first round tuned on seeds 1-10, and seed 1 runs in CI). Seeds from
 //! [`FIRST_HELD_OUT_SEED`] on are for reporting: a change that helps the tuning seeds and not
 //! the held-out ones does not generalise. `callscore-corpus seeds` runs both groups and prints
-//! one line per seed.
+//! one line per seed, on barge-in calls of the second round's breadth ([`Breadth::Wide`]:
+//! louder prompts stored as coded files, weaker keys with more twist, keyed anywhere in a
+//! prompt); `--first-round` runs the calls the first round was tuned on instead.
 
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 
 use crate::score::{Callscore, KnownPrompts};
-use crate::{barge_in, talk_off};
+use crate::{Breadth, barge_in, talk_off};
 
 /// The seeds the detector's rules, thresholds and limits may be set from.
 pub const TUNING_SEEDS: RangeInclusive<u64> = 1..=10;
@@ -46,9 +48,15 @@ pub struct SeedResult {
     pub false_digits: usize,
 }
 
-/// Runs `calls` barge-in calls and `minutes` of talk-off of `seed` through the detector.
-pub fn evaluate(seed: u64, calls: usize, minutes: f64) -> anyhow::Result<SeedResult> {
-    let barge = barge_in(calls, seed, &[&Callscore, &KnownPrompts], None)?;
+/// Runs `calls` barge-in calls of the given breadth ([`Breadth::Wide`] for the held-out
+/// evaluation) and `minutes` of talk-off of `seed` through the detector.
+pub fn evaluate(
+    seed: u64,
+    calls: usize,
+    minutes: f64,
+    breadth: Breadth,
+) -> anyhow::Result<SeedResult> {
+    let barge = barge_in(calls, seed, breadth, &[&Callscore, &KnownPrompts], None)?;
     let talk = talk_off(minutes, seed, &[&Callscore], None)?;
     let (Some(barge), Some(knowing), Some(talk)) = (barge.first(), barge.get(1), talk.first())
     else {

@@ -164,6 +164,93 @@ impl Speaker {
     }
 }
 
+/// `samples` (8 kHz) as a file of the named kind holds them: written and read back, by sox
+/// for GSM 6.10 and MP3 (whose decoder's delay is trimmed with the leading silence).
+pub fn stored_as(samples: &[f32], file: &str) -> Result<Vec<f32>, SpeechError> {
+    let coded: &[&str] = match file {
+        "A-law" => {
+            let mut out = samples.to_vec();
+            callscore_synth::g711::channel(&mut out, callscore_synth::g711::Law::Alaw);
+            return Ok(out);
+        }
+        "GSM 6.10" => &["-t", "gsm"],
+        "MP3 32 kbit/s" => &["-t", "mp3", "-C", "32"],
+        _ => {
+            return Ok(callscore_synth::to_i16(samples)
+                .into_iter()
+                .map(|x| f32::from(x) / 32767.0)
+                .collect());
+        }
+    };
+    let raw = [
+        "-t",
+        "raw",
+        "-e",
+        "floating-point",
+        "-b",
+        "32",
+        "-c",
+        "1",
+        "-r",
+        "8000",
+    ];
+    let mut encoder = Command::new("sox")
+        .arg("-q")
+        .args(raw)
+        .arg("-")
+        .args(coded)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| tool_error("sox", e))?;
+    let file_bytes = encoder.stdout.take().expect("stdout was piped");
+    let mut decoder = Command::new("sox")
+        .arg("-q")
+        .args(&coded[..2])
+        .arg("-")
+        .args(raw)
+        .arg("-")
+        .stdin(file_bytes)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| tool_error("sox", e))?;
+    // feed the samples from another thread: the pipes could fill up while they are written
+    let mut stdin = encoder.stdin.take().expect("stdin was piped");
+    let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let mut decoded = Vec::new();
+    decoder
+        .stdout
+        .take()
+        .expect("stdout was piped")
+        .read_to_end(&mut decoded)
+        .map_err(|e| tool_error("sox", e))?;
+    writer
+        .join()
+        .map_err(|_| SpeechError::Tool {
+            tool: "sox",
+            detail: "the sample writer panicked".into(),
+        })?
+        .map_err(|e| tool_error("sox", e))?;
+    for child in [&mut encoder, &mut decoder] {
+        let status = child.wait().map_err(|e| tool_error("sox", e))?;
+        if !status.success() {
+            return Err(SpeechError::Tool {
+                tool: "sox",
+                detail: format!("exit status {status} storing a prompt as {file}"),
+            });
+        }
+    }
+    let decoded: Vec<f32> = decoded
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok(trim(&decoded).to_vec())
+}
+
 fn tool_error(tool: &'static str, e: std::io::Error) -> SpeechError {
     SpeechError::Tool {
         tool,

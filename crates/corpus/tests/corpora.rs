@@ -3,6 +3,7 @@
 //! --seed N`, `callscore-corpus barge-in --seed N`). Needs espeak-ng and sox; without them the
 //! tests fail and say so.
 
+use callscore_corpus::Breadth;
 use callscore_corpus::score::Callscore;
 
 #[test]
@@ -21,7 +22,7 @@ fn an_hour_of_talk_off_gives_no_false_digit() {
 
 #[test]
 fn barge_in_calls_lose_no_key_and_gain_none() {
-    let reports = callscore_corpus::barge_in(500, 1, &[&Callscore], None)
+    let reports = callscore_corpus::barge_in(500, 1, Breadth::FirstRound, &[&Callscore], None)
         .expect("generating the barge-in calls (needs espeak-ng and sox)");
     let report = &reports[0];
     let o = &report.outcome;

@@ -1,10 +1,11 @@
-//! Known-prompt cancellation in CI, on a held-out slice (seed 1001, 100 barge-in calls): with
+//! Known-prompt cancellation in CI, on a held-out slice (seed 1001, 100 barge-in calls of the
+//! second round's breadth, prompts stored as coded files among them): with
 //! the IVR's prompts cancelled the detector loses no key the plain detector finds and inserts
 //! none it does not, call by call; and audio that does not carry the prompts is left exactly as
 //! it was. The full before/after figures come from `callscore-corpus barge-in` and
 //! `callscore-corpus seeds`. Needs espeak-ng and sox.
 
-use callscore_corpus::bargein;
+use callscore_corpus::bargein::{self, Breadth};
 use callscore_corpus::score::{Callscore, KeyDetector, KnownPrompts, Press, compare};
 use callscore_corpus::talkoff::{self, Category};
 
@@ -23,7 +24,8 @@ fn cancelling_known_prompts_loses_no_key_and_inserts_none_on_held_out_calls() {
     let mut keys = 0;
     let mut uncancelled = Vec::new();
     for index in 0..CALLS {
-        let call = bargein::call(index, SEED).expect("generating a call (needs espeak-ng, sox)");
+        let call = bargein::call(index, SEED, Breadth::Wide)
+            .expect("generating a call (needs espeak-ng, sox)");
         let plain = compare(&call.presses, &Callscore.detect(&call.samples));
         let knowing = compare(
             &call.presses,
@@ -74,7 +76,11 @@ fn cancelling_known_prompts_loses_no_key_and_inserts_none_on_held_out_calls() {
 fn audio_without_the_prompts_is_left_exactly_as_it_was() {
     // the prompts of some held-out calls, looked for in talk-off audio of every category
     let prompts: Vec<_> = (0..4)
-        .flat_map(|i| bargein::call(i, SEED).expect("a call").prompts)
+        .flat_map(|i| {
+            bargein::call(i, SEED, Breadth::Wide)
+                .expect("a call")
+                .prompts
+        })
         .collect();
     assert!(prompts.len() >= 4, "{} prompts", prompts.len());
     for category in Category::ALL {
