@@ -37,14 +37,18 @@ impl Spectrum {
 /// `g[n] = c² conj(g[len - 1 - n])` with `|c| = 1` (the design's system is Hermitian Toeplitz
 /// and its right-hand side a DFT vector, so its solution inherits the DFT vector's symmetry).
 /// With `h = g / c`, a pair of samples `x[p]`, `x[len - 1 - p]` contributes
-/// `(x[p] + x[len - 1 - p]) re h[p] + i (x[p] - x[len - 1 - p]) im h[p]`: the kernel folds the
-/// block about its centre and does half the multiply-adds a plain filter sum would, and each
-/// bin's sum is turned by `c` at the end.
+/// `(x[p] + x[len - 1 - p]) re h[p] + i (x[p] - x[len - 1 - p]) im h[p]`: the AVX-512 kernel
+/// folds the block about its centre and does half the multiply-adds a plain filter sum would,
+/// and each bin's sum is turned by `c` at the end. Without AVX-512, folding in narrower
+/// registers costs what it saves, and the plain sums are kept.
 #[derive(Debug, Clone)]
 pub(crate) struct Kernel {
-    /// `basis[p] = [re h_0[p], im h_0[p], re h_1[p], im h_1[p], ..]` for each pair `p` of the
-    /// folded block (the middle sample of an odd block pairs with itself, at half weight): the
-    /// outputs come out in the memory order of `[Complex; BINS]`.
+    /// `folded[p] = [re h_0[p], im h_0[p], re h_1[p], im h_1[p], ..]` for each pair `p` of
+    /// the folded block (the middle sample of an odd block pairs with itself, at half weight):
+    /// the outputs come out in the memory order of `[Complex; BINS]`. The AVX-512 kernel's.
+    folded: Vec<[f32; OUT]>,
+    /// `basis[n] = [re g_0[n], im g_0[n], re g_1[n], im g_1[n], ..]`: the plain filters, for
+    /// processors without AVX-512, where building the folded pairs costs what it saves.
     basis: Vec<[f32; OUT]>,
     /// Samples per block.
     len: usize,
@@ -103,7 +107,17 @@ impl Kernel {
     pub(crate) fn new(filters: &[Vec<Complex>; BINS]) -> Kernel {
         let len = filters[0].len();
         let turns = filters.each_ref().map(|g| centre_turn(g));
-        let basis = (0..len.div_ceil(2))
+        let basis = (0..len)
+            .map(|n| {
+                let mut row = [0.0f32; OUT];
+                for (k, g) in filters.iter().enumerate() {
+                    row[2 * k] = g[n].re as f32;
+                    row[2 * k + 1] = g[n].im as f32;
+                }
+                row
+            })
+            .collect();
+        let folded = (0..len.div_ceil(2))
             .map(|p| {
                 let mirror = len - 1 - p;
                 let mut row = [0.0f32; OUT];
@@ -131,6 +145,7 @@ impl Kernel {
             turn_im[2 * k + 1] = c.im;
         }
         Kernel {
+            folded,
             basis,
             len,
             turn_re,
@@ -202,17 +217,14 @@ impl Kernel {
         #[allow(unsafe_code)]
         let (out, energy) = match self.simd {
             // SAFETY: `simd` names only features the CPU reported at construction.
-            Simd::Avx2Fma => unsafe { folded_avx2_fma(block, &self.basis) },
-            _ => folded::<false>(block, &self.basis),
+            Simd::Avx2Fma => unsafe { dft_avx2_fma(block, &self.basis) },
+            _ => dft::<false>(block, &self.basis),
         };
         #[cfg(not(target_arch = "x86_64"))]
-        let (out, energy) = folded::<false>(block, &self.basis);
+        let (out, energy) = dft::<false>(block, &self.basis);
         spectrum.energy = f64::from(energy);
         for (k, bin) in spectrum.bins.iter_mut().enumerate() {
-            let (re, im) = (f64::from(out[2 * k]), f64::from(out[2 * k + 1]));
-            // (re + i im) c, with c = turn_re[2k] - i turn_im[2k]
-            let c = Complex::new(self.turn_re[2 * k], -self.turn_im[2 * k]);
-            *bin = Complex::new(re, im) * c;
+            *bin = Complex::new(f64::from(out[2 * k]), f64::from(out[2 * k + 1]));
         }
         spectrum.set_peaks();
     }
@@ -242,9 +254,9 @@ unsafe fn folded_avx512<const B: usize>(
         _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
     };
     let n = kernel.len;
-    let pairs = kernel.basis.len();
+    let pairs = kernel.folded.len();
     let x = samples.as_ptr();
-    let b = kernel.basis.as_ptr().cast::<f32>();
+    let b = kernel.folded.as_ptr().cast::<f32>();
     let k = keep.map(|k| k.as_mut_ptr());
     // SAFETY (whole body): unmasked loads stay within `B` blocks of `n` samples and `pairs`
     // basis rows of `OUT` floats, which the caller guarantees (a masked load's masked lanes
@@ -411,8 +423,8 @@ unsafe fn peaks(low: std::arch::x86_64::__m512d, high: std::arch::x86_64::__m512
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn folded_avx2_fma(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
-    folded::<true>(block, basis)
+fn dft_avx2_fma(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
+    dft::<true>(block, basis)
 }
 
 /// `out[j] = sum_n samples[n] * rows[n][j]` for eight outputs, with the widest multiply-add
@@ -439,26 +451,13 @@ fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
     if FMA { a.mul_add(b, acc) } else { a * b + acc }
 }
 
-/// The folded filter sums (`out[2k] + i out[2k+1] = X_k / c_k`, see [`Kernel`]), and the
-/// block's energy.
+/// `out[j] = sum_n block[n] * basis[n][j]`, and the block's energy.
 #[inline(always)]
-fn folded<const FMA: bool>(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
-    let len = block.len();
-    // four interleaved accumulator sets keep the multiply-add chains short
-    let mut acc = [[0.0f32; OUT]; 4];
-    for (p, row) in basis.iter().enumerate() {
-        let (head, tail) = (block[p], block[len - 1 - p]);
-        let pair = [head + tail, head - tail];
-        let acc = &mut acc[p % 4];
-        for j in 0..OUT {
-            acc[j] = madd::<FMA>(pair[j % 2], row[j], acc[j]);
-        }
-    }
-    let mut out = [0.0f32; OUT];
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
-    }
-    (out, energy::<FMA>(block))
+fn dft<const FMA: bool>(block: &[f32], basis: &[[f32; OUT]]) -> ([f32; OUT], f32) {
+    (
+        weighted_sums::<FMA, OUT>(block, basis),
+        energy::<FMA>(block),
+    )
 }
 
 /// `out[j] = sum_n samples[n] * rows[n][j]`.
@@ -607,7 +606,7 @@ mod tests {
             let mut kept = vec![0.0f32; len];
             kernel.run(&block, Some(&mut kept), &mut fast);
             assert_eq!(kept, block);
-            let portable = folded::<false>(&block, &kernel.basis);
+            let portable = dft::<false>(&block, &kernel.basis);
             let energy: f64 = block.iter().map(|&x| f64::from(x).powi(2)).sum();
             assert!((fast.energy - energy).abs() < 1e-4 * energy.max(1.0));
             for group in 0..2 {
@@ -619,11 +618,10 @@ mod tests {
             for (k, g) in filters.iter().enumerate() {
                 let want = naive(&block, g);
                 assert!((fast.bins[k] - want).abs() < 1e-4, "len {len} bin {k}");
-                let c = Complex::new(kernel.turn_re[2 * k], -kernel.turn_im[2 * k]);
                 let slow = Complex::new(
                     f64::from(portable.0[2 * k]),
                     f64::from(portable.0[2 * k + 1]),
-                ) * c;
+                );
                 assert!((slow - want).abs() < 1e-4, "len {len} bin {k} portable");
             }
         }

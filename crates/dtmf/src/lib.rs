@@ -37,9 +37,9 @@
 //! # How it works
 //!
 //! The signal is cut into 5 ms blocks. Per block, one DFT at the eight DTMF frequencies (a
-//! SIMD matrix product; the analysis filters are symmetric about the block's centre, so the
-//! block is folded in half first and the product does half the multiply-adds) and the block
-//! energy are the only per-sample work. Everything else runs once per block:
+//! SIMD matrix product; the analysis filters are symmetric about the block's centre, so with
+//! AVX-512 the block is folded in half first and the product does half the multiply-adds) and
+//! the block energy are the only per-sample work. Everything else runs once per block:
 //!
 //! 1. *Screening.* In each group, the strongest bin's phase advance over four blocks gives
 //!    the frequency of the dominant component near it, and its steadiness tells a tone from
