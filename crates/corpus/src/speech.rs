@@ -194,8 +194,9 @@ pub fn stored_as(samples: &[f32], file: &str) -> Result<Vec<f32>, SpeechError> {
         "-r",
         "8000",
     ];
+    // `-R`: sox dithers down to 16 bits with a random seed unless told to repeat itself
     let mut encoder = Command::new("sox")
-        .arg("-q")
+        .args(["-q", "-R"])
         .args(raw)
         .arg("-")
         .args(coded)
@@ -207,7 +208,7 @@ pub fn stored_as(samples: &[f32], file: &str) -> Result<Vec<f32>, SpeechError> {
         .map_err(|e| tool_error("sox", e))?;
     let file_bytes = encoder.stdout.take().expect("stdout was piped");
     let mut decoder = Command::new("sox")
-        .arg("-q")
+        .args(["-q", "-R"])
         .args(&coded[..2])
         .arg("-")
         .args(raw)
