@@ -11,7 +11,7 @@ use callscore_prompts::Prompt;
 use callscore_synth::{Digit, add_digit, mix, noise, set_active_level};
 
 use crate::score::Press;
-use crate::speech::{Speaker, SpeechError, stored_as, trim};
+use crate::speech::{PromptFile, Speaker, SpeechError, stored_as, trim};
 use crate::talkoff::telephone_channel;
 use crate::{RATE, seeded};
 
@@ -65,9 +65,6 @@ impl Breadth {
     }
 }
 
-/// The files an IVR stores its prompts in, for [`Breadth::Wide`].
-const PROMPT_FILES: [&str; 4] = ["16-bit", "A-law", "GSM 6.10", "MP3 32 kbit/s"];
-
 /// The keys a caller answers with.
 const ANSWER_KEYS: [char; 12] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'];
 
@@ -107,14 +104,10 @@ pub fn call(index: usize, seed: u64, breadth: Breadth) -> Result<Call, SpeechErr
     let mut t = rng.uniform(0.3, 1.0);
     let mut barged = 0;
     let mut spoke = 0;
-    let file = if ranges.stored {
-        *rng.pick(&PROMPT_FILES)
-    } else {
-        "synthesised"
-    };
+    let file = ranges.stored.then(|| *rng.pick(&PromptFile::ALL));
     for _ in 0..questions {
         let mut prompt = trim(&ivr.speak(&ivr.utterance(&mut rng))?).to_vec();
-        if ranges.stored {
+        if let Some(file) = file {
             // the IVR's file at a usual level, as its decoder plays it
             set_active_level(&mut prompt, RATE, -20.0);
             prompt = stored_as(&prompt, file)?;
@@ -200,8 +193,9 @@ pub fn call(index: usize, seed: u64, breadth: Breadth) -> Result<Call, SpeechErr
     Ok(Call {
         index,
         description: format!(
-            "{questions} questions by {} ({file} prompts), {barged} keyed over the prompt, caller {} spoke {spoke} times; {channel}",
+            "{questions} questions by {} ({} prompts), {barged} keyed over the prompt, caller {} spoke {spoke} times; {channel}",
             ivr.describe(),
+            file.map_or("synthesised", PromptFile::name),
             caller.describe()
         ),
         samples,

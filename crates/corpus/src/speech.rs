@@ -101,155 +101,165 @@ impl Speaker {
     /// them.
     pub fn speak(&self, text: &str) -> Result<Vec<f32>, SpeechError> {
         let voice = format!("{}+{}", self.language.voice, self.variant);
-        let mut espeak = Command::new("espeak-ng")
+        let mut espeak = Command::new("espeak-ng");
+        espeak
             .args(["-v", &voice, "-s", &self.speed.to_string()])
             .args(["-p", &self.pitch.to_string()])
-            .arg("--stdout")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| tool_error("espeak-ng", e))?;
-        let wav = espeak.stdout.take().expect("stdout was piped");
-        let mut sox = Command::new("sox")
-            .args(["-q", "-t", "wav", "-"])
-            .args([
-                "-t",
-                "raw",
-                "-e",
-                "floating-point",
-                "-b",
-                "32",
-                "-c",
-                "1",
-                "-r",
-                "8000",
-            ])
-            .args(["-", "sinc", "250-3500"])
-            .stdin(wav)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| tool_error("sox", e))?;
-        // feed the text from another thread: the pipes could fill up while it is written
-        let mut stdin = espeak.stdin.take().expect("stdin was piped");
-        let text = text.to_owned();
-        let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
-        let mut raw = Vec::new();
-        sox.stdout
-            .take()
-            .expect("stdout was piped")
-            .read_to_end(&mut raw)
-            .map_err(|e| tool_error("sox", e))?;
-        writer
-            .join()
-            .map_err(|_| SpeechError::Tool {
-                tool: "espeak-ng",
-                detail: "the text writer panicked".into(),
-            })?
-            .map_err(|e| tool_error("espeak-ng", e))?;
-        for (tool, child) in [("espeak-ng", &mut espeak), ("sox", &mut sox)] {
-            let status = child.wait().map_err(|e| tool_error(tool, e))?;
-            if !status.success() {
-                return Err(SpeechError::Tool {
-                    tool,
-                    detail: format!("exit status {status} for voice {voice}"),
-                });
-            }
-        }
-        Ok(raw
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+            .arg("--stdout");
+        let mut sox = Command::new("sox");
+        sox.args(["-q", "-t", "wav", "-"])
+            .args(RAW_F32)
+            .args(["-", "sinc", "250-3500"]);
+        piped(
+            ("espeak-ng", espeak),
+            ("sox", sox),
+            text.as_bytes().to_vec(),
+            &format!("voice {voice}"),
+        )
     }
 }
 
-/// `samples` (8 kHz) as a file of the named kind holds them: written and read back, by sox
-/// for GSM 6.10 and MP3 (whose decoder's delay is trimmed with the leading silence).
-pub fn stored_as(samples: &[f32], file: &str) -> Result<Vec<f32>, SpeechError> {
-    let coded: &[&str] = match file {
-        "A-law" => {
-            let mut out = samples.to_vec();
-            callscore_synth::g711::channel(&mut out, callscore_synth::g711::Law::Alaw);
-            return Ok(out);
+/// How an IVR stores a prompt file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptFile {
+    /// 16-bit linear PCM.
+    Pcm16,
+    /// G.711 A-law.
+    Alaw,
+    /// GSM 6.10.
+    Gsm,
+    /// MP3 at 32 kbit/s.
+    Mp3,
+}
+
+impl PromptFile {
+    /// Every kind.
+    pub const ALL: [PromptFile; 4] = [
+        PromptFile::Pcm16,
+        PromptFile::Alaw,
+        PromptFile::Gsm,
+        PromptFile::Mp3,
+    ];
+
+    /// What a description calls it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PromptFile::Pcm16 => "16-bit",
+            PromptFile::Alaw => "A-law",
+            PromptFile::Gsm => "GSM 6.10",
+            PromptFile::Mp3 => "MP3 32 kbit/s",
         }
-        "GSM 6.10" => &["-t", "gsm"],
-        "MP3 32 kbit/s" => &["-t", "mp3", "-C", "32"],
-        _ => {
+    }
+}
+
+/// sox's arguments for 8 kHz mono 32-bit float samples.
+const RAW_F32: [&str; 10] = [
+    "-t",
+    "raw",
+    "-e",
+    "floating-point",
+    "-b",
+    "32",
+    "-c",
+    "1",
+    "-r",
+    "8000",
+];
+
+/// `samples` (8 kHz) as a prompt file of that kind holds them: written and read back, by sox
+/// for GSM 6.10 and MP3 (whose decoder's delay is trimmed with the leading silence).
+pub fn stored_as(samples: &[f32], file: PromptFile) -> Result<Vec<f32>, SpeechError> {
+    let coded: &[&str] = match file {
+        PromptFile::Pcm16 => {
             return Ok(callscore_synth::to_i16(samples)
                 .into_iter()
                 .map(|x| f32::from(x) / 32767.0)
                 .collect());
         }
+        PromptFile::Alaw => {
+            let mut out = samples.to_vec();
+            callscore_synth::g711::channel(&mut out, callscore_synth::g711::Law::Alaw);
+            return Ok(out);
+        }
+        PromptFile::Gsm => &["-t", "gsm"],
+        PromptFile::Mp3 => &["-t", "mp3", "-C", "32"],
     };
-    let raw = [
-        "-t",
-        "raw",
-        "-e",
-        "floating-point",
-        "-b",
-        "32",
-        "-c",
-        "1",
-        "-r",
-        "8000",
-    ];
     // `-R`: sox dithers down to 16 bits with a random seed unless told to repeat itself
-    let mut encoder = Command::new("sox")
+    let mut encoder = Command::new("sox");
+    encoder
         .args(["-q", "-R"])
-        .args(raw)
+        .args(RAW_F32)
         .arg("-")
         .args(coded)
+        .arg("-");
+    let mut decoder = Command::new("sox");
+    decoder
+        .args(["-q", "-R"])
+        .args(&coded[..2])
         .arg("-")
+        .args(RAW_F32)
+        .arg("-");
+    let bytes = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let decoded = piped(
+        ("sox", encoder),
+        ("sox", decoder),
+        bytes,
+        &format!("storing a prompt as {}", file.name()),
+    )?;
+    Ok(trim(&decoded).to_vec())
+}
+
+/// Runs `first` into `second`, feeds `input` to the first, and reads the second's output as
+/// 32-bit float samples; `context` goes into a failure's message.
+fn piped(
+    (first_tool, mut first): (&'static str, Command),
+    (second_tool, mut second): (&'static str, Command),
+    input: Vec<u8>,
+    context: &str,
+) -> Result<Vec<f32>, SpeechError> {
+    let mut first = first
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| tool_error("sox", e))?;
-    let file_bytes = encoder.stdout.take().expect("stdout was piped");
-    let mut decoder = Command::new("sox")
-        .args(["-q", "-R"])
-        .args(&coded[..2])
-        .arg("-")
-        .args(raw)
-        .arg("-")
-        .stdin(file_bytes)
+        .map_err(|e| tool_error(first_tool, e))?;
+    let between = first.stdout.take().expect("stdout was piped");
+    let mut second = second
+        .stdin(between)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| tool_error("sox", e))?;
-    // feed the samples from another thread: the pipes could fill up while they are written
-    let mut stdin = encoder.stdin.take().expect("stdin was piped");
-    let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
-    let mut decoded = Vec::new();
-    decoder
+        .map_err(|e| tool_error(second_tool, e))?;
+    // feed the input from another thread: the pipes could fill up while it is written
+    let mut stdin = first.stdin.take().expect("stdin was piped");
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let mut raw = Vec::new();
+    second
         .stdout
         .take()
         .expect("stdout was piped")
-        .read_to_end(&mut decoded)
-        .map_err(|e| tool_error("sox", e))?;
+        .read_to_end(&mut raw)
+        .map_err(|e| tool_error(second_tool, e))?;
     writer
         .join()
         .map_err(|_| SpeechError::Tool {
-            tool: "sox",
-            detail: "the sample writer panicked".into(),
+            tool: first_tool,
+            detail: "the input writer panicked".into(),
         })?
-        .map_err(|e| tool_error("sox", e))?;
-    for child in [&mut encoder, &mut decoder] {
-        let status = child.wait().map_err(|e| tool_error("sox", e))?;
+        .map_err(|e| tool_error(first_tool, e))?;
+    for (tool, child) in [(first_tool, &mut first), (second_tool, &mut second)] {
+        let status = child.wait().map_err(|e| tool_error(tool, e))?;
         if !status.success() {
             return Err(SpeechError::Tool {
-                tool: "sox",
-                detail: format!("exit status {status} storing a prompt as {file}"),
+                tool,
+                detail: format!("exit status {status}, {context}"),
             });
         }
     }
-    let decoded: Vec<f32> = decoded
+    Ok(raw
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Ok(trim(&decoded).to_vec())
+        .collect())
 }
 
 fn tool_error(tool: &'static str, e: std::io::Error) -> SpeechError {

@@ -88,16 +88,13 @@ fn avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// The unit `c` with `g[n] = c² conj(g[len - 1 - n])`, from the least-squares fit over the
-/// whole filter (either square root serves).
+/// The unit `c` with `g[n] = c² conj(g[len - 1 - n])`: the phase of `sum g[n] g[len-1-n]`
+/// (which is `c²` times the filter's energy) halved; either square root serves.
 fn centre_turn(g: &[Complex]) -> Complex {
-    let len = g.len();
-    let (mut cross, mut power) = (Complex::default(), 0.0);
-    for (n, &v) in g.iter().enumerate() {
-        cross = cross + v * g[len - 1 - n];
-        power += v.norm_sqr();
-    }
-    debug_assert!(power > 0.0, "a filter of zeros");
+    let cross = g
+        .iter()
+        .zip(g.iter().rev())
+        .fold(Complex::default(), |acc, (&a, &b)| acc + a * b);
     Complex::unit(cross.arg() / 2.0)
 }
 
