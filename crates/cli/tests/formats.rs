@@ -177,11 +177,14 @@ fn keypad_presses_read_the_same_in_every_format() {
 /// different pink noises (callscore's own generator, seeded, about -36 dBm0 like the other
 /// keypad's), each coded as GSM.
 ///
-/// Two of the 96 still lose a key: GSM lets one tone sag by 6 dB or more along the press, and
-/// the talk-off score reads that as an instrument's decay. The bound holds the line; the
-/// detector before onset growth counted as the key lost a key in 6.
+/// Three of the 96 still lose a key: GSM lets one tone sag by 5 dB or more along the press,
+/// and the talk-off score reads that as an instrument's decay. The bound holds the line. The
+/// detector before onset growth counted as the key lost a key in 6 noises; the first round's
+/// talk-off score in 2 (noises 3 and 60); the score refitted on the broader barge-in calls in
+/// 3 (noises 8, 46 and 65), the price of its fewer false digits and missed keys on the
+/// held-out calls (see `crates/dtmf/src/limits.rs`).
 #[test]
-fn gsm_coded_keypads_lose_a_key_in_at_most_two_noises_of_96() {
+fn gsm_coded_keypads_lose_a_key_in_at_most_three_noises_of_96() {
     const VARIANTS: u64 = 96;
     let dir = tempfile::tempdir().expect("temp dir");
     let tones = keypad_tones(dir.path());
@@ -214,7 +217,7 @@ fn gsm_coded_keypads_lose_a_key_in_at_most_two_noises_of_96() {
         .enumerate()
         .filter(|(_, digits)| *digits != "123456789*0#")
         .collect();
-    assert!(misread.len() <= 2, "noise seeds misread: {misread:?}");
+    assert!(misread.len() <= 3, "noise seeds misread: {misread:?}");
 }
 
 #[test]

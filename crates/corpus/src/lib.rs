@@ -18,6 +18,7 @@
 
 pub mod bargein;
 pub mod comments;
+pub mod fit;
 pub mod fixtures;
 pub mod prompted;
 pub mod q24;
@@ -334,31 +335,66 @@ pub fn save_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Every candidate callscore's detector measured on the corpora, one CSV row each, labelled
-/// `key` when it matches a key pressed in a barge-in call and with the talk-off category (or
-/// `call-talk-off`) when it does not. For studying the detector's margins.
-pub fn candidate_table(
+/// What a candidate on the corpora was, by the corpora's truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    /// The candidate that best overlaps a key pressed in a barge-in call.
+    Key,
+    /// Another candidate overlapping a key pressed: a piece of it, which should be rejected.
+    Fragment,
+    /// A candidate in a barge-in call away from every key pressed.
+    CallTalkOff,
+    /// A candidate in a talk-off item of this category (`speech`, `music`, …).
+    TalkOff(&'static str),
+}
+
+impl Truth {
+    /// The label of the candidate tables: `key`, `fragment`, `call-talk-off` or the talk-off
+    /// category.
+    pub fn label(self) -> &'static str {
+        match self {
+            Truth::Key => "key",
+            Truth::Fragment => "fragment",
+            Truth::CallTalkOff => "call-talk-off",
+            Truth::TalkOff(category) => category,
+        }
+    }
+}
+
+/// One candidate measured on the corpora, with what it was and where.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    /// What the candidate was.
+    pub truth: Truth,
+    /// The candidate as the detector measured it.
+    pub candidate: callscore_dtmf::Candidate,
+    /// `call-0042` or a talk-off item such as `music-010`.
+    pub source: String,
+}
+
+/// Every candidate callscore's detector measured on `minutes` of talk-off and `calls`
+/// barge-in calls of `seed`, labelled by the corpora's truth.
+pub fn labelled_candidates(
     minutes: f64,
     calls: usize,
     seed: u64,
     breadth: Breadth,
-) -> anyhow::Result<String> {
-    let mut rows = String::from(
-        "label,key,start,duration_ms,low_dbm0,high_dbm0,twist_db,low_dev_hz,high_dev_hz,\
-         fit,purity,share,neigh_db,c_fit,c_purity,c_share,c_neigh_db,\
-         drift_db,chirp_hz,edge_db,ramp,decay_db,pitch_hz,aperiodicity,harmonic_dev,clipped,rejection,source\n",
-    );
+) -> anyhow::Result<Vec<Labelled>> {
     let plan = talkoff::plan(minutes);
-    let talk = parallel(plan.len(), |i| -> anyhow::Result<Vec<String>> {
+    let talk = parallel(plan.len(), |i| -> anyhow::Result<Vec<Labelled>> {
         let (category, index) = plan[i];
         let item = talkoff::item(category, index, seed)?;
         let source = format!("{}-{:03}", category.name(), index);
         Ok(candidates(&item.samples)
-            .iter()
-            .map(|c| candidate_row(category.name(), c, &source))
+            .into_iter()
+            .map(|candidate| Labelled {
+                truth: Truth::TalkOff(category.name()),
+                candidate,
+                source: source.clone(),
+            })
             .collect())
     });
-    let bargein = parallel(calls, |i| -> anyhow::Result<Vec<String>> {
+    let bargein = parallel(calls, |i| -> anyhow::Result<Vec<Labelled>> {
         let call = bargein::call(i, seed, breadth)?;
         let source = format!("call-{i:04}");
         let found = candidates(&call.samples);
@@ -384,25 +420,50 @@ pub fn candidate_table(
                     .max_by(|&a, &b| overlap(&found[a], p).total_cmp(&overlap(&found[b], p)))
             })
             .collect();
-        Ok(found
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let label = if best.contains(&Some(i)) {
-                    "key"
-                } else if call.presses.iter().any(|p| overlap(c, p) > 0.0) {
-                    "fragment"
+        let truths: Vec<Truth> = (0..found.len())
+            .map(|i| {
+                if best.contains(&Some(i)) {
+                    Truth::Key
+                } else if call.presses.iter().any(|p| overlap(&found[i], p) > 0.0) {
+                    Truth::Fragment
                 } else {
-                    "call-talk-off"
-                };
-                candidate_row(label, c, &source)
+                    Truth::CallTalkOff
+                }
+            })
+            .collect();
+        Ok(found
+            .into_iter()
+            .zip(truths)
+            .map(|(candidate, truth)| Labelled {
+                truth,
+                candidate,
+                source: source.clone(),
             })
             .collect())
     });
+    let mut out = Vec::new();
     for part in talk.into_iter().chain(bargein) {
-        for row in part? {
-            rows.push_str(&row);
-        }
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// Every candidate callscore's detector measured on the corpora, one CSV row each, labelled
+/// `key` when it matches a key pressed in a barge-in call and with the talk-off category (or
+/// `call-talk-off`) when it does not. For studying the detector's margins.
+pub fn candidate_table(
+    minutes: f64,
+    calls: usize,
+    seed: u64,
+    breadth: Breadth,
+) -> anyhow::Result<String> {
+    let mut rows = String::from(
+        "label,key,start,duration_ms,low_dbm0,high_dbm0,twist_db,low_dev_hz,high_dev_hz,\
+         fit,purity,share,neigh_db,c_fit,c_purity,c_share,c_neigh_db,\
+         drift_db,chirp_hz,edge_db,ramp,decay_db,pitch_hz,aperiodicity,harmonic_dev,clipped,rejection,source\n",
+    );
+    for l in labelled_candidates(minutes, calls, seed, breadth)? {
+        rows.push_str(&candidate_row(l.truth.label(), &l.candidate, &l.source));
     }
     Ok(rows)
 }

@@ -88,6 +88,20 @@ enum Command {
         #[arg(long)]
         wide: bool,
     },
+    /// Fits the DTMF detector's talk-off score (a logistic regression over the measures it
+    /// weighs) on the tuning seeds' barge-in calls and talk-off, and shows how a fit on half
+    /// the seeds does on the other half next to the detector's own weights.
+    FitTalkOff {
+        /// Barge-in calls per seed (of the second round's breadth).
+        #[arg(long, default_value_t = 500)]
+        calls: usize,
+        /// Minutes of talk-off per seed.
+        #[arg(long, default_value_t = 300.0)]
+        minutes: f64,
+        /// How many tuning seeds, from 1 (held-out seeds are refused).
+        #[arg(long, default_value_t = 10)]
+        tuning: u64,
+    },
     /// The voice-activity detector on spoken comments: one line per condition (clean; pink
     /// noise, babble and music at several SNRs; silence, noise, babble, music and DTMF alone)
     /// for the tuning seeds (1-10) and the held-out seeds (from 1001): utterances found,
@@ -277,6 +291,16 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 }
             }
             Ok(comments::held_out_meets_target(&tallies))
+        }
+        Command::FitTalkOff {
+            calls,
+            minutes,
+            tuning,
+        } => {
+            let seeds: Vec<u64> = (1..=tuning).collect();
+            let samples = callscore_corpus::fit::samples(&seeds, calls, minutes)?;
+            print!("{}", callscore_corpus::fit::report(&samples)?);
+            Ok(true)
         }
         Command::Fixtures { dir } => {
             std::fs::create_dir_all(&dir)?;

@@ -65,7 +65,7 @@ mod pitch;
 mod segment;
 
 pub use detector::{Detector, DetectorConfig, DetectorStats, Rejections};
-pub use limits::Rejection;
+pub use limits::{Rejection, TALK_OFF_BIAS, TALK_OFF_MEASURES, TALK_OFF_WEIGHTS};
 
 pub use key::{COL_HZ, Key, ROW_HZ};
 pub use limits::FULL_SCALE_SINE_DBM0;
