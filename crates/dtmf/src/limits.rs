@@ -435,4 +435,25 @@ mod tests {
         }
         assert_eq!(judge(&unsteady), Some(Rejection::TalkOff));
     }
+
+    #[test]
+    fn the_measures_given_out_are_those_the_score_weighs() {
+        // left to the score: its measures, weighted, are the score
+        let scored = candidate(0.88, 0.92, -20.0);
+        let measures = scored_measures(&scored).expect("reaches the score");
+        let weighted: f32 = TALK_OFF_WEIGHTS
+            .iter()
+            .zip(&measures)
+            .map(|(w, m)| w * m)
+            .sum();
+        let shape = scored.shape.as_ref().expect("measured");
+        assert!((TALK_OFF_BIAS + weighted - talk_off_score(&scored, shape)).abs() < 1e-4);
+        assert_eq!(measures[0], -8.6);
+        assert_eq!((measures[1], measures[2]), (-20.0, -20.0));
+        // crowded out before the score, or too short for Q.24: nothing to weigh
+        assert_eq!(scored_measures(&candidate(0.88, 0.92, -6.0)), None);
+        let mut short = candidate(0.88, 0.92, -20.0);
+        short.end = 160;
+        assert_eq!(scored_measures(&short), None);
+    }
 }
