@@ -123,7 +123,8 @@ pub fn samples(seeds: &[u64], calls: usize, minutes: f64) -> anyhow::Result<Vec<
 }
 
 /// Fits a logistic regression to `samples` by Newton's method (iteratively reweighted least
-/// squares), a non-key weighing `false_weight` times a key; `None` without both kinds.
+/// squares), a non-key weighing `false_weight` times a key; `None` without both kinds, or
+/// when a step is not finite (a measure that is not).
 pub fn fit(samples: &[&Sample], false_weight: f64) -> Option<Model> {
     if !samples.iter().any(|s| s.key) || samples.iter().all(|s| s.key) {
         return None;
@@ -154,7 +155,7 @@ pub fn fit(samples: &[&Sample], false_weight: f64) -> Option<Model> {
                 }
             }
         }
-        let step = solve(hessian, gradient)?;
+        let step = solve(hessian, gradient).filter(|s| s.iter().all(|v| v.is_finite()))?;
         for (wi, si) in w.iter_mut().zip(&step) {
             *wi += si;
         }
@@ -291,6 +292,13 @@ mod tests {
     fn one_kind_alone_cannot_be_fitted_and_held_out_seeds_are_refused() {
         let keys = [sample([0.0; MEASURES], true)];
         let refs: Vec<&Sample> = keys.iter().collect();
+        assert_eq!(fit(&refs, 3.0), None);
+        // a measure that is not a number fits nothing rather than weights that are not
+        let broken = [
+            sample([f64::NAN; MEASURES], true),
+            sample([0.0; MEASURES], false),
+        ];
+        let refs: Vec<&Sample> = broken.iter().collect();
         assert_eq!(fit(&refs, 3.0), None);
         let refused = samples(&[1, FIRST_HELD_OUT_SEED], 1, 0.0);
         assert!(refused.is_err_and(|e| e.to_string().contains("held out")));

@@ -55,7 +55,7 @@ impl Candidate {
     /// candidate that reached the score: within the Q.24 limits and past the checks before
     /// it. `None` for the others. The score is [`crate::TALK_OFF_BIAS`] plus the measures
     /// weighted by [`crate::TALK_OFF_WEIGHTS`]; the candidate is a key unless it is negative.
-    pub fn talk_off_measures(&self) -> Option<[f32; 7]> {
+    pub fn talk_off_measures(&self) -> Option<[f32; crate::TALK_OFF_MEASURES.len()]> {
         crate::limits::scored_measures(self)
     }
 }

@@ -144,7 +144,7 @@ pub(crate) fn talk_off_score(c: &Candidate, shape: &Shape) -> f32 {
 
 /// The measures the talk-off score weighs, in the order of [`TALK_OFF_MEASURES`]: each as
 /// the score counts it (limited, and the comb's distance relative to neutral).
-pub(crate) fn talk_off_measures(c: &Candidate, shape: &Shape) -> [f32; 7] {
+pub(crate) fn talk_off_measures(c: &Candidate, shape: &Shape) -> [f32; MEASURES] {
     [
         c.low_dbm0.min(c.high_dbm0).min(-8.0),
         shape.cleanest.neighbours_db.clamp(-25.0, 60.0),
@@ -156,8 +156,11 @@ pub(crate) fn talk_off_measures(c: &Candidate, shape: &Shape) -> [f32; 7] {
     ]
 }
 
+/// How many measures the talk-off score weighs.
+const MEASURES: usize = 7;
+
 /// Names of the measures the talk-off score weighs, in its order.
-pub const TALK_OFF_MEASURES: [&str; 7] = [
+pub const TALK_OFF_MEASURES: [&str; MEASURES] = [
     "level_dbm0",
     "clearest_neighbours_db",
     "whole_neighbours_db",
@@ -176,7 +179,8 @@ pub const TALK_OFF_BIAS: f32 = 1.181;
 /// which candidates have their pitch measured): within 0.07 of each weight but the comb's
 /// (14.70) and the constant (1.44), with 68 keys missed and 21 other candidates taken for keys
 /// on the ten seeds against these weights' 69 and 18.
-pub const TALK_OFF_WEIGHTS: [f32; 7] = [0.319, -1.025, 0.567, -0.787, -0.0352, -0.955, 14.21];
+pub const TALK_OFF_WEIGHTS: [f32; MEASURES] =
+    [0.319, -1.025, 0.567, -0.787, -0.0352, -0.955, 14.21];
 
 /// Weight of the tones' distance from the comb of harmonics under them, in score points per
 /// harmonic (the last of [`TALK_OFF_WEIGHTS`]).
@@ -184,7 +188,7 @@ const HARMONIC_WEIGHT: f32 = TALK_OFF_WEIGHTS[6];
 
 /// The measures the talk-off score weighs for a candidate that reached it: within the Q.24
 /// limits and past the checks before the score. `None` for the others.
-pub(crate) fn scored_measures(c: &Candidate) -> Option<[f32; 7]> {
+pub(crate) fn scored_measures(c: &Candidate) -> Option<[f32; MEASURES]> {
     if q24_rejection(c).is_some() {
         return None;
     }
