@@ -15,8 +15,9 @@ use crate::source::{Source, SourceInfo, SourceStats};
 use crate::wav::{self, WavReader};
 use crate::{DecodeError, DecodeOptions, Limits, OUTPUT_RATE};
 
-/// Frames asked of callscore's own WAV reader at a time.
-const WAV_BLOCK_FRAMES: usize = 4096;
+/// Frames asked of callscore's own WAV reader at a time: 32 KiB of 16-bit mono per `read`, which
+/// costs the kernel a quarter of the calls 4,096 frames did, and still fits in the cache.
+const WAV_BLOCK_FRAMES: usize = 16384;
 
 /// What a recording is, as its header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
