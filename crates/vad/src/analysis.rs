@@ -224,29 +224,44 @@ pub(crate) fn tone_share(power: &[f32]) -> f32 {
     peaks / total
 }
 
+/// A frame's magnitude spectrum around its mean, and its energy around the mean: what
+/// [`similarity`] compares, worked out once per frame.
+#[derive(Debug, Clone)]
+pub(crate) struct Magnitudes {
+    centred: Vec<f32>,
+    energy: f32,
+}
+
+impl Magnitudes {
+    pub(crate) fn of(power: &[f32]) -> Magnitudes {
+        let magnitudes: Vec<f32> = power.iter().map(|p| p.sqrt()).collect();
+        let mean = if magnitudes.is_empty() {
+            0.0
+        } else {
+            magnitudes.iter().sum::<f32>() / magnitudes.len() as f32
+        };
+        let centred: Vec<f32> = magnitudes.iter().map(|m| m - mean).collect();
+        let energy = centred.iter().fold(0.0f32, |sum, x| sum + x * x);
+        Magnitudes { centred, energy }
+    }
+}
+
 /// Correlation of two frames' magnitude spectra: near 1 when the same partials sound at the
 /// same frequencies (a held note, a steady tone), lower when the voice's pitch and formants
 /// move, near 0 for independent noise.
-pub(crate) fn similarity(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    if n == 0 {
+pub(crate) fn similarity(a: &Magnitudes, b: &Magnitudes) -> f32 {
+    if a.centred.is_empty() || a.centred.len() != b.centred.len() {
         return 0.0;
     }
-    let ma: Vec<f32> = a[..n].iter().map(|p| p.sqrt()).collect();
-    let mb: Vec<f32> = b[..n].iter().map(|p| p.sqrt()).collect();
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / n as f32;
-    let (ca, cb) = (mean(&ma), mean(&mb));
-    let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in ma.iter().zip(&mb) {
-        let (x, y) = (x - ca, y - cb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa <= 0.0 || bb <= 0.0 {
+    let ab = a
+        .centred
+        .iter()
+        .zip(&b.centred)
+        .fold(0.0f32, |sum, (x, y)| sum + x * y);
+    if a.energy <= 0.0 || b.energy <= 0.0 {
         return 0.0;
     }
-    ab / (aa * bb).sqrt()
+    ab / (a.energy * b.energy).sqrt()
 }
 
 #[cfg(test)]

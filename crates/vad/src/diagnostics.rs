@@ -142,16 +142,22 @@ fn unmasked(levels: &[f32], clear_dbm0: f32) -> impl Iterator<Item = f32> + '_ {
 /// Per frame, the spectral similarity with the frames [`STEADY_LAG`] before and after (the
 /// more similar), averaged over [`STEADY_SPAN`] frames on either side.
 fn smoothed_steadiness(spectra: &Spectrogram) -> Vec<f32> {
-    let power = &spectra.power;
-    let raw: Vec<f32> = (0..power.len())
+    let magnitudes: Vec<analysis::Magnitudes> = spectra
+        .power
+        .iter()
+        .map(|power| analysis::Magnitudes::of(power))
+        .collect();
+    // pair[k]: frame k against frame k + STEADY_LAG, which is also that frame's "before"
+    let pair: Vec<f32> = magnitudes
+        .iter()
+        .zip(magnitudes.iter().skip(STEADY_LAG))
+        .map(|(a, b)| analysis::similarity(a, b))
+        .collect();
+    let raw: Vec<f32> = (0..magnitudes.len())
         .map(|k| {
-            let before = k.checked_sub(STEADY_LAG).map(|j| &power[j]);
-            let after = power.get(k + STEADY_LAG);
-            [before, after]
-                .into_iter()
-                .flatten()
-                .map(|other| analysis::similarity(&power[k], other))
-                .fold(0.0f32, f32::max)
+            let before = k.checked_sub(STEADY_LAG).map(|j| pair[j]);
+            let after = pair.get(k).copied();
+            [before, after].into_iter().flatten().fold(0.0f32, f32::max)
         })
         .collect();
     (0..raw.len())
