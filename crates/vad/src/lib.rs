@@ -62,7 +62,9 @@
 //!    lone burst does not. The edges then grow over voice-like frames above the edge level
 //!    and within [`Settings::range_db`] of the segment's own speech level (the ITU-T P.56
 //!    activity margin: the boundaries are those of active speech, not of its faint tails,
-//!    nor of the notes of music around it). Segments shorter than
+//!    nor of the notes of music around it). Where the background hides the faintest of that
+//!    active speech, the edges then move out by as long as speech takes to fade by the hidden
+//!    decibels, over voice-like frames. Segments shorter than
 //!    [`Settings::min_segment_ms`] are dropped, and so are those under 500 ms whose pitch
 //!    track is held (a note): a talker's pitch glides from frame to frame. The level is the
 //!    mean over the segments.
