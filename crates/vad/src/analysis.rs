@@ -234,13 +234,13 @@ pub(crate) struct Magnitudes {
 
 impl Magnitudes {
     pub(crate) fn of(power: &[f32]) -> Magnitudes {
-        let magnitudes: Vec<f32> = power.iter().map(|p| p.sqrt()).collect();
-        let mean = if magnitudes.is_empty() {
+        let mut centred: Vec<f32> = power.iter().map(|p| p.sqrt()).collect();
+        let mean = if centred.is_empty() {
             0.0
         } else {
-            magnitudes.iter().sum::<f32>() / magnitudes.len() as f32
+            centred.iter().sum::<f32>() / centred.len() as f32
         };
-        let centred: Vec<f32> = magnitudes.iter().map(|m| m - mean).collect();
+        centred.iter_mut().for_each(|m| *m -= mean);
         let energy = centred.iter().fold(0.0f32, |sum, x| sum + x * x);
         Magnitudes { centred, energy }
     }

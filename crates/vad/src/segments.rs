@@ -64,7 +64,7 @@ pub(crate) fn find(analysis: &Analysis, settings: &Settings) -> Vec<Run> {
             // out: as far as speech takes to fade by the hidden decibels
             let hidden_db = (edge_dbm0 - lowest).max(0.0);
             let frames_hidden = (EDGE_MS_PER_DB * hidden_db / FRAME_MS as f32).round() as usize;
-            extend(fitted, frames, frames_hidden)
+            grow(fitted, frames, frames_hidden, |f| f.voice_like)
         })
         .collect();
     bridge(&fitted, 0)
@@ -147,15 +147,15 @@ pub(crate) fn bridge(runs: &[Run], max_gap: usize) -> Vec<Run> {
     out
 }
 
-/// Moves the edges of `run` out by up to `by` frames each, over voice-like frames only.
-fn extend(run: Run, frames: &[Frame], by: usize) -> Run {
+/// Moves the edges of `run` out by up to `by` frames each, over frames for which `keep` holds.
+fn grow(run: Run, frames: &[Frame], by: usize, keep: impl Fn(&Frame) -> bool) -> Run {
     let (mut start, mut end) = run;
     let first = start.saturating_sub(by);
-    while start > first && frames[start - 1].voice_like {
+    while start > first && keep(&frames[start - 1]) {
         start -= 1;
     }
     let last = (end + by).min(frames.len());
-    while end < last && frames[end].voice_like {
+    while end < last && keep(&frames[end]) {
         end += 1;
     }
     (start, end)
@@ -174,14 +174,7 @@ fn fit(run: Run, frames: &[Frame], limit: usize, edge: impl Fn(&Frame) -> bool) 
     if start == end {
         return run;
     }
-    let (first, last) = (start.saturating_sub(limit), (end + limit).min(frames.len()));
-    while start > first && edge(&frames[start - 1]) {
-        start -= 1;
-    }
-    while end < last && edge(&frames[end]) {
-        end += 1;
-    }
-    (start, end)
+    grow((start, end), frames, limit, edge)
 }
 
 #[cfg(test)]
@@ -189,7 +182,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edges_move_out_over_voice_like_frames_only() {
+    fn hidden_edges_grow_over_voice_like_frames_only() {
         let quiet = crate::diagnostics::analyse(&[0.0; 80], &[], &Settings::default()).frames[0];
         // a tone (not voice-like) in frames 0-1, voice-like frames 2-11, a held note from 12
         let frames: Vec<Frame> = (0..16)
@@ -198,19 +191,20 @@ mod tests {
                 ..quiet
             })
             .collect();
+        let voice = |f: &Frame| f.voice_like;
         assert_eq!(
-            extend((5, 8), &frames, 2),
+            grow((5, 8), &frames, 2, voice),
             (3, 10),
             "two frames on either side"
         );
         assert_eq!(
-            extend((5, 8), &frames, 9),
+            grow((5, 8), &frames, 9, voice),
             (2, 12),
             "never into the tone or the note"
         );
-        assert_eq!(extend((5, 8), &frames, 0), (5, 8));
+        assert_eq!(grow((5, 8), &frames, 0, voice), (5, 8));
         assert_eq!(
-            extend((0, 16), &frames, 3),
+            grow((0, 16), &frames, 3, voice),
             (0, 16),
             "the ends of the audio"
         );
