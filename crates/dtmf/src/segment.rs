@@ -259,16 +259,46 @@ impl Segment {
     /// Measures the whole segment, or says why it cannot be a key press without measuring
     /// further: too short (fewer than three present blocks), or a group with no tone near a
     /// DTMF frequency.
+    ///
+    /// The steps: which blocks hold the key (`Presence`); its two tones' frequencies and
+    /// amplitudes (`Tones`); the candidate's times, levels and frequencies, which the Q.24
+    /// limits judge; and, only for a candidate that meets them, the `Shape` that tells a key
+    /// from a voice or an instrument.
     pub(crate) fn measure(&self, geometry: &Geometry) -> Result<Candidate, Rejection> {
+        let presence = self.presence().ok_or(Rejection::TooShort)?;
+        let tones = self.tones(geometry, &presence)?;
+        let mut candidate = self.candidate(geometry, &presence, &tones);
+        // what tells a key from a voice or an instrument costs more to measure: only for
+        // candidates that meet Q.24
+        if q24_rejection(&candidate).is_some() {
+            return Ok(candidate);
+        }
+        candidate.shape = Some(self.shape(geometry, &presence, &tones));
+        // the pitch of what sounds under the tones, and how far off its harmonics the tones
+        // are (a voice's own harmonics sit on its comb): only where it could change the
+        // verdict. Measured on the blocks the tones fill, or, where those give no pitch (a
+        // short candidate's are too few), on the edge blocks too.
+        if pitch_matters(&candidate)
+            && let Some(pitch) = self
+                .pitch_under(geometry, presence.interior(), tones.freqs)
+                .or_else(|| self.pitch_under(geometry, &presence.present, tones.freqs))
+            && let Some(shape) = &mut candidate.shape
+        {
+            shape.pitch_hz = pitch.hz as f32;
+            shape.aperiodicity = pitch.aperiodicity as f32;
+            shape.harmonic_deviation =
+                harmonic_deviation(tones.freqs, &pitch).map_or(NEUTRAL_DEVIATION, |off| off as f32);
+        }
+        Ok(candidate)
+    }
+
+    /// Which stored blocks hold the tones; `None` for fewer than three.
+    fn presence(&self) -> Option<Presence> {
         let blocks = &self.blocks;
         let present: Vec<usize> = (0..blocks.len()).filter(|&i| blocks[i].present).collect();
         if present.len() < 3 {
-            return Err(Rejection::TooShort);
+            return None;
         }
-        let (first, last) = (present[0], present[present.len() - 1]);
-        // blocks the tones fill completely: all present ones but the two edges
-        let interior = &present[1..present.len() - 1];
-        // run[i]: present blocks in a row ending at block i
         let mut run = vec![0usize; blocks.len()];
         for i in 0..blocks.len() {
             if blocks[i].present {
@@ -276,13 +306,43 @@ impl Segment {
                 run[i] = if continues { run[i - 1] + 1 } else { 1 };
             }
         }
+        Some(Presence { present, run })
+    }
 
-        // 1. each tone's frequency, from its phase progression. Every bin of a group whose own
-        // phase progression puts a tone within the acceptance window of its frequency is a
-        // contender, and the one with the steadiest power wins: a key's tone holds still, a
-        // voice's harmonic near another DTMF frequency wanders. A group without a contender
-        // has no tone Q.24 would accept.
-        let estimates = self.phase_frequencies(geometry, &run);
+    /// The key's two tones: their frequencies, their amplitudes block by block and their
+    /// steady amplitudes.
+    fn tones(&self, geometry: &Geometry, presence: &Presence) -> Result<Tones, Rejection> {
+        let (bins, freqs) = self.frequencies(geometry, presence)?;
+        let amps = self.amplitudes(geometry, bins, freqs)?;
+        // the steady amplitude: the median over the interior blocks
+        let mut magnitudes = Vec::with_capacity(presence.interior().len());
+        let reference = [0, 1].map(|g| {
+            magnitudes.clear();
+            magnitudes.extend(presence.interior().iter().map(|&i| amps[i][g].abs()));
+            median(&mut magnitudes)
+        });
+        if reference.iter().any(|&r| r <= 0.0) {
+            return Err(Rejection::Level);
+        }
+        Ok(Tones {
+            key: Key::at(bins[0], bins[1] - 4),
+            freqs,
+            amps,
+            reference,
+        })
+    }
+
+    /// Each tone's frequency, from its phase progression, and the bin nearest it. Every bin
+    /// of a group whose own phase progression puts a tone within the acceptance window of its
+    /// frequency is a contender, and the one with the steadiest power wins: a key's tone
+    /// holds still, a voice's harmonic near another DTMF frequency wanders. A group without a
+    /// contender has no tone Q.24 would accept.
+    fn frequencies(
+        &self,
+        geometry: &Geometry,
+        presence: &Presence,
+    ) -> Result<([usize; 2], [f64; 2]), Rejection> {
+        let estimates = self.phase_frequencies(geometry, &presence.run);
         let mut bins = self.bins;
         let mut freqs = [0.0; 2];
         for g in 0..2 {
@@ -294,7 +354,7 @@ impl Segment {
                 })
                 .max_by(|a, b| a.2.total_cmp(&b.2))
                 .ok_or(Rejection::Frequency)?;
-            let freq = self.resolve_alias(geometry, g, aliased, interior);
+            let freq = self.resolve_alias(geometry, g, aliased, presence.interior());
             let nearest = (g * 4..g * 4 + 4)
                 .min_by(|&a, &b| {
                     (geometry.freqs[a] - freq)
@@ -309,9 +369,18 @@ impl Segment {
                 _ => freq,
             };
         }
-        let key = Key::at(bins[0], bins[1] - 4);
+        Ok((bins, freqs))
+    }
 
-        // 2. per-block complex amplitude of each tone, with the other tone's leakage removed
+    /// Each stored block's complex amplitude of each tone (at `freqs`, seen in `bins`), with
+    /// the other tone's leakage removed; a rejection where the two tones' responses cannot be
+    /// told apart.
+    fn amplitudes(
+        &self,
+        geometry: &Geometry,
+        bins: [usize; 2],
+        freqs: [f64; 2],
+    ) -> Result<Vec<[Complex; 2]>, Rejection> {
         let m = bins.map(|k| freqs.map(|f| geometry.response(k, f)));
         let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
         if det.abs() < 1e-6 * m[0][0].abs() * m[1][1].abs() {
@@ -323,7 +392,8 @@ impl Segment {
             [Complex::default() - m[1][0], m[0][0]],
         ]
         .map(|row| row.map(|x| x / det));
-        let amps: Vec<[Complex; 2]> = blocks
+        Ok(self
+            .blocks
             .iter()
             .map(|b| {
                 let (xr, xc) = (b.bins[bins[0]], b.bins[bins[1]]);
@@ -332,24 +402,15 @@ impl Segment {
                     inverse[1][0] * xr + inverse[1][1] * xc,
                 ]
             })
-            .collect();
+            .collect())
+    }
 
-        // 3. steady amplitude: the median over the interior blocks
-        let mut magnitudes = Vec::with_capacity(interior.len());
-        let reference = [0, 1].map(|g| {
-            magnitudes.clear();
-            magnitudes.extend(interior.iter().map(|&i| amps[i][g].abs()));
-            median(&mut magnitudes)
-        });
-        if reference.iter().any(|&r| r <= 0.0) {
-            return Err(Rejection::Level);
-        }
-
-        // 4. edges, to a fraction of a block from how much of the edge blocks the tones fill
-        let coverage = |i: usize| {
-            let c = (amps[i][0].abs() / reference[0] + amps[i][1].abs() / reference[1]) / 2.0;
-            c.clamp(0.0, 1.0)
-        };
+    /// The candidate as Q.24 judges it: its times, to a fraction of a block from how much of
+    /// the edge blocks the tones fill, its frequencies, levels and whether it was clipped.
+    fn candidate(&self, geometry: &Geometry, presence: &Presence, tones: &Tones) -> Candidate {
+        let blocks = &self.blocks;
+        let (first, last) = (presence.first(), presence.last());
+        let coverage = |i: usize| tones.coverage(i);
         let adjacent =
             |i: usize, j: usize| j < blocks.len() && blocks[j].index.abs_diff(blocks[i].index) == 1;
         let len = geometry.len as f64;
@@ -365,32 +426,69 @@ impl Segment {
         };
         let start = (blocks[first].index + 1) as f64 * len - (coverage(first) + before) * len;
         let end = blocks[last].index as f64 * len + (coverage(last) + after) * len;
-
-        // 5. level and twist
-        let levels = reference.map(|r| 20.0 * (2.0 * r).log10() + FULL_SCALE_SINE_DBM0);
-
-        let clipped = interior.iter().any(|&i| blocks[i].peak >= CLIP_LEVEL);
-        let mut candidate = Candidate {
-            key,
+        let levels = tones
+            .reference
+            .map(|r| 20.0 * (2.0 * r).log10() + FULL_SCALE_SINE_DBM0);
+        Candidate {
+            key: tones.key,
             start: start.max(0.0).round() as u64,
             end: end.max(0.0).round() as u64,
             sample_rate: geometry.rate as u32,
-            low_hz: freqs[0] as f32,
-            high_hz: freqs[1] as f32,
+            low_hz: tones.freqs[0] as f32,
+            high_hz: tones.freqs[1] as f32,
             low_dbm0: levels[0] as f32,
             high_dbm0: levels[1] as f32,
-            clipped,
+            clipped: presence
+                .interior()
+                .iter()
+                .any(|&i| blocks[i].peak >= CLIP_LEVEL),
             shape: None,
             rejection: None,
-        };
-        // what tells a key from a voice or an instrument costs more to measure: only for
-        // candidates that meet Q.24
-        if q24_rejection(&candidate).is_some() {
-            return Ok(candidate);
         }
+    }
 
-        // 6. per interior block: each tone's energy, and what each probe holds once the
-        // tones' own leakage into it is removed. The probes sit around the measured tones.
+    /// What tells a key from a voice or an instrument, the pitch under the tones left
+    /// neutral: the features of the whole press and of its clearest stretch, and how the
+    /// tones drift, start, stop and fade.
+    fn shape(&self, geometry: &Geometry, presence: &Presence, tones: &Tones) -> Shape {
+        let per_block = self.block_measures(geometry, presence, tones);
+        let steer = [0, 1].map(|g| steering(geometry, g, tones.freqs[g]));
+        let probed = &per_block[..per_block.len().min(PROBED_BLOCKS)];
+        let whole = self.features(probed, &steer, geometry.len);
+        // the stretch least disturbed by other sound: a key pressed over a prompt is judged
+        // on its clearest 20 ms
+        let cleanest = probed
+            .windows(CLEAN_BLOCKS)
+            .filter(|w| w[CLEAN_BLOCKS - 1].index == w[0].index + CLEAN_BLOCKS as u64 - 1)
+            .map(|w| (neighbour_ratio(w), w))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, w)| w)
+            .map_or_else(|| whole, |w| self.features(w, &steer, geometry.len));
+        let (drift_db, chirp_hz) = drift(geometry, &per_block, whole.fit);
+        Shape {
+            whole,
+            cleanest,
+            drift_db: drift_db as f32,
+            edge_db: self.edge_db(presence, tones) as f32,
+            ramp_blocks: self.ramp_blocks(presence, tones) as u32,
+            decay_db: decay_db(&per_block).max(0.0) as f32,
+            chirp_hz: chirp_hz as f32,
+            pitch_hz: 0.0,
+            aperiodicity: 1.0,
+            harmonic_deviation: NEUTRAL_DEVIATION,
+        }
+    }
+
+    /// Per interior block: each tone's energy, and what each probe holds once the tones' own
+    /// leakage into it is removed. The probes sit around the measured tones.
+    fn block_measures(
+        &self,
+        geometry: &Geometry,
+        presence: &Presence,
+        tones: &Tones,
+    ) -> Vec<BlockMeasure> {
+        let freqs = tones.freqs;
+        let len = geometry.len as f64;
         let probe_hz = probe_frequencies(freqs, geometry.block_rate());
         // e^(-i w n) of each probe for every sample of a block, made once per candidate, laid
         // out (re, im) per probe in f32 so that each sample is one vector multiply-add
@@ -426,11 +524,12 @@ impl Segment {
                 ]
             })
             .collect();
-        let per_block: Vec<BlockMeasure> = interior
+        presence
+            .interior()
             .iter()
             .enumerate()
             .map(|(n, &i)| {
-                let a = amps[i];
+                let a = tones.amps[i];
                 let mut residual = [0.0; PROBES];
                 // the probes look at the first stretch of a long key press only
                 let probed = if n < PROBED_BLOCKS { PROBES } else { 0 };
@@ -451,68 +550,23 @@ impl Segment {
                     residual[p] = clean.norm_sqr();
                 }
                 BlockMeasure {
-                    index: blocks[i].index,
+                    index: self.blocks[i].index,
                     amps: a,
                     tone: a.map(|a| a.norm_sqr() * len * len),
-                    energy: blocks[i].energy,
+                    energy: self.blocks[i].energy,
                     residual,
                     position: i,
                 }
             })
-            .collect();
-        let steer = [0, 1].map(|g| steering(geometry, g, freqs[g]));
-        let probed = &per_block[..per_block.len().min(PROBED_BLOCKS)];
-        let whole = self.features(probed, &steer, geometry.len);
-        // the stretch least disturbed by other sound: a key pressed over a prompt is judged
-        // on its clearest 20 ms
-        let cleanest = probed
-            .windows(CLEAN_BLOCKS)
-            .filter(|w| w[CLEAN_BLOCKS - 1].index == w[0].index + CLEAN_BLOCKS as u64 - 1)
-            .map(|w| (neighbour_ratio(w), w))
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, w)| w)
-            .map_or_else(|| whole, |w| self.features(w, &steer, geometry.len));
+            .collect()
+    }
 
-        // 7. drift: how much each tone's level and frequency change from the first third of
-        // the key press to the last. A change of frequency counts only beyond its standard
-        // error: the sound beside the tones (the share `whole.fit` leaves) shifts each block's
-        // phase by about sqrt(r / 2) radians for a noise-to-tone ratio r, and the phases of
-        // a stretch's products telescope, so its mean advance errs by sqrt(r) / m for m
-        // products. A short key pressed over a prompt is not taken for a voice's glide on
-        // two noisy products.
-        let fit = f64::from(whole.fit).max(1e-3);
-        let noise_to_tone = (1.0 - fit).max(0.0) / fit;
-        let third = per_block.len() / 3;
-        let (mut drift_db, mut chirp_hz) = (0.0f64, 0.0f64);
-        if third >= 2 {
-            let (head, tail) = (&per_block[..third], &per_block[per_block.len() - third..]);
-            for g in 0..2 {
-                let level = |part: &[BlockMeasure]| {
-                    part.iter().map(|b| b.amps[g].abs()).sum::<f64>() / part.len() as f64
-                };
-                if level(head) > 0.0 && level(tail) > 0.0 {
-                    drift_db = drift_db.max((20.0 * (level(tail) / level(head)).log10()).abs());
-                }
-                // the summed products of a stretch, and how many there are
-                let advance = |part: &[BlockMeasure]| {
-                    part.windows(2)
-                        .filter(|w| w[1].index == w[0].index + 1)
-                        .fold((Complex::default(), 0usize), |(acc, n), w| {
-                            (acc + w[1].amps[g] * w[0].amps[g].conj(), n + 1)
-                        })
-                };
-                let ((h, h_count), (t, t_count)) = (advance(head), advance(tail));
-                if h.norm_sqr() > 0.0 && t.norm_sqr() > 0.0 {
-                    let variance =
-                        noise_to_tone * ((h_count as f64).powi(-2) + (t_count as f64).powi(-2));
-                    let error = variance.sqrt();
-                    let delta = (wrap(t.arg() - h.arg()).abs() - error).max(0.0);
-                    chirp_hz = chirp_hz.max(delta * geometry.block_rate() / std::f64::consts::TAU);
-                }
-            }
-        }
-        // 8. edges: a key's tones start and stop abruptly, a voice's harmonic was already
-        // there before (at about the same frequency) and lingers after
+    /// How much louder, in dB, either tone's bin is in the blocks just around the key than
+    /// in the key: a key's tones start and stop abruptly, a voice's harmonic was already
+    /// there before (at about the same frequency) and lingers after.
+    fn edge_db(&self, presence: &Presence, tones: &Tones) -> f64 {
+        let blocks = &self.blocks;
+        let (first, last) = (presence.first(), presence.last());
         let outside: Vec<usize> = (0..blocks.len())
             .filter(|&i| {
                 (i + 1 < first && blocks[first].index - blocks[i].index <= 1 + CONTEXT_BLOCKS)
@@ -522,16 +576,26 @@ impl Segment {
         let mut edge_db = -60.0f64;
         if !outside.is_empty() {
             for g in 0..2 {
-                let around = outside.iter().map(|&i| amps[i][g].norm_sqr()).sum::<f64>()
+                let around = outside
+                    .iter()
+                    .map(|&i| tones.amps[i][g].norm_sqr())
+                    .sum::<f64>()
                     / outside.len() as f64;
-                let ratio = around / (reference[g] * reference[g]);
+                let ratio = around / (tones.reference[g] * tones.reference[g]);
                 edge_db = edge_db.max(10.0 * ratio.max(1e-6).log10());
             }
         }
-        // ramps: blocks around each edge in which a tone is partly there. A key's tones step
-        // within one block; a voice's harmonic swells and fades over several.
+        edge_db
+    }
+
+    /// The blocks around either edge in which a tone is only partly there, for the tone and
+    /// edge with the most: a key's tones step within one block; a voice's harmonic swells and
+    /// fades over several.
+    fn ramp_blocks(&self, presence: &Presence, tones: &Tones) -> usize {
+        let blocks = &self.blocks;
+        let (first, last) = (presence.first(), presence.last());
         let partial = |i: usize, g: usize| {
-            let c = amps[i][g].abs() / reference[g];
+            let c = tones.amps[i][g].abs() / tones.reference[g];
             (RAMP_LOW..RAMP_HIGH).contains(&c)
         };
         let mut ramp = 0usize;
@@ -545,65 +609,7 @@ impl Segment {
             };
             ramp = ramp.max(near(first)).max(near(last));
         }
-        // decay: instruments' partials die away along a straight line in dB, a key holds its
-        // level; counted only where a line explains the level well
-        let mut decay_db = 0.0f64;
-        if per_block.len() >= 6 {
-            let n = per_block.len() as f64;
-            let t: Vec<f64> = (0..per_block.len()).map(|i| i as f64).collect();
-            let t_mean = t.iter().sum::<f64>() / n;
-            let t_var: f64 = t.iter().map(|x| (x - t_mean).powi(2)).sum();
-            for g in 0..2 {
-                let db: Vec<f64> = per_block
-                    .iter()
-                    .map(|b| 10.0 * b.amps[g].norm_sqr().max(1e-18).log10())
-                    .collect();
-                let mean = db.iter().sum::<f64>() / n;
-                let cov: f64 = t
-                    .iter()
-                    .zip(&db)
-                    .map(|(x, y)| (x - t_mean) * (y - mean))
-                    .sum();
-                let slope = cov / t_var;
-                let total: f64 = db.iter().map(|y| (y - mean).powi(2)).sum();
-                let explained = if total > 0.0 {
-                    slope * cov / total
-                } else {
-                    0.0
-                };
-                if explained >= DECAY_MIN_FIT {
-                    decay_db = decay_db.max(-slope * (n - 1.0));
-                }
-            }
-        }
-        candidate.shape = Some(Shape {
-            whole,
-            cleanest,
-            drift_db: drift_db as f32,
-            edge_db: edge_db as f32,
-            ramp_blocks: ramp as u32,
-            decay_db: decay_db.max(0.0) as f32,
-            chirp_hz: chirp_hz as f32,
-            pitch_hz: 0.0,
-            aperiodicity: 1.0,
-            harmonic_deviation: NEUTRAL_DEVIATION,
-        });
-        // 9. the pitch of what sounds under the tones, and how far off its harmonics the tones
-        // are (a voice's own harmonics sit on its comb): only where it could change the verdict.
-        // Measured on the blocks the tones fill, or, where those give no pitch (a short
-        // candidate's are too few), on the edge blocks too.
-        if pitch_matters(&candidate)
-            && let Some(pitch) = self
-                .pitch_under(geometry, interior, freqs)
-                .or_else(|| self.pitch_under(geometry, &present, freqs))
-            && let Some(shape) = &mut candidate.shape
-        {
-            shape.pitch_hz = pitch.hz as f32;
-            shape.aperiodicity = pitch.aperiodicity as f32;
-            shape.harmonic_deviation =
-                harmonic_deviation(freqs, &pitch).map_or(NEUTRAL_DEVIATION, |off| off as f32);
-        }
-        Ok(candidate)
+        ramp
     }
 
     /// The pitch of the sound under the tones at `freqs`, over the first contiguous
@@ -769,6 +775,131 @@ impl Segment {
         }
         tone_power > 0.0 && tone_power >= COEXIST * other_power
     }
+}
+
+/// Which of a segment's stored blocks hold the key's tones.
+struct Presence {
+    /// Positions (among the stored blocks) of the blocks the tones are present in, in order:
+    /// at least three.
+    present: Vec<usize>,
+    /// `run[i]`: present blocks in a row ending at stored block `i`.
+    run: Vec<usize>,
+}
+
+impl Presence {
+    fn first(&self) -> usize {
+        self.present[0]
+    }
+
+    fn last(&self) -> usize {
+        self.present[self.present.len() - 1]
+    }
+
+    /// The blocks the tones fill completely: all present ones but the two edges.
+    fn interior(&self) -> &[usize] {
+        &self.present[1..self.present.len() - 1]
+    }
+}
+
+/// A segment's two tones, measured over its present blocks.
+struct Tones {
+    key: Key,
+    /// The row tone's frequency and the column tone's, in Hz.
+    freqs: [f64; 2],
+    /// Each stored block's complex amplitude of each tone, the other tone's leakage removed.
+    amps: Vec<[Complex; 2]>,
+    /// Each tone's steady amplitude: the median over the interior blocks (positive).
+    reference: [f64; 2],
+}
+
+impl Tones {
+    /// How much of stored block `i` the tones fill, 0 to 1.
+    fn coverage(&self, i: usize) -> f64 {
+        let c = (self.amps[i][0].abs() / self.reference[0]
+            + self.amps[i][1].abs() / self.reference[1])
+            / 2.0;
+        c.clamp(0.0, 1.0)
+    }
+}
+
+/// How much each tone's level (dB) and frequency (Hz) change from the first third of the
+/// key press to the last, the larger of the two tones'.
+///
+/// A change of frequency counts only beyond its standard error: the sound beside the tones
+/// (the share `fit` leaves) shifts each block's phase by about sqrt(r / 2) radians for a
+/// noise-to-tone ratio r, and the phases of a stretch's products telescope, so its mean
+/// advance errs by sqrt(r) / m for m products. A short key pressed over a prompt is not
+/// taken for a voice's glide on two noisy products.
+fn drift(geometry: &Geometry, per_block: &[BlockMeasure], fit: f32) -> (f64, f64) {
+    let fit = f64::from(fit).max(1e-3);
+    let noise_to_tone = (1.0 - fit).max(0.0) / fit;
+    let third = per_block.len() / 3;
+    let (mut drift_db, mut chirp_hz) = (0.0f64, 0.0f64);
+    if third < 2 {
+        return (drift_db, chirp_hz);
+    }
+    let (head, tail) = (&per_block[..third], &per_block[per_block.len() - third..]);
+    for g in 0..2 {
+        let level = |part: &[BlockMeasure]| {
+            part.iter().map(|b| b.amps[g].abs()).sum::<f64>() / part.len() as f64
+        };
+        if level(head) > 0.0 && level(tail) > 0.0 {
+            drift_db = drift_db.max((20.0 * (level(tail) / level(head)).log10()).abs());
+        }
+        // the summed products of a stretch, and how many there are
+        let advance = |part: &[BlockMeasure]| {
+            part.windows(2)
+                .filter(|w| w[1].index == w[0].index + 1)
+                .fold((Complex::default(), 0usize), |(acc, n), w| {
+                    (acc + w[1].amps[g] * w[0].amps[g].conj(), n + 1)
+                })
+        };
+        let ((h, h_count), (t, t_count)) = (advance(head), advance(tail));
+        if h.norm_sqr() > 0.0 && t.norm_sqr() > 0.0 {
+            let variance = noise_to_tone * ((h_count as f64).powi(-2) + (t_count as f64).powi(-2));
+            let error = variance.sqrt();
+            let delta = (wrap(t.arg() - h.arg()).abs() - error).max(0.0);
+            chirp_hz = chirp_hz.max(delta * geometry.block_rate() / std::f64::consts::TAU);
+        }
+    }
+    (drift_db, chirp_hz)
+}
+
+/// How far, in dB, the louder-fading tone decays along a straight line over the key press:
+/// instruments' partials die away along one, a key holds its level. Counted only where a line
+/// explains the level well (`DECAY_MIN_FIT`), else 0.
+fn decay_db(per_block: &[BlockMeasure]) -> f64 {
+    let mut decay_db = 0.0f64;
+    if per_block.len() < 6 {
+        return decay_db;
+    }
+    let n = per_block.len() as f64;
+    let t: Vec<f64> = (0..per_block.len()).map(|i| i as f64).collect();
+    let t_mean = t.iter().sum::<f64>() / n;
+    let t_var: f64 = t.iter().map(|x| (x - t_mean).powi(2)).sum();
+    for g in 0..2 {
+        let db: Vec<f64> = per_block
+            .iter()
+            .map(|b| 10.0 * b.amps[g].norm_sqr().max(1e-18).log10())
+            .collect();
+        let mean = db.iter().sum::<f64>() / n;
+        let cov: f64 = t
+            .iter()
+            .zip(&db)
+            .map(|(x, y)| (x - t_mean) * (y - mean))
+            .sum();
+        let slope = cov / t_var;
+        let total: f64 = db.iter().map(|y| (y - mean).powi(2)).sum();
+        let explained = if total > 0.0 {
+            slope * cov / total
+        } else {
+            0.0
+        };
+        if explained >= DECAY_MIN_FIT {
+            decay_db = decay_db.max(-slope * (n - 1.0));
+        }
+    }
+    decay_db
 }
 
 /// What the measurement keeps of one interior block.
