@@ -131,29 +131,10 @@ pub async fn erase(
         .partition(|f| f.place.class != RetentionClass::LegalHold);
     let journal_at = journal_key(&subject.tenant, &id)
         .ok_or_else(|| PrivacyError::Refused("the tenant is not a valid id".into()))?;
-    let mut journal: Journal = match store.get(&journal_at).await? {
-        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        None => Journal::default(),
-    };
+    let mut journal = Journal::read(store, &journal_at).await?;
     journal.pseudonyms.extend(subject.pseudonyms(pseudonyms));
     for f in &erasable {
-        journal.recordings.insert((
-            f.place.recording_id.clone(),
-            f.call_id.clone(),
-            f.place.prefix(),
-        ));
-        if let Some(record) = &f.record {
-            journal.events.extend(
-                record
-                    .events
-                    .iter()
-                    .filter_map(|e| e["event_id"].as_str().map(str::to_string)),
-            );
-            journal.contacts.extend(record.contact_request_id.clone());
-            journal
-                .transcriptions
-                .extend(record.transcription_request_ids.iter().cloned());
-        }
+        journal.add(f);
     }
     let mut report = ErasureReport {
         erasure_id: id.clone(),
@@ -175,29 +156,10 @@ pub async fn erase(
         record_audit(audit, origin, subject, pseudonyms, &report).await?;
         return Ok(report);
     }
-    let bytes = serde_json::to_vec(&journal).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
-    let meta = ObjectMeta {
-        tenant: subject.tenant.clone(),
-        recording_id: id.clone(),
-        retention_class: RetentionClass::NonRespondent,
-        expires_on: None,
-        sha256: hex(&Sha256::digest(&bytes)),
-        content_type: "application/json".into(),
-        size: bytes.len() as u64,
-    };
-    store.replace(&journal_at, &bytes, &meta).await?;
-
-    let events: Vec<String> = journal.events.iter().cloned().collect();
-    let contacts: Vec<String> = journal.contacts.iter().cloned().collect();
-    sink.retract(Stream::Scores, &events).await?;
-    if !contacts.is_empty() {
-        sink.retract(Stream::Contacts, &contacts).await?;
-    }
-    let transcriptions: Vec<String> = journal.transcriptions.iter().cloned().collect();
-    if !transcriptions.is_empty() {
-        sink.retract(Stream::Transcriptions, &transcriptions)
-            .await?;
-    }
+    journal
+        .write(store, &journal_at, &subject.tenant, &id)
+        .await?;
+    journal.retract(sink).await?;
     for f in &erasable {
         let expiry = f.record.as_ref().and_then(|r| r.retention.expires_on);
         let removed = delete_recording(store, &f.place, &f.call_id, expiry).await?;
@@ -211,37 +173,131 @@ pub async fn erase(
             report.keys_destroyed = destroy_tenant_keys(ring, &subject.tenant, &held)?;
         }
     }
-    let event = ErasureEvent {
-        schema_version: ERASURE_VERSION,
-        event_type: "erasure".into(),
-        event_id: id,
-        tenant: subject.tenant.clone(),
-        selector: subject.selector.kind().into(),
-        caller_pseudonyms: journal.pseudonyms.iter().cloned().collect(),
-        recording_ids: journal
-            .recordings
-            .iter()
-            .map(|(r, _, _)| r.clone())
-            .collect(),
-        call_ids: journal
-            .recordings
-            .iter()
-            .map(|(_, c, _)| c.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        event_ids: events,
-        contact_request_ids: contacts,
-        transcription_request_ids: transcriptions,
-        held_recording_ids: report.held.clone(),
-        locked_versions: report.locked,
-        erased_at: Timestamp::now(),
-    };
+    let event = ErasureEvent::new(id, subject, &journal, &report);
     let value = serde_json::to_value(&event).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
     sink.publish(&[value]).await?;
     record_audit(audit, origin, subject, pseudonyms, &report).await?;
     store.delete(&journal_at).await?;
     Ok(report)
+}
+
+impl Journal {
+    /// The journal an interrupted run of the same erasure left, or an empty one. A journal
+    /// that cannot be read stops the erasure: it may be all that still names the events of
+    /// recordings already deleted, which must be retracted.
+    async fn read(store: &impl AudioStore, at: &ObjectKey) -> Result<Journal, PrivacyError> {
+        let Some(bytes) = store.get(at).await? else {
+            return Ok(Journal::default());
+        };
+        // the position only: the error's own text may quote the journal's contents
+        serde_json::from_slice(&bytes).map_err(|e| {
+            PrivacyError::Damaged(format!(
+                "the erasure journal {at} cannot be read (a {:?} error at line {}, column {}): \
+                 it names what an interrupted run of this erasure still has to retract; \
+                 repair it, or delete it to erase only what is still stored",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+
+    /// Adds a recording found for erasure, with the events and requests its record names.
+    fn add(&mut self, found: &Found) {
+        self.recordings.insert((
+            found.place.recording_id.clone(),
+            found.call_id.clone(),
+            found.place.prefix(),
+        ));
+        if let Some(record) = &found.record {
+            self.events.extend(
+                record
+                    .events
+                    .iter()
+                    .filter_map(|e| e["event_id"].as_str().map(str::to_string)),
+            );
+            self.contacts.extend(record.contact_request_id.clone());
+            self.transcriptions
+                .extend(record.transcription_request_ids.iter().cloned());
+        }
+    }
+
+    /// Stores the journal under `at` before anything is deleted, so that a run interrupted
+    /// after the deletes began still knows what to retract.
+    async fn write(
+        &self,
+        store: &impl AudioStore,
+        at: &ObjectKey,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(), PrivacyError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
+        let meta = ObjectMeta {
+            tenant: tenant.to_string(),
+            recording_id: id.to_string(),
+            retention_class: RetentionClass::NonRespondent,
+            expires_on: None,
+            sha256: hex(&Sha256::digest(&bytes)),
+            content_type: "application/json".into(),
+            size: bytes.len() as u64,
+        };
+        store.replace(at, &bytes, &meta).await?;
+        Ok(())
+    }
+
+    /// Retracts the score and response events, the contact requests and the transcription
+    /// requests the journal names.
+    async fn retract(&self, sink: &impl EventSink) -> Result<(), PrivacyError> {
+        let events: Vec<String> = self.events.iter().cloned().collect();
+        sink.retract(Stream::Scores, &events).await?;
+        for (stream, ids) in [
+            (Stream::Contacts, &self.contacts),
+            (Stream::Transcriptions, &self.transcriptions),
+        ] {
+            if !ids.is_empty() {
+                let ids: Vec<String> = ids.iter().cloned().collect();
+                sink.retract(stream, &ids).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ErasureEvent {
+    /// The event that announces erasure `id` of what `journal` names.
+    fn new(
+        id: String,
+        subject: &Subject,
+        journal: &Journal,
+        report: &ErasureReport,
+    ) -> ErasureEvent {
+        ErasureEvent {
+            schema_version: ERASURE_VERSION,
+            event_type: "erasure".into(),
+            event_id: id,
+            tenant: subject.tenant.clone(),
+            selector: subject.selector.kind().into(),
+            caller_pseudonyms: journal.pseudonyms.iter().cloned().collect(),
+            recording_ids: journal
+                .recordings
+                .iter()
+                .map(|(r, _, _)| r.clone())
+                .collect(),
+            call_ids: journal
+                .recordings
+                .iter()
+                .map(|(_, c, _)| c.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            event_ids: journal.events.iter().cloned().collect(),
+            contact_request_ids: journal.contacts.iter().cloned().collect(),
+            transcription_request_ids: journal.transcriptions.iter().cloned().collect(),
+            held_recording_ids: report.held.clone(),
+            locked_versions: report.locked,
+            erased_at: Timestamp::now(),
+        }
+    }
 }
 
 async fn record_audit(

@@ -362,6 +362,75 @@ fn an_erasure_interrupted_half_way_ends_in_the_same_state_when_run_again() {
 }
 
 #[test]
+fn a_damaged_erasure_journal_stops_the_erasure_instead_of_being_forgotten() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        // interrupted after a1's objects went, as above: only the journal still names a1
+        // and its events
+        let faulty = Faulty::new(Arc::clone(&w.store));
+        let mut script = vec![Fault::Delay(std::time::Duration::ZERO); 16];
+        script.push(Fault::Fail(Retry::Transient));
+        faulty.script(script);
+        let first = callscore_privacy::erase(
+            &faulty,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await;
+        assert!(first.is_err(), "interrupted");
+        let journals = w.store.list("_erasures/").await.expect("listed");
+        let [journal] = &journals[..] else {
+            panic!("one journal: {journals:?}")
+        };
+        let damaged = b"{\"recordings\": [[\"a1\"".to_vec();
+        let meta = ObjectMeta {
+            tenant: "acme".into(),
+            recording_id: "erasure".into(),
+            retention_class: RetentionClass::NonRespondent,
+            expires_on: None,
+            sha256: hex(&Sha256::digest(&damaged)),
+            content_type: "application/json".into(),
+            size: damaged.len() as u64,
+        };
+        w.store
+            .replace(journal, &damaged, &meta)
+            .await
+            .expect("replaced");
+        let published = w.sink.events().len();
+        let error = callscore_privacy::erase(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await
+        .expect_err("a damaged journal stops it");
+        assert!(
+            matches!(error, callscore_privacy::PrivacyError::Damaged(_))
+                && error.to_string().contains(journal.as_str()),
+            "{error}"
+        );
+        assert_eq!(w.sink.events().len(), published, "nothing announced");
+        assert_eq!(
+            w.store.list("_erasures/").await.expect("listed"),
+            journals,
+            "the journal stays for an operator to look at"
+        );
+    });
+}
+
+#[test]
 fn erasing_by_call_and_by_recording_takes_only_those() {
     pollster::block_on(async {
         let w = world().await;
