@@ -23,7 +23,7 @@ use crate::comments::{Clip, hear_comments};
 use crate::contact::{CONTACT_VERSION, ContactRequest};
 use crate::failure::{Failure, Reason, Stage};
 use crate::keyring::Keyring;
-use crate::keys::{DetectError, detect_keys};
+use crate::keys::{DetectError, Detected, detect_keys};
 use crate::layout::{Marker, Place};
 use crate::ports::{
     AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
@@ -209,111 +209,32 @@ impl Pipeline {
 
     /// Decodes, detects and scores one recording. CPU-bound: run it off an async runtime.
     pub fn analyse(&self, incoming: Incoming) -> Result<Analysis, Failure> {
-        let settings = &self.settings;
         let meta = &incoming.metadata;
-        let survey = settings
-            .surveys
-            .get(&meta.survey_id)
-            .cloned()
-            .ok_or_else(|| {
-                Failure::permanent(
-                    Stage::Intake,
-                    Reason::UnknownSurvey,
-                    format!("no survey {:?} is configured", meta.survey_id),
-                )
-            })?;
-        let headerless = match &meta.codec {
-            Some(codec) => Some(codec.parse::<Headerless>().map_err(|e| {
-                Failure::permanent(
-                    Stage::Intake,
-                    Reason::InvalidMetadata,
-                    crate::redact::without_values(&e.to_string()),
-                )
-            })?),
-            None => None,
-        };
-        let options = DecodeOptions {
-            extension: incoming.extension.clone(),
-            headerless,
-            mix_down: false,
-            ..settings.decode.clone()
-        };
+        let survey = self.survey_of(meta)?;
+        let options = self.decode_options(&incoming)?;
 
         let started = Instant::now();
-        let mut recording =
-            Recording::open_bytes(Arc::clone(&incoming.audio), &options).map_err(decode_failure)?;
-        let prompts = settings
-            .prompts
-            .get(&meta.survey_id)
-            .map_or(&[][..], |p| &p[..]);
-        let detected = detect_keys(
-            &mut recording,
-            meta.caller_channel,
-            settings.extended_keys,
-            prompts,
-        )
-        .map_err(|error| match error {
-            DetectError::Decode(e) => decode_failure(e),
-            e @ DetectError::NoChannel { .. } => {
-                Failure::permanent(Stage::Decode, Reason::NoSuchChannel, e.to_string())
-            }
-        })?;
-        let stats = recording.stats();
-        let analysed = started.elapsed();
+        let (detected, warnings) = self.detect(&incoming, &options)?;
         // decoding and detection interleave block by block: the detector's time was measured
         // inside the loop, the rest is decoding
-        let (decode, detect) = split(analysed, detected.detect_time);
+        let (decode, detect) = split(started.elapsed(), detected.detect_time);
 
         let scoring = Instant::now();
         let duration = Duration::from_secs_f64(detected.frames as f64 / 8000.0);
-        let input = KeyInput {
-            duration,
-            in_band: Some(
-                detected
-                    .keys
-                    .iter()
-                    .map(|heard| KeyPress::from_event(&heard.event))
-                    .collect(),
-            ),
-            out_of_band: meta.out_of_band_presses(),
-            question_offsets: meta.offsets(),
-        };
-        let mut answers = extract(&survey, &input)
-            .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
-        let clips = hear_comments(
-            &survey,
-            &mut answers,
-            &incoming.audio,
-            &options,
-            {
-                let channel = meta.caller_channel.unwrap_or(0);
-                let without_prompts = detected
-                    .without_prompts
-                    .iter()
-                    .find(|(c, _)| *c == channel)
-                    .map(|(_, samples)| samples.as_slice());
-                (channel, without_prompts)
-            },
-            &detected.keys,
-        )?;
-        let policy = settings.retention.policy(&meta.tenant);
-        let retention = policy.decide(&answers, meta.consent, meta.call_started_at);
+        let (answers, clips) = score(&survey, &incoming, &options, &detected, duration)?;
+        let retention = self.settings.retention.policy(&meta.tenant).decide(
+            &answers,
+            meta.consent,
+            meta.call_started_at,
+        );
         let caller_pseudonym = self.caller_pseudonym(meta)?;
-        let extension = incoming
-            .extension
-            .as_deref()
-            .filter(|e| {
-                !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric())
-            })
-            .unwrap_or(OUTPUT_EXTENSION_FALLBACK)
-            .to_ascii_lowercase();
+        let extension = output_extension(incoming.extension.as_deref());
         let place = Place::new(
             &meta.tenant,
             retention.class,
             caller_pseudonym.as_deref(),
             &meta.recording_id,
         );
-        let object = place.audio(&extension);
         let object_meta = ObjectMeta {
             tenant: meta.tenant.clone(),
             recording_id: meta.recording_id.clone(),
@@ -334,16 +255,82 @@ impl Pipeline {
             answers,
             keys_in_band: detected.keys.len(),
             audio_seconds: duration.as_secs_f64(),
-            warnings: stats.warnings(),
+            warnings,
             retention,
             clips,
             caller_pseudonym,
+            key: place.audio(&extension),
             place,
-            key: object,
             meta: object_meta,
             timings,
             incoming,
         })
+    }
+
+    /// The survey a recording answers, which must be configured.
+    fn survey_of(&self, meta: &RecordingMetadata) -> Result<Survey, Failure> {
+        self.settings
+            .surveys
+            .get(&meta.survey_id)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::permanent(
+                    Stage::Intake,
+                    Reason::UnknownSurvey,
+                    format!("no survey {:?} is configured", meta.survey_id),
+                )
+            })
+    }
+
+    /// How to decode a recording: the configured options, with its extension and the codec
+    /// its metadata names for headerless audio.
+    fn decode_options(&self, incoming: &Incoming) -> Result<DecodeOptions, Failure> {
+        let headerless = match &incoming.metadata.codec {
+            Some(codec) => Some(codec.parse::<Headerless>().map_err(|e| {
+                Failure::permanent(
+                    Stage::Intake,
+                    Reason::InvalidMetadata,
+                    crate::redact::without_values(&e.to_string()),
+                )
+            })?),
+            None => None,
+        };
+        Ok(DecodeOptions {
+            extension: incoming.extension.clone(),
+            headerless,
+            mix_down: false,
+            ..self.settings.decode.clone()
+        })
+    }
+
+    /// Decodes a recording and detects its keys (with its survey's known prompts subtracted),
+    /// with the problems decoding worked around.
+    fn detect(
+        &self,
+        incoming: &Incoming,
+        options: &DecodeOptions,
+    ) -> Result<(Detected, Vec<String>), Failure> {
+        let meta = &incoming.metadata;
+        let mut recording =
+            Recording::open_bytes(Arc::clone(&incoming.audio), options).map_err(decode_failure)?;
+        let prompts = self
+            .settings
+            .prompts
+            .get(&meta.survey_id)
+            .map_or(&[][..], |p| &p[..]);
+        let detected = detect_keys(
+            &mut recording,
+            meta.caller_channel,
+            self.settings.extended_keys,
+            prompts,
+        )
+        .map_err(|error| match error {
+            DetectError::Decode(e) => decode_failure(e),
+            e @ DetectError::NoChannel { .. } => {
+                Failure::permanent(Stage::Decode, Reason::NoSuchChannel, e.to_string())
+            }
+        })?;
+        Ok((detected, recording.stats().warnings()))
     }
 
     /// Stores the recording, then publishes its events: the markers that find it first (so
@@ -651,6 +638,55 @@ fn transcription_requests(
         });
     }
     Ok(requests)
+}
+/// The survey's answers from the keys heard in band and those the metadata reports, and the
+/// clips of the comments heard on the caller's channel.
+fn score(
+    survey: &Survey,
+    incoming: &Incoming,
+    options: &DecodeOptions,
+    detected: &Detected,
+    duration: Duration,
+) -> Result<(Answers, Vec<Clip>), Failure> {
+    let meta = &incoming.metadata;
+    let input = KeyInput {
+        duration,
+        in_band: Some(
+            detected
+                .keys
+                .iter()
+                .map(|heard| KeyPress::from_event(&heard.event))
+                .collect(),
+        ),
+        out_of_band: meta.out_of_band_presses(),
+        question_offsets: meta.offsets(),
+    };
+    let mut answers = extract(survey, &input)
+        .map_err(|e| Failure::permanent(Stage::Score, Reason::InvalidScore, e.to_string()))?;
+    let channel = meta.caller_channel.unwrap_or(0);
+    let without_prompts = detected
+        .without_prompts
+        .iter()
+        .find(|(c, _)| *c == channel)
+        .map(|(_, samples)| samples.as_slice());
+    let clips = hear_comments(
+        survey,
+        &mut answers,
+        &incoming.audio,
+        options,
+        (channel, without_prompts),
+        &detected.keys,
+    )?;
+    Ok((answers, clips))
+}
+
+/// The extension the audio is stored under: the recording's own, when it is a short
+/// alphanumeric one (in lower case), else the fallback.
+fn output_extension(extension: Option<&str>) -> String {
+    extension
+        .filter(|e| !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or(OUTPUT_EXTENSION_FALLBACK)
+        .to_ascii_lowercase()
 }
 
 fn to_value(event: &impl serde::Serialize) -> Result<serde_json::Value, Failure> {
