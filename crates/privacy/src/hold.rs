@@ -115,11 +115,24 @@ pub(crate) async fn read_record(
     store: &impl AudioStore,
     place: &Place,
 ) -> Result<RecordingRecord, PrivacyError> {
-    let bytes = store
-        .get(&place.record())
+    find_record(store, place)
         .await?
-        .ok_or_else(|| PrivacyError::Damaged(format!("{} has no record", place.prefix())))?;
+        .ok_or_else(|| PrivacyError::Damaged(format!("{} has no record", place.prefix())))
+}
+
+/// The record of the recording at `place`, `None` when there is none (a recording whose
+/// storing stopped before its record was written: no event names it yet). A store failure or
+/// a record that cannot be read is an error, never taken for a missing record: the record is
+/// what names the recording's events, which erasure and consent withdrawal must retract.
+pub(crate) async fn find_record(
+    store: &impl AudioStore,
+    place: &Place,
+) -> Result<Option<RecordingRecord>, PrivacyError> {
+    let Some(bytes) = store.get(&place.record()).await? else {
+        return Ok(None);
+    };
     serde_json::from_slice(&bytes)
+        .map(Some)
         .map_err(|e| PrivacyError::Damaged(format!("{}: unreadable record: {e}", place.prefix())))
 }
 

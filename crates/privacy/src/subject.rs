@@ -181,7 +181,7 @@ pub async fn resolve(
     }
     let mut found = Vec::with_capacity(places.len());
     for (place, call_id) in places {
-        let record = crate::hold::read_record(store, &place).await.ok();
+        let record = crate::hold::find_record(store, &place).await?;
         let call_id = call_id
             .or_else(|| record.as_ref().map(|r| r.call_id.clone()))
             .unwrap_or_default();

@@ -186,6 +186,17 @@ async fn world() -> World {
     w
 }
 
+/// How many objects of recording `id` the tenant `acme`'s respondents hold.
+async fn objects_of(store: &MemoryStore, id: &str) -> usize {
+    store
+        .list("acme/respondent/")
+        .await
+        .expect("listed")
+        .iter()
+        .filter(|k| k.as_str().contains(&format!("/{id}/")))
+        .count()
+}
+
 fn ids(sink: &MemorySink) -> Vec<String> {
     sink.events().into_iter().map(|(k, _)| k).collect()
 }
@@ -427,6 +438,85 @@ fn a_damaged_erasure_journal_stops_the_erasure_instead_of_being_forgotten() {
             journals,
             "the journal stays for an operator to look at"
         );
+    });
+}
+
+#[test]
+fn a_record_that_cannot_be_read_stops_the_erasure_instead_of_losing_its_events() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Recording("a1".into()),
+        };
+        let stored = objects_of(&w.store, "a1").await;
+        assert!(stored > 0, "a1 is stored");
+        let published = w.sink.events().len();
+        // the store fails the record's read (the marker listing passes): what names a1's
+        // events must not be taken for missing
+        let faulty = Faulty::new(Arc::clone(&w.store));
+        faulty.script([
+            Fault::Delay(std::time::Duration::ZERO),
+            Fault::Fail(Retry::Transient),
+        ]);
+        let failed = callscore_privacy::erase(
+            &faulty,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await;
+        assert!(
+            matches!(failed, Err(callscore_privacy::PrivacyError::Store(_))),
+            "{failed:?}"
+        );
+        assert_eq!(objects_of(&w.store, "a1").await, stored, "nothing deleted");
+        assert_eq!(w.sink.events().len(), published, "nothing announced");
+
+        // a record that is there but damaged: an error naming it
+        let record = w
+            .store
+            .list("acme/respondent/")
+            .await
+            .expect("listed")
+            .into_iter()
+            .find(|k| k.as_str().contains("/a1/") && k.as_str().ends_with("record.json"))
+            .expect("a1's record");
+        let damaged = b"{\"events\": [".to_vec();
+        let meta = ObjectMeta {
+            tenant: "acme".into(),
+            recording_id: "a1".into(),
+            retention_class: RetentionClass::Respondent,
+            expires_on: Some(date(2027, 6, 1)),
+            sha256: hex(&Sha256::digest(&damaged)),
+            content_type: "application/json".into(),
+            size: damaged.len() as u64,
+        };
+        w.store
+            .replace(&record, &damaged, &meta)
+            .await
+            .expect("replaced");
+        let error = callscore_privacy::erase(
+            &w.store,
+            &w.sink,
+            &w.audit,
+            &origin(),
+            &w.keys,
+            &subject,
+            None,
+        )
+        .await
+        .expect_err("a damaged record stops it");
+        assert!(
+            matches!(error, callscore_privacy::PrivacyError::Damaged(_))
+                && error.to_string().contains("a1"),
+            "{error}"
+        );
+        assert_eq!(objects_of(&w.store, "a1").await, stored, "nothing deleted");
+        assert_eq!(w.sink.events().len(), published, "nothing announced");
     });
 }
 
