@@ -146,7 +146,9 @@ impl LocalStore {
         for entry in entries {
             let entry = entry.map_err(|e| failed("list", prefix, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(META_SUFFIX) && !name.contains(".tmp-") {
+            // folders are tenants, callers and recordings, whatever their names
+            let file = entry.file_type().is_ok_and(|t| t.is_file());
+            if !file || !name.ends_with(META_SUFFIX) && !is_temporary(&name) {
                 names.push(name);
             }
         }
@@ -285,13 +287,36 @@ fn meta_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The suffix of a write's temporary file, before the process id and the write's number.
+const TEMPORARY: &str = ".tmp-";
+
+/// Whether a file name is that of a write's temporary file (`NAME.tmp-PID-N`): what a write
+/// that stopped half-way leaves, never an object. Only the end of the name counts, since
+/// tenants, callers and recording ids may hold `.tmp-` too.
+fn is_temporary(name: &str) -> bool {
+    name.rsplit_once(TEMPORARY)
+        .and_then(|(_, suffix)| suffix.split_once('-'))
+        .is_some_and(|(pid, n)| {
+            [pid, n]
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// A path's last component, as text.
+fn entry_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     // unique per process and per write, so two workers never share a temporary file
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp-{}-{n}", std::process::id()));
+    temporary.push(format!("{TEMPORARY}{}-{n}", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let mut file = File::create(&temporary)?;
     file.write_all(bytes)?;
@@ -306,8 +331,8 @@ fn walk(root: &Path, dir: &Path, keys: &mut Vec<ObjectKey>) -> io::Result<()> {
             walk(root, &path, keys)?;
             continue;
         }
-        let name = path.to_string_lossy();
-        if name.ends_with(META_SUFFIX) || name.contains(".tmp-") {
+        let name = entry_name(&path);
+        if name.ends_with(META_SUFFIX) || is_temporary(&name) {
             continue;
         }
         if let Some(key) = path
@@ -500,5 +525,39 @@ mod tests {
         assert_eq!(store.key_of(&outside), None);
         assert_eq!(store.key_of("s3://audio/acme/x.wav"), None);
         assert_eq!(store.key_of("file:///elsewhere/x.wav"), None);
+    }
+
+    #[test]
+    fn only_the_temporary_files_of_writes_are_left_out_of_listings() {
+        // a store and a recording whose names hold `.tmp-` are listed like any other: the
+        // sweep and erasure find them only through listings
+        let dir = tempfile::tempdir().expect("a directory");
+        let root = dir.path().join("data.tmp-1");
+        let store = LocalStore::open(&root).expect("a store");
+        let audio = ObjectKey::parse("acme/respondent/ps-1/call.tmp-7-2/audio.wav").expect("a key");
+        let meta = ObjectMeta {
+            tenant: "acme".into(),
+            recording_id: "call.tmp-7-2".into(),
+            retention_class: callscore_survey::RetentionClass::Respondent,
+            expires_on: None,
+            sha256: crate::hex(&Sha256::digest(b"audio")),
+            content_type: "audio/wav".into(),
+            size: 5,
+        };
+        pollster::block_on(store.put(&audio, b"audio", &meta)).expect("stored");
+        // a write that stopped half-way leaves its temporary file behind
+        std::fs::write(
+            root.join("acme/respondent/ps-1/call.tmp-7-2/record.json.tmp-41-3"),
+            "{",
+        )
+        .expect("written");
+        let listed = pollster::block_on(store.list("acme/")).expect("listed");
+        assert_eq!(listed, vec![audio]);
+        let children = pollster::block_on(store.children("acme/respondent/ps-1/call.tmp-7-2/"))
+            .expect("listed");
+        assert_eq!(children, vec!["audio.wav".to_string()]);
+        let recordings =
+            pollster::block_on(store.children("acme/respondent/ps-1/")).expect("listed");
+        assert_eq!(recordings, vec!["call.tmp-7-2".to_string()]);
     }
 }
