@@ -116,7 +116,14 @@ impl Target {
                     path.display()
                 );
             }
-            let pseudonyms = crate::serve::pseudonyms(&config).ok();
+            // a keyring that will not open stops the command: a sweep without it would keep
+            // every key whose time has come, and say nothing. A fixed key only looks callers
+            // up, and the commands that need it say so when it is missing.
+            let pseudonyms = if config.pseudonym.keyring.is_some() {
+                Some(crate::serve::pseudonyms(&config)?)
+            } else {
+                crate::serve::pseudonyms(&config).ok()
+            };
             let origin =
                 AuditOrigin::new(command, &path.display().to_string(), &text, args.dry_run);
             return Ok(Prepared::Service {
@@ -132,14 +139,22 @@ impl Target {
         let retention = crate::settings::load_retention(args.retention.as_deref())?;
         let pseudonyms = match &args.keyring {
             Some(dir) => Some(Pseudonyms::Ring(Keyring::open(dir)?)),
-            None => crate::settings::read_secret(
-                args.pseudonym_key_file.as_deref(),
-                "CALLSCORE_PSEUDONYM_KEY",
-                "pseudonymisation key",
-            )
-            .ok()
-            .map(|secret| PseudonymKey::new("k1", secret).map(Pseudonyms::fixed))
-            .transpose()?,
+            None => {
+                let secret = crate::settings::read_secret(
+                    args.pseudonym_key_file.as_deref(),
+                    "CALLSCORE_PSEUDONYM_KEY",
+                    "pseudonymisation key",
+                );
+                // a key file given and unreadable is an error; no key at all is left to the
+                // commands that need one
+                let secret = match args.pseudonym_key_file {
+                    Some(_) => Some(secret?),
+                    None => secret.ok(),
+                };
+                secret
+                    .map(|secret| PseudonymKey::new("k1", secret).map(Pseudonyms::fixed))
+                    .transpose()?
+            }
         };
         let text = match &args.retention {
             Some(path) => std::fs::read(path).unwrap_or_default(),

@@ -611,3 +611,57 @@ fn each_comment_is_transcribed_once_and_its_transcript_goes_with_the_recording()
     assert!(lines(&store.join("transcripts.ndjson")).is_empty());
     assert!(!beside[0].exists(), "the stored transcript is erased");
 }
+
+#[test]
+fn a_keyring_that_cannot_be_read_stops_a_privacy_command_before_it_touches_anything() {
+    // a sweep from the configuration with its keyring unreadable must not run on without the
+    // keys (it would keep every key whose time had come, and say nothing)
+    let dir = tempfile::tempdir().expect("a directory");
+    let keyring = dir.path().join("keyring");
+    std::fs::create_dir_all(keyring.join("acme")).expect("made");
+    std::fs::write(keyring.join("acme/k2026-bad.key"), "00").expect("written");
+    let survey = fixtures().join("surveys/nps-csat.toml");
+    let config = dir.path().join("callscore.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[kafka]
+recordings_topic = "recordings"
+scores_topic = "scores"
+dead_letter_topic = "recordings-dlq"
+audit_topic = "audit"
+contact_topic = "contact"
+
+[kafka.common]
+"bootstrap.servers" = "127.0.0.1:1"
+
+[kafka.consumer]
+"group.id" = "callscore-test"
+
+[s3]
+bucket = "audio"
+endpoint_url = "http://127.0.0.1:1"
+region = "test"
+force_path_style = true
+
+[surveys]
+files = [{survey:?}]
+
+[pseudonym]
+keyring = {keyring:?}
+"#,
+            survey = survey.to_str().expect("UTF-8"),
+            keyring = keyring.to_str().expect("UTF-8"),
+        ),
+    )
+    .expect("written");
+    let out = callscore(&[
+        "retention",
+        "sweep",
+        "--config",
+        config.to_str().expect("UTF-8"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("k2026-bad.key"), "{stderr}");
+}
