@@ -42,7 +42,10 @@
 //! The credentials need `s3:ListBucket` on the bucket (without it, asking for a missing
 //! object is answered 403 instead of 404), `s3:ListBucketVersions` (the start-up probe asks
 //! whether the bucket keeps versions), `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
-//! `s3:DeleteObjectVersion` (on a versioned bucket a deletion removes every version), and
+//! `s3:DeleteObjectVersion` (on a versioned bucket a deletion removes every version),
+//! `s3:GetBucketObjectLockConfiguration` (on a versioned bucket the probe asks whether it has
+//! Object Lock: only then is a refused delete of a version a lock, reported, and otherwise an
+//! error), and
 //! `s3:GetObjectTagging` with `tagging = "auto"`; the lifecycle commands also need
 //! `s3:GetLifecycleConfiguration` and `s3:PutLifecycleConfiguration`; plus `s3:GetObject` on the staging
 //! buckets, which the [`StagedAudio`](callscore_pipeline::StagedAudio) port reads: only

@@ -1,6 +1,7 @@
 //! Finding out at start-up what a store supports, by writing a probe object the way a put
 //! would and looking at what the store did with it.
 
+use aws_sdk_s3::types::ObjectLockEnabled;
 use callscore_pipeline::ObjectMeta;
 use callscore_survey::RetentionClass;
 use sha2::{Digest, Sha256};
@@ -64,10 +65,13 @@ impl S3Store {
                 Err(e) => return Err(failed(e)),
             };
             let versioning = self.keeps_versions(&name).await.map_err(failed)?;
+            // Object Lock needs versioning
+            let object_lock = versioning && self.has_object_lock().await.map_err(failed)?;
             Ok(Capabilities {
                 tagging,
                 conditional_writes,
                 versioning,
+                object_lock,
             })
         }
         .await;
@@ -106,6 +110,43 @@ impl S3Store {
             Err(e) => {
                 let failure = Failure::of(&e);
                 if failure.not_implemented() {
+                    Ok(false)
+                } else {
+                    Err(failure)
+                }
+            }
+        }
+    }
+
+    /// Whether the bucket has Object Lock enabled. A bucket without it answers
+    /// `ObjectLockConfigurationNotFoundError` (404), a store without the feature 501. Where
+    /// the credentials may not ask (403) it cannot be told, and a lock is assumed possible, as
+    /// the safer reading of a refused delete.
+    async fn has_object_lock(&self) -> Result<bool, Failure> {
+        match self
+            .client
+            .get_object_lock_configuration()
+            .bucket(&self.config.bucket)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(answer
+                .object_lock_configuration()
+                .and_then(|c| c.object_lock_enabled())
+                .is_some_and(|e| *e == ObjectLockEnabled::Enabled)),
+            Err(e) => {
+                let failure = Failure::of(&e);
+                if failure.status == Some(403) {
+                    tracing::warn!(
+                        error = %failure.message,
+                        "cannot ask whether the bucket has Object Lock: a refused delete of a \
+                         version will be reported as locked"
+                    );
+                    Ok(true)
+                } else if failure.status == Some(404)
+                    || failure.code.as_deref() == Some("ObjectLockConfigurationNotFoundError")
+                    || failure.not_implemented()
+                {
                     Ok(false)
                 } else {
                     Err(failure)

@@ -31,6 +31,11 @@ pub struct Capabilities {
     /// The bucket keeps versions (versioning enabled or suspended): a delete removes every
     /// version and delete marker, or the data would stay.
     pub versioning: bool,
+    /// The bucket has Object Lock enabled: a version may be kept by a retention period or a
+    /// legal hold of the store's own, and a refused delete of a version is reported as locked.
+    /// Without it nothing can keep a version, and a refused delete is an error (the
+    /// credentials lack `s3:DeleteObjectVersion`).
+    pub object_lock: bool,
 }
 
 /// The audio store on S3 or an S3-compatible store. See the [crate] documentation for the
@@ -76,6 +81,7 @@ impl S3Store {
                 tagging: false,
                 conditional_writes: false,
                 versioning: false,
+                object_lock: false,
             },
         };
         store.ping().await.map_err(|e| S3Error::Unreachable {
@@ -312,19 +318,11 @@ impl S3Store {
                 .await;
             match result {
                 Ok(_) => deleted.versions += 1,
-                Err(e) => {
-                    let failure = Failure::of(&e);
-                    // S3 answers a locked version's delete with 403 AccessDenied (an Object
-                    // Lock in governance or compliance mode, or a legal hold); the bucket's
-                    // other objects were deletable, so it is the lock, not the credentials
-                    if failure.status == Some(403)
-                        || failure.code.as_deref() == Some("ObjectLocked")
-                    {
-                        deleted.locked += 1;
-                    } else if failure.status != Some(404) {
-                        return Err(failure);
-                    }
-                }
+                Err(e) => match refused_version(Failure::of(&e), self.capabilities.object_lock) {
+                    Refused::Locked => deleted.locked += 1,
+                    Refused::Gone => {}
+                    Refused::Failed(failure) => return Err(failure),
+                },
             }
         }
         Ok(deleted)
@@ -365,6 +363,41 @@ impl S3Store {
         }
         keys.truncate(limit);
         Ok(keys)
+    }
+}
+
+/// What a refused delete of one version means.
+#[derive(Debug)]
+enum Refused {
+    /// An Object Lock keeps the version: reported, not an error.
+    Locked,
+    /// The version is already gone.
+    Gone,
+    /// A failure to report.
+    Failed(Failure),
+}
+
+/// Judges a refused delete of a version on a bucket with or without Object Lock. S3 answers a
+/// locked version's delete with 403 AccessDenied (a retention period in governance or
+/// compliance mode, or a legal hold), some stores with `ObjectLocked`. Without Object Lock on
+/// the bucket nothing can keep a version, and a 403 is the credentials: the data would stay
+/// while the report said "locked".
+fn refused_version(failure: Failure, object_lock: bool) -> Refused {
+    if failure.code.as_deref() == Some("ObjectLocked") {
+        return Refused::Locked;
+    }
+    match failure.status {
+        Some(403) if object_lock => Refused::Locked,
+        Some(403) => Refused::Failed(Failure {
+            message: format!(
+                "{} (the bucket has no Object Lock, so no lock keeps this version: the \
+                 credentials may lack s3:DeleteObjectVersion)",
+                failure.message
+            ),
+            ..failure
+        }),
+        Some(404) => Refused::Gone,
+        _ => Refused::Failed(failure),
     }
 }
 
@@ -573,5 +606,43 @@ impl AudioStore for S3Store {
 
     fn uri(&self, key: &ObjectKey) -> String {
         format!("s3://{}/{}", self.config.bucket, self.name(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, code: &str) -> Failure {
+        Failure {
+            retry: Retry::Blocked,
+            status: Some(status),
+            code: Some(code.to_string()),
+            message: format!("{code} ({status})"),
+        }
+    }
+
+    #[test]
+    fn a_refused_version_delete_is_a_lock_only_where_the_bucket_has_object_lock() {
+        let denied = || refused(403, "AccessDenied");
+        assert!(matches!(refused_version(denied(), true), Refused::Locked));
+        match refused_version(denied(), false) {
+            Refused::Failed(failure) => {
+                assert_eq!(failure.retry, Retry::Blocked);
+                assert!(
+                    failure.message.contains("s3:DeleteObjectVersion"),
+                    "{failure:?}"
+                );
+            }
+            other => panic!("a refusal without Object Lock is the credentials: {other:?}"),
+        }
+        for object_lock in [true, false] {
+            let locked = refused_version(refused(400, "ObjectLocked"), object_lock);
+            assert!(matches!(locked, Refused::Locked));
+            let gone = refused_version(refused(404, "NoSuchVersion"), object_lock);
+            assert!(matches!(gone, Refused::Gone));
+            let failed = refused_version(refused(503, "SlowDown"), object_lock);
+            assert!(matches!(failed, Refused::Failed(_)));
+        }
     }
 }
