@@ -237,7 +237,12 @@ fn sweep(args: &SweepArgs) -> Result<(), Outcome> {
         }
     })?;
     print_report(args.target.json, &output, &sweep_text(&output));
-    Ok(())
+    match output.sweep.unreadable_markers.len() {
+        0 => Ok(()),
+        n => Err(Outcome::Failed(anyhow::anyhow!(
+            "{n} expiry markers could not be read: their recordings were not swept"
+        ))),
+    }
 }
 
 fn sweep_text(output: &SweepOutput) -> String {
@@ -270,6 +275,11 @@ fn sweep_text(output: &SweepOutput) -> String {
                 }
             ));
         }
+    }
+    for marker in &report.unreadable_markers {
+        text.push_str(&format!(
+            "  expiry marker {marker} cannot be read: its recording was not swept\n"
+        ));
     }
     if let Some(keys) = &output.keys {
         for key in &keys.destroyed {

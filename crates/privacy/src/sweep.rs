@@ -50,6 +50,9 @@ pub struct SweepReport {
     pub dry_run: bool,
     /// Per tenant, per class (by name).
     pub tenants: BTreeMap<String, BTreeMap<&'static str, Swept>>,
+    /// Expiry markers among those due that this version cannot read (a class it does not
+    /// know, a malformed day): their recordings were not swept, and need looking at.
+    pub unreadable_markers: Vec<String>,
 }
 
 impl SweepReport {
@@ -82,9 +85,13 @@ pub async fn sweep(
         expired_before: Some(today),
         dry_run: origin.dry_run,
         tenants: BTreeMap::new(),
+        unreadable_markers: Vec::new(),
     };
     for tenant in tenants {
-        let swept = sweep_tenant(store, tenant, today, origin.dry_run).await?;
+        let (swept, unreadable) = sweep_tenant(store, tenant, today, origin.dry_run).await?;
+        report
+            .unreadable_markers
+            .extend(unreadable.iter().map(ToString::to_string));
         if !origin.dry_run {
             // exports asked for by message are kept in the store for a few days
             crate::sweep_exports(store, tenant, today).await?;
@@ -128,14 +135,16 @@ pub async fn sweep(
     Ok(report)
 }
 
-/// One tenant's expired recordings, deleted, by class.
+/// One tenant's expired recordings, deleted, by class, and the markers among them that could
+/// not be read.
 async fn sweep_tenant(
     store: &impl AudioStore,
     tenant: &str,
     today: Date,
     dry_run: bool,
-) -> Result<BTreeMap<RetentionClass, Swept>, PrivacyError> {
+) -> Result<(BTreeMap<RetentionClass, Swept>, Vec<ObjectKey>), PrivacyError> {
     let mut swept: BTreeMap<RetentionClass, Swept> = BTreeMap::new();
+    let mut unreadable = Vec::new();
     let prefix = Marker::expiries(tenant);
     let mut after: Option<ObjectKey> = None;
     'pages: loop {
@@ -144,10 +153,12 @@ async fn sweep_tenant(
             break;
         };
         for key in page {
-            let Some(marker) = Marker::parse(&key) else {
-                continue;
-            };
-            let MarkerKind::Expiry(day) = marker.kind else {
+            let expiry = Marker::parse(&key).and_then(|marker| match marker.kind {
+                MarkerKind::Expiry(day) => Some((day, marker)),
+                _ => None,
+            });
+            let Some((day, marker)) = expiry else {
+                unreadable.push(key);
                 continue;
             };
             // markers are in day order: from here on nothing has expired
@@ -171,7 +182,7 @@ async fn sweep_tenant(
         }
         after = Some(last);
     }
-    Ok(swept)
+    Ok((swept, unreadable))
 }
 
 /// The tenants a store holds recordings of, from its markers.

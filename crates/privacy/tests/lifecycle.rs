@@ -313,3 +313,41 @@ fn keys_are_destroyed_once_their_data_may_no_longer_be_kept_unless_held() {
                 && r.subject.as_deref() == Some("key k20260101"))
     );
 }
+
+#[test]
+fn an_expiry_marker_the_sweep_cannot_read_is_reported_not_passed_over() {
+    let store = MemoryStore::default();
+    let audit = MemoryAudit::default();
+    let due = store_recording(
+        &store,
+        "acme",
+        RetentionClass::Respondent,
+        "r1",
+        Some(date(2026, 3, 1)),
+        None,
+    );
+    // a marker of a class this version does not know (written by a later one, say), due
+    let unknown = "_index/expires/acme/2026-02-01/survey_panel/ps-x/r9/call-r9";
+    let unknown = callscore_pipeline::ObjectKey::parse(unknown).expect("a key");
+    pollster::block_on(store.mark(&unknown)).expect("marked");
+    let report = pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(false),
+        &["acme".to_string()],
+        date(2026, 6, 1),
+    ))
+    .expect("swept");
+    assert_eq!(report.total().recordings, 1, "{report:?}");
+    assert!(
+        pollster::block_on(store.list(&due.prefix()))
+            .expect("listed")
+            .is_empty(),
+        "what it could read it swept"
+    );
+    assert_eq!(
+        report.unreadable_markers,
+        vec![unknown.to_string()],
+        "{report:?}"
+    );
+}

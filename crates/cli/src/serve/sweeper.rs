@@ -112,6 +112,13 @@ impl Sweeper {
                     objects = total.objects,
                     "retention sweep done"
                 );
+                if let Some(first) = report.unreadable_markers.first() {
+                    tracing::warn!(
+                        markers = report.unreadable_markers.len(),
+                        first = %first,
+                        "expiry markers that cannot be read: their recordings were not swept"
+                    );
+                }
             }
             Err(error) => {
                 tracing::error!(%error, "retention sweep failed; it runs again at the next interval");
