@@ -562,6 +562,59 @@ key_id = "k1"
 }
 
 #[test]
+fn a_survey_with_comments_needs_the_topic_transcripts_come_back_on() {
+    // an erasure tombstones a comment's transcript where the transcriber wrote it: without
+    // the topic named, erased callers' transcripts would stay
+    let dir = tempfile::tempdir().expect("a directory");
+    let survey = service::root().join("fixtures/surveys/nps-comment.toml");
+    let check = |transcripts: &str| {
+        let path = dir.path().join("callscore.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"[kafka]
+recordings_topic = "recordings"
+scores_topic = "scores"
+dead_letter_topic = "dlq"
+contact_topic = "contact"
+transcription_topic = "transcription-requests"
+{transcripts}
+[kafka.common]
+"bootstrap.servers" = "127.0.0.1:9"
+[kafka.consumer]
+"group.id" = "callscore-test"
+[s3]
+bucket = "audio"
+[surveys]
+files = [{survey:?}]
+[pseudonym]
+key_id = "k1"
+"#,
+                survey = survey.to_str().expect("UTF-8"),
+            ),
+        )
+        .expect("written");
+        std::process::Command::new(env!("CARGO_BIN_EXE_callscore"))
+            .args(["serve", "--check", "--config"])
+            .arg(&path)
+            .env("CALLSCORE_PSEUDONYM_KEY", "ab".repeat(32))
+            .output()
+            .expect("runs")
+    };
+    let named = check(r#"transcripts_topic = "transcripts""#);
+    assert_eq!(
+        named.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&named.stderr)
+    );
+    let missing = check("");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("kafka.transcripts_topic"), "{stderr}");
+}
+
+#[test]
 fn the_local_example_configuration_checks_with_its_key_from_the_environment() {
     let config = service::root().join("deploy/config/local.toml");
     let run = |key: Option<&str>| {

@@ -36,12 +36,23 @@ pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
     let commented = surveys
         .values()
         .find(|s| s.questions().iter().any(|q| q.comment.is_some()));
-    if let (Some(survey), None) = (commented, &config.kafka.transcription_topic) {
-        anyhow::bail!(
-            "survey {} has a comment question, so kafka.transcription_topic is required: \
-             its clips' transcription requests go there",
-            survey.id()
-        );
+    if let Some(survey) = commented {
+        let kafka = &config.kafka;
+        if kafka.transcription_topic.is_none() {
+            anyhow::bail!(
+                "survey {} has a comment question, so kafka.transcription_topic is required: \
+                 its clips' transcription requests go there",
+                survey.id()
+            );
+        }
+        if kafka.transcripts_topic.is_none() {
+            anyhow::bail!(
+                "survey {} has a comment question, so kafka.transcripts_topic is required: \
+                 the transcriber writes the transcripts there, and an erasure tombstones them \
+                 there too (name it even before a transcriber runs)",
+                survey.id()
+            );
+        }
     }
     Ok(Settings {
         surveys,
