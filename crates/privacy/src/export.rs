@@ -113,7 +113,9 @@ impl<S: AudioStore> Bundle for StoreBundle<'_, S> {
     }
 }
 
-/// Deletes the exports kept in the store whose day has passed (by their manifest's expiry).
+/// Deletes the exports kept in the store whose day has passed. Every file of a bundle carries
+/// the bundle's expiry, so an export still being written (its manifest comes last) is judged
+/// by its first file and kept; a file without an expiry is not callscore's, and goes.
 pub async fn sweep_exports(
     store: &impl AudioStore,
     tenant: &str,
@@ -121,17 +123,17 @@ pub async fn sweep_exports(
 ) -> Result<u64, PrivacyError> {
     let mut deleted = 0;
     for id in store.children(&format!("{EXPORTS}{tenant}/")).await? {
-        let prefix = format!("{EXPORTS}{tenant}/{id}/");
-        let Some(manifest) = ObjectKey::parse(&format!("{prefix}manifest.json")) else {
+        let keys = store.list(&format!("{EXPORTS}{tenant}/{id}/")).await?;
+        let Some(first) = keys.first() else {
             continue;
         };
         let expired = store
-            .head(&manifest)
+            .head(first)
             .await?
             .and_then(|m| m.expires_on)
             .is_none_or(|day| day < today);
         if expired {
-            for key in store.list(&prefix).await? {
+            for key in keys {
                 store.delete(&key).await?;
                 deleted += 1;
             }

@@ -351,3 +351,23 @@ fn an_expiry_marker_the_sweep_cannot_read_is_reported_not_passed_over() {
         "{report:?}"
     );
 }
+
+#[test]
+fn an_export_still_being_written_is_kept_by_its_files_expiry_until_its_day() {
+    use callscore_privacy::Bundle;
+    let store = MemoryStore::default();
+    // an export asked for by message, its files written, its manifest (written last) not yet
+    let bundle = callscore_privacy::StoreBundle::new(&store, "acme", "r-1", date(2026, 6, 8));
+    pollster::block_on(bundle.write("recordings/r1/audio.wav", b"audio")).expect("written");
+    let sweep = |today| {
+        pollster::block_on(callscore_privacy::sweep_exports(&store, "acme", today)).expect("swept")
+    };
+    assert_eq!(sweep(date(2026, 6, 1)), 0, "kept while it is written");
+    assert_eq!(store.len(), 1);
+    assert_eq!(
+        sweep(date(2026, 6, 9)),
+        1,
+        "gone after its day, manifest or not"
+    );
+    assert_eq!(store.len(), 0);
+}
