@@ -76,6 +76,37 @@ enum Stop {
     Abandoned(Abandon),
 }
 
+/// One task's place among those waiting out a refusal (intake pauses while there are any),
+/// given up when the guard goes: at the end of the retry, and as well when the retry is
+/// dropped in the middle of a wait because its work was revoked.
+struct Waiting<'a, Ob: Observer> {
+    blocked: &'a watch::Sender<usize>,
+    observer: &'a Ob,
+}
+
+impl<'a, Ob: Observer> Waiting<'a, Ob> {
+    fn start(blocked: &'a watch::Sender<usize>, observer: &'a Ob, failure: &Failure) -> Self {
+        blocked.send_modify(|n| {
+            *n += 1;
+            if *n == 1 {
+                observer.blocked(failure);
+            }
+        });
+        Waiting { blocked, observer }
+    }
+}
+
+impl<Ob: Observer> Drop for Waiting<'_, Ob> {
+    fn drop(&mut self) {
+        self.blocked.send_modify(|n| {
+            *n -= 1;
+            if *n == 0 {
+                self.observer.unblocked();
+            }
+        });
+    }
+}
+
 /// The state of one run, shared by its tasks.
 struct Run<Src: RecordingSource, St, Sk, Sg, Ob> {
     worker: Worker<Src, St, Sk, Sg, Ob>,
@@ -561,8 +592,10 @@ where
         Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut failures = 0u32;
-        let mut counted_blocked = false;
-        let result = loop {
+        // counted among the tasks waiting out a refusal from the first blocked failure until
+        // this future ends or is dropped (its work revoked in the middle of a wait)
+        let mut waiting: Option<Waiting<'_, Ob>> = None;
+        loop {
             if self.abandon.is_cancelled() {
                 break Err(Stop::Abandoned(self.why_abandoned()));
             }
@@ -588,14 +621,8 @@ where
                     self.fail(failure.stopped_after(failures));
                     break Err(Stop::Abandoned(Abandon::Fatal));
                 }
-                Retry::Blocked if !counted_blocked => {
-                    counted_blocked = true;
-                    self.blocked.send_modify(|n| {
-                        *n += 1;
-                        if *n == 1 {
-                            self.observer().blocked(&failure);
-                        }
-                    });
+                Retry::Blocked if waiting.is_none() => {
+                    waiting = Some(Waiting::start(&self.blocked, self.observer(), &failure));
                 }
                 Retry::Transient | Retry::Blocked => {}
             }
@@ -606,16 +633,7 @@ where
                 () = self.abandon.cancelled() => break Err(Stop::Abandoned(self.why_abandoned())),
                 () = tokio::time::sleep(wait) => {}
             }
-        };
-        if counted_blocked {
-            self.blocked.send_modify(|n| {
-                *n -= 1;
-                if *n == 0 {
-                    self.observer().unblocked();
-                }
-            });
         }
-        result
     }
 
     /// Ends the run for a fatal failure: no more intake, nothing more delivered.

@@ -466,6 +466,29 @@ async fn revoked_work_is_abandoned_at_once_and_frees_its_slot() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn work_revoked_while_it_waits_out_a_refusal_does_not_keep_intake_paused() {
+    // the store refuses the first recording (blocked: intake pauses while it waits), and a
+    // rebalance takes its partition away meanwhile: the refusal it was waiting out must not
+    // keep intake paused for the recordings that follow
+    let h = Harness::new(vec![recording("revoked", 3), recording("next", 4)]);
+    h.store
+        .script_for("revoked", [Fault::Fail(Retry::Blocked); 1000]);
+    // one in flight: the next recording is taken only once the revoked one is let go
+    let worker = h.worker(policy(1));
+    let run = tokio::spawn(worker.run(CancellationToken::new()));
+    while h.store.calls() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.source.revoke(3);
+    let report = tokio::time::timeout(Duration::from_secs(3600), run)
+        .await
+        .expect("intake goes on after the refused work is revoked")
+        .expect("the run ends");
+    assert_eq!((report.delivered, report.abandoned), (1, 1));
+    assert_eq!(h.source.acknowledged(), vec![1]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn staged_audio_counts_toward_the_byte_bound() {
     let wav = audio();
     let mut inputs = Vec::new();
