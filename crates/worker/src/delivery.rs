@@ -114,7 +114,11 @@ struct Run<Src: RecordingSource, St, Sk, Sg, Ob> {
     bytes: Arc<Semaphore>,
     byte_permits: u32,
     cpu: Arc<Semaphore>,
-    sequencer: Mutex<Sequencer<Src::Receipt>>,
+    /// Each unfinished input's place, and each finished one's receipt with its in-flight
+    /// slot: an input holds its slot (and its audio, in the receipt) until it is
+    /// acknowledged, so that finished work waiting for a slow input ahead of it in its lane
+    /// counts toward the bound.
+    sequencer: Mutex<Sequencer<(Src::Receipt, OwnedSemaphorePermit)>>,
     /// Tasks retrying a blocked failure; intake waits while there are any.
     blocked: watch::Sender<usize>,
     /// Cancelled when intake must stop: the caller's cancellation, or a fatal failure.
@@ -279,7 +283,7 @@ where
         self: Arc<Self>,
         taken: Taken<Src::Receipt>,
         ticket: Ticket,
-        _slot: OwnedSemaphorePermit,
+        slot: OwnedSemaphorePermit,
     ) {
         let Taken { receipt, item } = taken;
         let input = match &item {
@@ -311,7 +315,7 @@ where
                 Err(why) => Err(why),
             };
             match outcome {
-                Ok(done) => self.finish(ticket, receipt, &input, done).await,
+                Ok(done) => self.finish(ticket, (receipt, slot), &input, done).await,
                 Err(why) => {
                     self.sequencer.lock().await.abandon(ticket);
                     self.abandoned.fetch_add(1, Ordering::Relaxed);
@@ -327,7 +331,13 @@ where
     }
 
     /// Acknowledges what may now be acknowledged, in order, and reports the input finished.
-    async fn finish(&self, ticket: Ticket, receipt: Src::Receipt, input: &str, done: Done) {
+    async fn finish(
+        &self,
+        ticket: Ticket,
+        held: (Src::Receipt, OwnedSemaphorePermit),
+        input: &str,
+        done: Done,
+    ) {
         let Done {
             outcome,
             delivered,
@@ -336,7 +346,8 @@ where
         {
             // held while acknowledging, so that acknowledgements of a lane keep their order
             let mut sequencer = self.sequencer.lock().await;
-            for receipt in sequencer.finish(ticket, receipt) {
+            // each slot is given back once its input is acknowledged
+            for (receipt, _slot) in sequencer.finish(ticket, held) {
                 if let Err(error) = self.worker.source.ack(receipt).await {
                     // a revoked partition's offset, say: its new owner does the input again
                     tracing::warn!(%error, "acknowledging");

@@ -55,11 +55,20 @@ impl<R> Sequencer<R> {
 
     /// The input of `ticket` finished: the receipts that may now be acknowledged, in order
     /// (its own and those finished after it but waiting for it; none while something earlier
-    /// in the lane is unfinished).
+    /// in the lane is unfinished). Behind an abandoned input its receipt can never be
+    /// acknowledged, and is let go at once.
     pub fn finish(&mut self, ticket: Ticket, receipt: R) -> Vec<R> {
         let Some(lane) = self.lanes.get_mut(&ticket.lane) else {
             return Vec::new();
         };
+        let behind_abandoned = lane
+            .slots
+            .range(..ticket.seq)
+            .any(|(_, slot)| matches!(slot, Slot::Abandoned));
+        if behind_abandoned {
+            lane.slots.remove(&ticket.seq);
+            return Vec::new();
+        }
         if let Some(slot) = lane.slots.get_mut(&ticket.seq) {
             *slot = Slot::Finished(receipt);
         }
@@ -79,15 +88,18 @@ impl<R> Sequencer<R> {
         ready
     }
 
-    /// The input of `ticket` will not finish here: its lane acknowledges nothing more.
+    /// The input of `ticket` will not finish here: its lane acknowledges nothing more, and the
+    /// receipts finished after it, waiting for it, are let go (their source gives their inputs
+    /// again: to the partition's new owner, or after a restart).
     pub fn abandon(&mut self, ticket: Ticket) {
-        if let Some(slot) = self
-            .lanes
-            .get_mut(&ticket.lane)
-            .and_then(|lane| lane.slots.get_mut(&ticket.seq))
-        {
+        let Some(lane) = self.lanes.get_mut(&ticket.lane) else {
+            return;
+        };
+        if let Some(slot) = lane.slots.get_mut(&ticket.seq) {
             *slot = Slot::Abandoned;
         }
+        lane.slots
+            .retain(|&seq, slot| seq <= ticket.seq || !matches!(slot, Slot::Finished(_)));
     }
 
     /// Inputs taken and not yet handed back, over every lane.
@@ -100,6 +112,21 @@ impl<R> Sequencer<R> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn what_finishes_behind_abandoned_work_is_let_go() {
+        let mut s = Sequencer::default();
+        let a: Vec<Ticket> = (0..4).map(|_| s.begin(7)).collect();
+        assert_eq!(s.finish(a[1], "a1"), Vec::<&str>::new());
+        s.abandon(a[0]);
+        assert_eq!(
+            s.unfinished(),
+            3,
+            "a1 let go; a0 abandoned, a2 and a3 running"
+        );
+        assert_eq!(s.finish(a[3], "a3"), Vec::<&str>::new());
+        assert_eq!(s.unfinished(), 2, "a3 let go at once");
+    }
 
     #[test]
     fn a_late_first_holds_back_the_rest_of_its_lane_only() {
@@ -124,7 +151,7 @@ mod tests {
         let b = s.begin(1);
         s.abandon(a);
         assert!(s.finish(b, "b").is_empty());
-        assert_eq!(s.unfinished(), 2);
+        assert_eq!(s.unfinished(), 1, "b let go, a abandoned");
     }
 
     proptest! {

@@ -489,6 +489,57 @@ async fn work_revoked_while_it_waits_out_a_refusal_does_not_keep_intake_paused()
 }
 
 #[tokio::test(start_paused = true)]
+async fn finished_work_waiting_for_a_slow_first_in_its_lane_counts_toward_the_bound() {
+    // the first recording of a partition takes long; those after it finish at once but may
+    // be acknowledged only after it, and each holds its input (its audio) until then: no
+    // more than the bound may be taken and not yet acknowledged
+    let mut inputs = vec![recording("slow", 0)];
+    inputs.extend((1..8).map(|i| recording(&format!("r{i}"), 0)));
+    let h = Harness::new(inputs);
+    h.store
+        .script_for("slow", [Fault::Delay(Duration::from_secs(600))]);
+    let worker = h.worker(policy(2));
+    let run = tokio::spawn(worker.run(CancellationToken::new()));
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.source.acknowledged(), Vec::<usize>::new());
+    assert!(
+        h.source.taken().len() <= 2,
+        "taken and not acknowledged: {:?}",
+        h.source.taken()
+    );
+    let report = tokio::time::timeout(Duration::from_secs(3600), run)
+        .await
+        .expect("the slow one finishes")
+        .expect("the run ends");
+    assert_eq!(report.delivered, 8);
+    assert_eq!(h.source.acknowledged(), (0..8).collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn finished_work_behind_revoked_work_in_its_lane_is_let_go() {
+    // revoked in the middle of the slow first recording, the partition's later ones can
+    // never be acknowledged here: they must not keep their slots (the bound) for good
+    let mut inputs = vec![recording("slow", 0), recording("r1", 0)];
+    inputs.extend((2..6).map(|i| recording(&format!("r{i}"), 1)));
+    let h = Harness::new(inputs);
+    h.store
+        .script_for("slow", [Fault::Delay(Duration::from_secs(600))]);
+    let worker = h.worker(policy(2));
+    let run = tokio::spawn(worker.run(CancellationToken::new()));
+    while h.source.taken().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.source.revoke(0);
+    let report = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the other partition goes on")
+        .expect("the run ends");
+    assert_eq!(report.abandoned, 1);
+    assert_eq!(h.source.acknowledged(), vec![2, 3, 4, 5]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn staged_audio_counts_toward_the_byte_bound() {
     let wav = audio();
     let mut inputs = Vec::new();
