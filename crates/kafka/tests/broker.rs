@@ -129,7 +129,9 @@ fn policy() -> Policy {
 }
 
 /// The core over the Kafka source: a slow first recording holds every commit of its
-/// partition back, however many recordings after it finish; then everything commits.
+/// partition back while the recordings after it finish, and they wait with it within the
+/// in-flight bound (its slot and theirs are given back only when they are acknowledged);
+/// then everything commits.
 #[tokio::test(flavor = "multi_thread")]
 async fn commits_never_pass_unfinished_work() {
     let services = Services::start(1).await;
@@ -152,13 +154,20 @@ async fn commits_never_pass_unfinished_work() {
         policy(),
     );
     let run = tokio::spawn(worker.run(cancel.clone()));
-    until_finished(&counts, recordings.len() - 1).await;
+    let bound = policy().max_in_flight.get();
+    assert!(recordings.len() > bound, "more recordings than the bound");
+    until_finished(&counts, bound - 1).await;
     // auto-commit runs every 100 ms: give it time to commit what it may
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         services.committed("ordered", 1),
         vec![-1],
         "offset 0 is unfinished: nothing may be committed"
+    );
+    assert_eq!(
+        counts.finished.load(Ordering::SeqCst),
+        bound - 1,
+        "no more is taken while the bound's worth waits to be acknowledged"
     );
     until_finished(&counts, recordings.len()).await;
     cancel.cancel();
