@@ -86,7 +86,7 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     /// Retries of transient and blocked failures by `stage`.
     pub retries: IntCounterVec,
-    /// Recordings taken in and not yet finished.
+    /// Recordings taken in and not yet acknowledged.
     pub in_flight: IntGauge,
     /// Bytes of the recordings in flight.
     pub in_flight_bytes: IntGauge,
@@ -206,7 +206,7 @@ impl Metrics {
             ),
             in_flight: gauge(
                 names::IN_FLIGHT,
-                "Recordings taken in and not yet finished.",
+                "Recordings taken in and not yet acknowledged.",
             ),
             in_flight_bytes: gauge(names::IN_FLIGHT_BYTES, "Bytes of the recordings in flight."),
             consumer_lag: gauges(

@@ -76,6 +76,14 @@ enum Stop {
     Abandoned(Abandon),
 }
 
+/// What an input holds from being taken until it is acknowledged or let go, counted in the
+/// in-flight totals: its in-flight slot and its share of the byte bound (its audio stays in
+/// its receipt until then).
+struct Held {
+    _slot: OwnedSemaphorePermit,
+    budget: Budget,
+}
+
 /// One task's place among those waiting out a refusal (intake pauses while there are any),
 /// given up when the guard goes: at the end of the retry, and as well when the retry is
 /// dropped in the middle of a wait because its work was revoked.
@@ -118,7 +126,7 @@ struct Run<Src: RecordingSource, St, Sk, Sg, Ob> {
     /// slot: an input holds its slot (and its audio, in the receipt) until it is
     /// acknowledged, so that finished work waiting for a slow input ahead of it in its lane
     /// counts toward the bound.
-    sequencer: Mutex<Sequencer<(Src::Receipt, OwnedSemaphorePermit)>>,
+    sequencer: Mutex<Sequencer<(Src::Receipt, Held)>>,
     /// Tasks retrying a blocked failure; intake waits while there are any.
     blocked: watch::Sender<usize>,
     /// Cancelled when intake must stop: the caller's cancellation, or a fatal failure.
@@ -314,30 +322,29 @@ where
                 }
                 Err(why) => Err(why),
             };
+            let held = Held {
+                _slot: slot,
+                budget,
+            };
             match outcome {
-                Ok(done) => self.finish(ticket, (receipt, slot), &input, done).await,
+                Ok(done) => self.finish(ticket, (receipt, held), &input, done).await,
                 Err(why) => {
-                    self.sequencer.lock().await.abandon(ticket);
+                    let let_go = self.sequencer.lock().await.abandon(ticket);
+                    self.release(held);
+                    for (_, held) in let_go {
+                        self.release(held);
+                    }
                     self.abandoned.fetch_add(1, Ordering::Relaxed);
                     self.observer().abandoned(&input, why);
                 }
             }
-            let released = budget.held;
-            drop(budget);
-            self.moved(-1, -(released as i64));
         }
         .instrument(span)
         .await;
     }
 
     /// Acknowledges what may now be acknowledged, in order, and reports the input finished.
-    async fn finish(
-        &self,
-        ticket: Ticket,
-        held: (Src::Receipt, OwnedSemaphorePermit),
-        input: &str,
-        done: Done,
-    ) {
+    async fn finish(&self, ticket: Ticket, taken: (Src::Receipt, Held), input: &str, done: Done) {
         let Done {
             outcome,
             delivered,
@@ -346,12 +353,19 @@ where
         {
             // held while acknowledging, so that acknowledgements of a lane keep their order
             let mut sequencer = self.sequencer.lock().await;
-            // each slot is given back once its input is acknowledged
-            for (receipt, _slot) in sequencer.finish(ticket, held) {
-                if let Err(error) = self.worker.source.ack(receipt).await {
-                    // a revoked partition's offset, say: its new owner does the input again
-                    tracing::warn!(%error, "acknowledging");
+            match sequencer.finish(ticket, taken) {
+                Ok(ready) => {
+                    for (receipt, held) in ready {
+                        if let Err(error) = self.worker.source.ack(receipt).await {
+                            // a revoked partition's offset, say: its new owner does the input
+                            // again
+                            tracing::warn!(%error, "acknowledging");
+                        }
+                        self.release(held);
+                    }
                 }
+                // behind abandoned work in its lane: never acknowledged here
+                Err((_, held)) => self.release(held),
             }
         }
         match outcome {
@@ -368,6 +382,13 @@ where
             delivered: delivered.as_ref(),
             end_to_end,
         });
+    }
+
+    /// Gives back what an input held, once it is acknowledged or let go.
+    fn release(&self, held: Held) {
+        let bytes = held.budget.held;
+        drop(held);
+        self.moved(-1, -(bytes as i64));
     }
 
     /// Counts `recordings` more (or fewer) in flight and reports the totals.
@@ -691,7 +712,8 @@ struct Budget {
     bytes: Arc<Semaphore>,
     total: u32,
     permits: Vec<OwnedSemaphorePermit>,
-    /// Bytes counted in the in-flight total (inline and staged), given back at the end.
+    /// Bytes counted in the in-flight total (inline and staged), given back when the input is
+    /// acknowledged or let go.
     held: u64,
 }
 

@@ -60,8 +60,9 @@ pub struct Policy {
     /// Inputs taken and not yet acknowledged, at most.
     pub max_in_flight: NonZeroUsize,
     /// Bytes of audio held by inputs in flight, at most: inline audio from the moment it is
-    /// taken, staged audio from the moment its size is known, until the input is finished. An
-    /// input larger than the bound runs alone.
+    /// taken, staged audio from the moment its size is known, until the input is acknowledged
+    /// (a finished input waits for those taken before it in its partition). An input larger
+    /// than the bound runs alone.
     pub max_in_flight_bytes: NonZeroU64,
     /// Largest audio fetched from a staging bucket.
     pub max_input_bytes: u64,

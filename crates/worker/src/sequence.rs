@@ -56,10 +56,10 @@ impl<R> Sequencer<R> {
     /// The input of `ticket` finished: the receipts that may now be acknowledged, in order
     /// (its own and those finished after it but waiting for it; none while something earlier
     /// in the lane is unfinished). Behind an abandoned input its receipt can never be
-    /// acknowledged, and is let go at once.
-    pub fn finish(&mut self, ticket: Ticket, receipt: R) -> Vec<R> {
+    /// acknowledged: it comes back as `Err`, to be let go.
+    pub fn finish(&mut self, ticket: Ticket, receipt: R) -> Result<Vec<R>, R> {
         let Some(lane) = self.lanes.get_mut(&ticket.lane) else {
-            return Vec::new();
+            return Err(receipt);
         };
         let behind_abandoned = lane
             .slots
@@ -67,7 +67,7 @@ impl<R> Sequencer<R> {
             .any(|(_, slot)| matches!(slot, Slot::Abandoned));
         if behind_abandoned {
             lane.slots.remove(&ticket.seq);
-            return Vec::new();
+            return Err(receipt);
         }
         if let Some(slot) = lane.slots.get_mut(&ticket.seq) {
             *slot = Slot::Finished(receipt);
@@ -85,21 +85,30 @@ impl<R> Sequencer<R> {
             // a lane with nothing in flight keeps only its counter
             lane.slots = BTreeMap::new();
         }
-        ready
+        Ok(ready)
     }
 
-    /// The input of `ticket` will not finish here: its lane acknowledges nothing more, and the
-    /// receipts finished after it, waiting for it, are let go (their source gives their inputs
-    /// again: to the partition's new owner, or after a restart).
-    pub fn abandon(&mut self, ticket: Ticket) {
+    /// The input of `ticket` will not finish here: its lane acknowledges nothing more. Returns
+    /// the receipts finished after it, waiting for it, to be let go (their source gives their
+    /// inputs again: to the partition's new owner, or after a restart).
+    pub fn abandon(&mut self, ticket: Ticket) -> Vec<R> {
         let Some(lane) = self.lanes.get_mut(&ticket.lane) else {
-            return;
+            return Vec::new();
         };
         if let Some(slot) = lane.slots.get_mut(&ticket.seq) {
             *slot = Slot::Abandoned;
         }
-        lane.slots
-            .retain(|&seq, slot| seq <= ticket.seq || !matches!(slot, Slot::Finished(_)));
+        let after = lane.slots.split_off(&(ticket.seq + 1));
+        let mut let_go = Vec::new();
+        for (seq, slot) in after {
+            match slot {
+                Slot::Finished(receipt) => let_go.push(receipt),
+                running => {
+                    lane.slots.insert(seq, running);
+                }
+            }
+        }
+        let_go
     }
 
     /// Inputs taken and not yet handed back, over every lane.
@@ -117,15 +126,11 @@ mod tests {
     fn what_finishes_behind_abandoned_work_is_let_go() {
         let mut s = Sequencer::default();
         let a: Vec<Ticket> = (0..4).map(|_| s.begin(7)).collect();
-        assert_eq!(s.finish(a[1], "a1"), Vec::<&str>::new());
-        s.abandon(a[0]);
-        assert_eq!(
-            s.unfinished(),
-            3,
-            "a1 let go; a0 abandoned, a2 and a3 running"
-        );
-        assert_eq!(s.finish(a[3], "a3"), Vec::<&str>::new());
-        assert_eq!(s.unfinished(), 2, "a3 let go at once");
+        assert_eq!(s.finish(a[1], "a1"), Ok(Vec::new()));
+        assert_eq!(s.abandon(a[0]), vec!["a1"]);
+        assert_eq!(s.unfinished(), 3, "a0 abandoned, a2 and a3 running");
+        assert_eq!(s.finish(a[3], "a3"), Err("a3"), "let go at once");
+        assert_eq!(s.unfinished(), 2);
     }
 
     #[test]
@@ -133,14 +138,14 @@ mod tests {
         let mut s = Sequencer::default();
         let a: Vec<Ticket> = (0..3).map(|_| s.begin(7)).collect();
         let other = s.begin(8);
-        assert_eq!(s.finish(a[2], "a2"), Vec::<&str>::new());
+        assert_eq!(s.finish(a[2], "a2"), Ok(Vec::new()));
         assert_eq!(
             s.finish(other, "b0"),
-            vec!["b0"],
+            Ok(vec!["b0"]),
             "another lane is not held"
         );
-        assert_eq!(s.finish(a[1], "a1"), Vec::<&str>::new());
-        assert_eq!(s.finish(a[0], "a0"), vec!["a0", "a1", "a2"]);
+        assert_eq!(s.finish(a[1], "a1"), Ok(Vec::new()));
+        assert_eq!(s.finish(a[0], "a0"), Ok(vec!["a0", "a1", "a2"]));
         assert_eq!(s.unfinished(), 0);
     }
 
@@ -149,9 +154,9 @@ mod tests {
         let mut s = Sequencer::default();
         let a = s.begin(1);
         let b = s.begin(1);
-        s.abandon(a);
-        assert!(s.finish(b, "b").is_empty());
-        assert_eq!(s.unfinished(), 1, "b let go, a abandoned");
+        assert!(s.abandon(a).is_empty());
+        assert_eq!(s.finish(b, "b"), Err("b"), "let go");
+        assert_eq!(s.unfinished(), 1, "a abandoned");
     }
 
     proptest! {
@@ -167,7 +172,7 @@ mod tests {
             let mut acknowledged = Vec::new();
             for i in order {
                 finished.insert(i);
-                for receipt in s.finish(tickets[i], i) {
+                for receipt in s.finish(tickets[i], i).expect("nothing abandoned") {
                     prop_assert!((0..receipt).all(|earlier| finished.contains(&earlier)));
                     acknowledged.push(receipt);
                 }

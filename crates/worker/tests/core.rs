@@ -91,6 +91,8 @@ struct Seen {
     fatal: Mutex<usize>,
     max_bytes: Mutex<u64>,
     max_recordings: Mutex<usize>,
+    /// The latest in-flight totals: recordings and bytes.
+    now: Mutex<(usize, u64)>,
     taken: Mutex<usize>,
     taken_at_unblock: Mutex<Option<usize>>,
 }
@@ -136,6 +138,7 @@ impl Observer for Seen {
         *max = (*max).max(bytes);
         let mut most = self.max_recordings.lock().expect("not poisoned");
         *most = (*most).max(recordings);
+        *self.now.lock().expect("not poisoned") = (recordings, bytes);
     }
 }
 
@@ -506,6 +509,12 @@ async fn finished_work_waiting_for_a_slow_first_in_its_lane_counts_toward_the_bo
         h.source.taken().len() <= 2,
         "taken and not acknowledged: {:?}",
         h.source.taken()
+    );
+    let now = *h.seen.now.lock().expect("not poisoned");
+    assert_eq!(
+        now,
+        (2, 2 * audio().len() as u64),
+        "the one waiting for the slow one is still in flight, with its audio"
     );
     let report = tokio::time::timeout(Duration::from_secs(3600), run)
         .await
