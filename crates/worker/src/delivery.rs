@@ -310,7 +310,11 @@ where
         async move {
             let held = receipt.bytes();
             let mut budget = Budget::new(&self);
-            let reserved = budget.reserve(held, &self.abandon).await;
+            // a partition revoked while its input waits for room lets the input go at once
+            let reserved = tokio::select! {
+                reserved = budget.reserve(held, &self.abandon) => reserved,
+                () = receipt.revoked() => Err(Abandon::Revoked),
+            };
             self.observer().taken(&input, held);
             self.moved(1, if reserved.is_ok() { held as i64 } else { 0 });
             let outcome = match reserved {

@@ -549,6 +549,39 @@ async fn finished_work_behind_revoked_work_in_its_lane_is_let_go() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn work_revoked_while_it_waits_for_the_byte_bound_is_let_go_at_once() {
+    // the first recording holds the whole byte bound for long; the second waits for room,
+    // and its partition is revoked meanwhile: it goes at once, not when room comes
+    let h = Harness::new(vec![
+        recording("first", 0),
+        recording("waiting", 1),
+        recording("third", 2),
+    ]);
+    h.store
+        .script_for("first", [Fault::Delay(Duration::from_secs(600))]);
+    let mut policy = policy(3);
+    policy.max_in_flight_bytes = NonZeroU64::new(audio().len() as u64).expect("positive");
+    let worker = h.worker(policy);
+    let run = tokio::spawn(worker.run(CancellationToken::new()));
+    while h.source.taken().len() < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.source.revoke(1);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let abandoned = h.seen.abandoned.lock().expect("not poisoned").clone();
+    assert_eq!(
+        abandoned,
+        vec![("memory/waiting".to_string(), Abandon::Revoked)],
+        "let go while the first still holds the bytes"
+    );
+    let report = tokio::time::timeout(Duration::from_secs(3600), run)
+        .await
+        .expect("the first finishes")
+        .expect("the run ends");
+    assert_eq!((report.delivered, report.abandoned), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
 async fn staged_audio_counts_toward_the_byte_bound() {
     let wav = audio();
     let mut inputs = Vec::new();
