@@ -170,14 +170,7 @@ impl KafkaSink {
         let headers = dead_letter_headers(original, metadata, letter);
         // a message keyed by the caller's number keeps its key, masked
         let key = original.key.as_deref().map(kept_key);
-        // a JSON value (a reference to staged audio named after the caller, a privacy request
-        // with a caller's number) keeps its shape, numbers masked; audio stays as it came
-        let json = serde_json::from_slice::<serde_json::Value>(&original.payload).is_ok();
-        let payload = if json {
-            kept_key(&original.payload)
-        } else {
-            original.payload.to_vec()
-        };
+        let payload = dead_letter_value(&original.payload);
         let record = FutureRecord::<[u8], [u8]>::to(&self.config.dead_letter_topic)
             .headers(headers.clone())
             .payload(&payload);
@@ -244,6 +237,80 @@ impl KafkaSink {
 }
 
 /// A message key as a dead letter keeps it: a text key with anything number-like masked.
+/// The field of a privacy request that holds the caller's number, in whatever format.
+const CALLER_NUMBER_FIELD: &str = "caller_number";
+
+/// The value a dead letter keeps: a JSON value (a reference to staged audio named after the
+/// caller, a privacy request with a caller's number) keeps its shape, numbers masked, and a
+/// `caller_number` field's value masked whatever its format ("020 555 0001" is not
+/// number-like enough for the general rule); text that is not JSON but names that field (a
+/// request cut off) has every longer group of digits masked; audio stays as it came.
+fn dead_letter_value(payload: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(mut value) => {
+            if mask_caller_numbers(&mut value) {
+                kept_key(&serde_json::to_vec(&value).unwrap_or_default())
+            } else {
+                kept_key(payload)
+            }
+        }
+        Err(_) => match std::str::from_utf8(payload) {
+            Ok(text) if text.contains(CALLER_NUMBER_FIELD) => {
+                let masked = mask_cut_caller_numbers(text);
+                callscore_pipeline::redact::redact_raw(&masked)
+                    .into_owned()
+                    .into_bytes()
+            }
+            _ => payload.to_vec(),
+        },
+    }
+}
+
+/// `text` (a request that is not JSON, cut off say) with what follows each `caller_number`
+/// field name masked, up to the end of its value: the closing quote, or the end of the text.
+fn mask_cut_caller_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(CALLER_NUMBER_FIELD) {
+        let after = at + CALLER_NUMBER_FIELD.len();
+        out.push_str(&rest[..after]);
+        let tail = &rest[after..];
+        // past the name's closing quote, the colon and the value's opening quote
+        let start = tail
+            .char_indices()
+            .find(|&(_, c)| !matches!(c, '"' | ':' | ' ' | '\t'))
+            .map_or(tail.len(), |(i, _)| i);
+        let end = tail[start..].find('"').map_or(tail.len(), |i| start + i);
+        out.push_str(&tail[..start]);
+        out.push_str(callscore_pipeline::redact::MASK);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Masks the value of every `caller_number` field in `value`; whether there was one.
+fn mask_caller_numbers(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(fields) => {
+            let mut found = false;
+            for (name, field) in fields.iter_mut() {
+                if name == CALLER_NUMBER_FIELD && field.is_string() {
+                    *field = serde_json::Value::from(callscore_pipeline::redact::MASK);
+                    found = true;
+                } else {
+                    found |= mask_caller_numbers(field);
+                }
+            }
+            found
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |found, item| mask_caller_numbers(item) | found),
+        _ => false,
+    }
+}
+
 fn kept_key(key: &[u8]) -> Vec<u8> {
     match std::str::from_utf8(key) {
         Ok(text) => callscore_pipeline::redact::redact(text)
@@ -605,6 +672,48 @@ fn classify(code: Option<RDKafkaErrorCode>, fatal: bool) -> Retry {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_privacy_requests_dead_letter_keeps_no_caller_number_in_any_format() {
+        let digits = |bytes: &[u8]| -> String {
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect()
+        };
+        for number in [
+            "020 555 0001",
+            "06 12345678",
+            "(020) 555-0001",
+            "+31 20 555 0001",
+        ] {
+            let request = format!(
+                r#"{{"request_id":"r-1","tenant":"acme","kind":"erasure","caller_number":"{number}"}}"#
+            );
+            let kept = super::dead_letter_value(request.as_bytes());
+            let number_digits = digits(number.as_bytes());
+            assert!(
+                !digits(&kept).contains(&number_digits[number_digits.len() - 7..]),
+                "{}",
+                String::from_utf8_lossy(&kept)
+            );
+            assert!(
+                String::from_utf8_lossy(&kept).contains("r-1"),
+                "the rest is kept"
+            );
+            // cut off: no longer JSON, still a caller's number
+            let cut = &request[..request.len() - 2];
+            let kept = super::dead_letter_value(cut.as_bytes());
+            assert!(
+                !digits(&kept).contains(&number_digits[number_digits.len() - 7..]),
+                "{}",
+                String::from_utf8_lossy(&kept)
+            );
+        }
+        // audio stays as it came, digits and all
+        let audio = b"RIFF\x24\x00\x00\x00WAVE0205550001\xff\xfe".to_vec();
+        assert_eq!(super::dead_letter_value(&audio), audio);
+    }
+
     use rdkafka::message::Headers;
 
     use super::*;
