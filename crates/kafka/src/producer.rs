@@ -295,7 +295,7 @@ fn mask_caller_numbers(value: &mut serde_json::Value) -> bool {
         serde_json::Value::Object(fields) => {
             let mut found = false;
             for (name, field) in fields.iter_mut() {
-                if name == CALLER_NUMBER_FIELD && field.is_string() {
+                if name == CALLER_NUMBER_FIELD && !field.is_null() {
                     *field = serde_json::Value::from(callscore_pipeline::redact::MASK);
                     found = true;
                 } else {
@@ -709,6 +709,9 @@ mod tests {
                 String::from_utf8_lossy(&kept)
             );
         }
+        // a number written as a JSON number
+        let kept = super::dead_letter_value(br#"{"caller_number": 205550001}"#);
+        assert!(!digits(&kept).contains("205550001"), "{kept:?}");
         // audio stays as it came, digits and all
         let audio = b"RIFF\x24\x00\x00\x00WAVE0205550001\xff\xfe".to_vec();
         assert_eq!(super::dead_letter_value(&audio), audio);
