@@ -306,17 +306,7 @@ async fn on_a_versioned_moto_bucket_no_version_survives_the_sweep_and_rules_are_
     let services = Services::start(1).await;
     let moto = Moto::start("audio");
     let client = moto.endpoint().client();
-    client
-        .put_bucket_versioning()
-        .bucket("audio")
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning on");
+    moto.endpoint().enable_versioning().await;
     let dir = tempfile::tempdir().expect("a directory");
     let (config, port) = services.config_with(
         dir.path(),

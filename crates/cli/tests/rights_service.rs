@@ -469,17 +469,8 @@ async fn on_a_versioned_bucket_with_an_object_lock_every_version_goes_but_the_lo
     let services = Services::start(1).await;
     let moto = callscore_testkit::Moto::start("unused");
     let client = moto.endpoint().client();
-    client
-        .create_bucket()
-        .bucket("locked")
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .expect("a bucket with Object Lock (and so versioning)");
-    let endpoint = callscore_testkit::S3Endpoint {
-        bucket: "locked".into(),
-        ..moto.endpoint().clone()
-    };
+    // with Object Lock, and so versioning
+    let endpoint = moto.endpoint().new_bucket("locked", true).await;
     let dir = tempfile::tempdir().expect("a directory");
     let config = processed(&services, dir.path(), Some(&endpoint)).await;
     let audio_a1 = services_keys(&client, "locked")

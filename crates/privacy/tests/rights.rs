@@ -8,7 +8,7 @@ use std::sync::Arc;
 use callscore_pipeline::audit::{AuditAction, AuditOrigin, MemoryAudit};
 use callscore_pipeline::layout::{Marker, Place};
 use callscore_pipeline::{
-    AfterHold, AudioStore, Keyring, MemorySink, MemoryStore, ObjectMeta, Pseudonyms,
+    AfterHold, AudioStore, Keyring, MemorySink, MemoryStore, ObjectKey, ObjectMeta, Pseudonyms,
     RecordingRecord, RetentionConfig, Retry, hex,
 };
 use callscore_privacy::{DirectoryBundle, Selector, Subject};
@@ -197,6 +197,39 @@ async fn objects_of(store: &MemoryStore, id: &str) -> usize {
         .count()
 }
 
+/// Erases `subject` from `store` (the world's, or a view of it that fails as scripted) with
+/// the world's sink, audit log and keys.
+async fn erase_with(
+    w: &World,
+    store: &impl AudioStore,
+    subject: &Subject,
+) -> Result<callscore_privacy::ErasureReport, callscore_privacy::PrivacyError> {
+    callscore_privacy::erase(store, &w.sink, &w.audit, &origin(), &w.keys, subject, None).await
+}
+
+/// Overwrites the object under `key` with `bytes`, its retention and metadata kept: what a
+/// store holding a damaged object gives back.
+async fn damage(store: &MemoryStore, key: &ObjectKey, bytes: &[u8]) {
+    let meta = store.head(key).await.expect("read").expect("there");
+    let meta = ObjectMeta {
+        sha256: hex(&Sha256::digest(bytes)),
+        size: bytes.len() as u64,
+        ..meta
+    };
+    store.replace(key, bytes, &meta).await.expect("replaced");
+}
+
+/// An erasure of the world's caller that the store stops half-way: 12 reads find the
+/// subject, then a1's objects and one of its markers go, and the next request fails.
+async fn erase_interrupted(w: &World, subject: &Subject) {
+    let faulty = Faulty::new(Arc::clone(&w.store));
+    let mut script = vec![Fault::Delay(std::time::Duration::ZERO); 16];
+    script.push(Fault::Fail(Retry::Transient));
+    faulty.script(script);
+    let first = erase_with(w, &faulty, subject).await;
+    assert!(first.is_err(), "interrupted");
+}
+
 fn ids(sink: &MemorySink) -> Vec<String> {
     sink.events().into_iter().map(|(k, _)| k).collect()
 }
@@ -209,17 +242,7 @@ fn erasing_a_caller_by_number_finds_them_under_every_key_and_keeps_the_hold() {
             tenant: "acme".into(),
             selector: Selector::Caller(w.number.into()),
         };
-        let report = callscore_privacy::erase(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await
-        .expect("erased");
+        let report = erase_with(&w, &w.store, &subject).await.expect("erased");
         assert_eq!(
             report.recordings, 2,
             "a1 (January key) and a2 (February key)"
@@ -285,17 +308,7 @@ fn erasing_a_caller_by_number_finds_them_under_every_key_and_keeps_the_hold() {
                 .any(|r| r.action == AuditAction::Erasure && r.recordings == 2)
         );
         // again: nothing more to erase, nothing announced over the first erasure event
-        let again = callscore_privacy::erase(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await
-        .expect("erased");
+        let again = erase_with(&w, &w.store, &subject).await.expect("erased");
         assert_eq!(again.recordings, 0);
         assert_eq!(&w.sink.events().last().expect("an event").0, erasure);
     });
@@ -309,23 +322,7 @@ fn an_erasure_interrupted_half_way_ends_in_the_same_state_when_run_again() {
             tenant: "acme".into(),
             selector: Selector::Caller(w.number.into()),
         };
-        // the store fails in the middle of the deletes (12 reads find the subject, then a1's
-        // objects and one of its markers go): the run stops half-way
-        let faulty = Faulty::new(Arc::clone(&w.store));
-        let mut script = vec![Fault::Delay(std::time::Duration::ZERO); 16];
-        script.push(Fault::Fail(Retry::Transient));
-        faulty.script(script);
-        let first = callscore_privacy::erase(
-            &faulty,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await;
-        assert!(first.is_err(), "interrupted");
+        erase_interrupted(&w, &subject).await;
         assert!(
             w.store
                 .list("acme/respondent/")
@@ -339,17 +336,7 @@ fn an_erasure_interrupted_half_way_ends_in_the_same_state_when_run_again() {
             !w.store.list("_erasures/").await.expect("listed").is_empty(),
             "the journal stays"
         );
-        let report = callscore_privacy::erase(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await
-        .expect("finished");
+        let report = erase_with(&w, &w.store, &subject).await.expect("finished");
         let event = w.sink.events().last().expect("an event").1.clone();
         assert_eq!(event["event_type"], "erasure");
         assert_eq!(
@@ -382,51 +369,16 @@ fn a_damaged_erasure_journal_stops_the_erasure_instead_of_being_forgotten() {
         };
         // interrupted after a1's objects went, as above: only the journal still names a1
         // and its events
-        let faulty = Faulty::new(Arc::clone(&w.store));
-        let mut script = vec![Fault::Delay(std::time::Duration::ZERO); 16];
-        script.push(Fault::Fail(Retry::Transient));
-        faulty.script(script);
-        let first = callscore_privacy::erase(
-            &faulty,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await;
-        assert!(first.is_err(), "interrupted");
+        erase_interrupted(&w, &subject).await;
         let journals = w.store.list("_erasures/").await.expect("listed");
         let [journal] = &journals[..] else {
             panic!("one journal: {journals:?}")
         };
-        let damaged = b"{\"recordings\": [[\"a1\"".to_vec();
-        let meta = ObjectMeta {
-            tenant: "acme".into(),
-            recording_id: "erasure".into(),
-            retention_class: RetentionClass::NonRespondent,
-            expires_on: None,
-            sha256: hex(&Sha256::digest(&damaged)),
-            content_type: "application/json".into(),
-            size: damaged.len() as u64,
-        };
-        w.store
-            .replace(journal, &damaged, &meta)
-            .await
-            .expect("replaced");
+        damage(&w.store, journal, b"{\"recordings\": [[\"a1\"").await;
         let published = w.sink.events().len();
-        let error = callscore_privacy::erase(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await
-        .expect_err("a damaged journal stops it");
+        let error = erase_with(&w, &w.store, &subject)
+            .await
+            .expect_err("a damaged journal stops it");
         assert!(
             matches!(error, callscore_privacy::PrivacyError::Damaged(_))
                 && error.to_string().contains(journal.as_str()),
@@ -459,16 +411,7 @@ fn a_record_that_cannot_be_read_stops_the_erasure_instead_of_losing_its_events()
             Fault::Delay(std::time::Duration::ZERO),
             Fault::Fail(Retry::Transient),
         ]);
-        let failed = callscore_privacy::erase(
-            &faulty,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await;
+        let failed = erase_with(&w, &faulty, &subject).await;
         assert!(
             matches!(failed, Err(callscore_privacy::PrivacyError::Store(_))),
             "{failed:?}"
@@ -485,31 +428,10 @@ fn a_record_that_cannot_be_read_stops_the_erasure_instead_of_losing_its_events()
             .into_iter()
             .find(|k| k.as_str().contains("/a1/") && k.as_str().ends_with("record.json"))
             .expect("a1's record");
-        let damaged = b"{\"events\": [".to_vec();
-        let meta = ObjectMeta {
-            tenant: "acme".into(),
-            recording_id: "a1".into(),
-            retention_class: RetentionClass::Respondent,
-            expires_on: Some(date(2027, 6, 1)),
-            sha256: hex(&Sha256::digest(&damaged)),
-            content_type: "application/json".into(),
-            size: damaged.len() as u64,
-        };
-        w.store
-            .replace(&record, &damaged, &meta)
+        damage(&w.store, &record, b"{\"events\": [").await;
+        let error = erase_with(&w, &w.store, &subject)
             .await
-            .expect("replaced");
-        let error = callscore_privacy::erase(
-            &w.store,
-            &w.sink,
-            &w.audit,
-            &origin(),
-            &w.keys,
-            &subject,
-            None,
-        )
-        .await
-        .expect_err("a damaged record stops it");
+            .expect_err("a damaged record stops it");
         assert!(
             matches!(error, callscore_privacy::PrivacyError::Damaged(_))
                 && error.to_string().contains("a1"),
@@ -532,17 +454,7 @@ fn erasing_by_call_and_by_recording_takes_only_those() {
                 tenant: "acme".into(),
                 selector,
             };
-            let report = callscore_privacy::erase(
-                &w.store,
-                &w.sink,
-                &w.audit,
-                &origin(),
-                &w.keys,
-                &subject,
-                None,
-            )
-            .await
-            .expect("erased");
+            let report = erase_with(&w, &w.store, &subject).await.expect("erased");
             assert_eq!(report.recordings, 1);
         }
         let left = ids(&w.sink);

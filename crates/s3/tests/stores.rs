@@ -613,43 +613,17 @@ async fn a_missing_bucket_is_refused_at_connect() {
 #[tokio::test]
 async fn on_moto_a_refused_version_delete_counts_as_locked_only_where_the_bucket_has_object_lock() {
     let moto = Moto::start("audio");
-    let client = plain_client(moto.endpoint());
-    client
-        .create_bucket()
-        .bucket("versioned")
-        .send()
-        .await
-        .expect("a bucket");
-    client
-        .put_bucket_versioning()
-        .bucket("versioned")
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning on");
-    client
-        .create_bucket()
-        .bucket("locked")
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .expect("a bucket with Object Lock");
-    let on = |bucket: &str| S3Endpoint {
-        bucket: bucket.into(),
-        ..moto.endpoint().clone()
-    };
+    let versioned = moto.endpoint().new_bucket("versioned", false).await;
+    versioned.enable_versioning().await;
+    let locked = moto.endpoint().new_bucket("locked", true).await;
     // without Object Lock nothing can keep a version: a refused delete there is the
     // credentials (s3:DeleteObjectVersion), to be fixed, not a lock to be reported
-    let versioned = connect(&on("versioned")).await.capabilities();
+    let versioned = connect(&versioned).await.capabilities();
     assert!(
         versioned.versioning && !versioned.object_lock,
         "{versioned:?}"
     );
-    let locked = connect(&on("locked")).await.capabilities();
+    let locked = connect(&locked).await.capabilities();
     assert!(locked.versioning && locked.object_lock, "{locked:?}");
     let plain = connect(moto.endpoint()).await.capabilities();
     assert!(!plain.versioning && !plain.object_lock, "{plain:?}");

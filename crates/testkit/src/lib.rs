@@ -244,6 +244,38 @@ impl S3Endpoint {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// Turns versioning on for this endpoint's bucket.
+    pub async fn enable_versioning(&self) {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        self.client()
+            .put_bucket_versioning()
+            .bucket(&self.bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("versioning on");
+    }
+
+    /// Makes `bucket` in this store, with Object Lock (and so versioning) when `locked`, and
+    /// returns its endpoint.
+    pub async fn new_bucket(&self, bucket: &str, locked: bool) -> S3Endpoint {
+        self.client()
+            .create_bucket()
+            .bucket(bucket)
+            .object_lock_enabled_for_bucket(locked)
+            .send()
+            .await
+            .expect("a bucket");
+        S3Endpoint {
+            bucket: bucket.to_string(),
+            ..self.clone()
+        }
+    }
+
     /// The variables of the standard AWS chain that point a client at this store.
     pub fn aws_env(&self) -> Vec<(&'static str, String)> {
         vec![
