@@ -210,7 +210,15 @@ fn erase(args: &EraseArgs) -> Result<(), Outcome> {
             .map_err(outcome)
         })
     })?;
-    let mut text = format!(
+    let mut text = String::new();
+    if let Some(at) = report.finished_before {
+        text.push_str(&format!(
+            "erasure {} finished at {at}, and nothing of the subject was stored since: what it \
+             did then\n",
+            report.erasure_id
+        ));
+    }
+    text.push_str(&format!(
         "{} {} of tenant {}: {} recordings, {} objects ({} versions), {} events and {} contact \
          requests retracted (erasure {})\n",
         if report.dry_run {
@@ -226,7 +234,13 @@ fn erase(args: &EraseArgs) -> Result<(), Outcome> {
         report.events,
         report.contacts,
         report.erasure_id
-    );
+    ));
+    if report.export_files > 0 {
+        text.push_str(&format!(
+            "{} files of exports kept in the store that copied it deleted\n",
+            report.export_files
+        ));
+    }
     for key in &report.keys_destroyed {
         text.push_str(&format!("destroyed key {key}\n"));
     }
@@ -243,12 +257,34 @@ fn erase(args: &EraseArgs) -> Result<(), Outcome> {
         ));
     }
     print_report(args.target.json, &report, &text);
-    if !report.held.is_empty() || report.locked > 0 {
-        return Err(Outcome::Failed(anyhow::anyhow!(
-            "not everything could be erased: see the report"
-        )));
+    if let Some(why) = kept(&report) {
+        return Err(Outcome::Failed(anyhow::anyhow!(why)));
     }
     Ok(())
+}
+
+/// What an erasure had to keep, in words; `None` when it erased everything it found.
+pub(crate) fn kept(report: &callscore_privacy::ErasureReport) -> Option<String> {
+    let mut kept = Vec::new();
+    if !report.held.is_empty() {
+        kept.push(format!(
+            "{} recordings are kept under a legal hold ({})",
+            report.held.len(),
+            report.held.join(", ")
+        ));
+    }
+    if report.locked > 0 {
+        kept.push(format!(
+            "{} stored versions are kept by an Object Lock until it ends",
+            report.locked
+        ));
+    }
+    (!kept.is_empty()).then(|| {
+        format!(
+            "done, but not everything could be erased: {}",
+            kept.join("; ")
+        )
+    })
 }
 
 pub(crate) fn run_export(args: &ExportArgs) -> ExitCode {

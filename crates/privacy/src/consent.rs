@@ -1,7 +1,9 @@
 //! A caller withdraws their consent to be contacted: their contact requests are retracted
 //! (tombstones, or the lines taken out of the file), and their recordings move from
-//! `consented_contact` to the class and expiry they have without the consent (`respondent`),
-//! their events published again with the new retention under the same ids; audited.
+//! `consented_contact` to the class they have without the consent (`respondent`), with that
+//! class's expiry or the one they had, whichever comes first (withdrawing a consent never
+//! keeps a recording longer), their events published again with the new retention under the
+//! same ids; audited.
 
 use callscore_pipeline::audit::{AuditAction, AuditCounts, AuditLog, AuditOrigin, AuditRecord};
 use callscore_pipeline::{AudioStore, EventSink, Pseudonyms, RetentionConfig, Stream};
@@ -70,8 +72,13 @@ pub async fn withdraw_consent(
             let Some(record) = &f.record else {
                 continue;
             };
-            let expires_on =
+            // a respondent's period, but never longer than the consent kept it
+            let respondent =
                 policy.expiry(RetentionClass::Respondent, record.metadata.call_started_at);
+            let expires_on = record
+                .retention
+                .expires_on
+                .map_or(respondent, |consented| consented.min(respondent));
             let (_, events) = move_recording(
                 store,
                 &f.place,
@@ -88,10 +95,11 @@ pub async fn withdraw_consent(
                 continue;
             };
             let mut record = record.clone();
-            record.retention.after_hold = Some(AfterHold {
+            let respondent =
+                policy.expiry(RetentionClass::Respondent, record.metadata.call_started_at);
+            record.retention.after_hold = record.retention.after_hold.map(|after| AfterHold {
                 class: RetentionClass::Respondent,
-                expires_on: policy
-                    .expiry(RetentionClass::Respondent, record.metadata.call_started_at),
+                expires_on: after.expires_on.min(respondent),
             });
             rewrite_record(store, &f.place.record(), &record).await?;
         }

@@ -3,10 +3,15 @@
 //! that names what was erased so that downstream copies can go too, and an audit record.
 //!
 //! Resumable: what is to be erased is written first to a journal (`_erasures/TENANT/ID.json`),
-//! merged with what an interrupted run left; the facts are retracted, the objects deleted, the
-//! erasure event published from the journal, and the journal deleted last. A rerun after a
-//! crash at any point ends in the same state. Recordings under a legal hold are kept and
-//! reported; versions an Object Lock protects are counted and reported.
+//! merged with what an earlier run left; the facts are retracted, the objects deleted (with
+//! the exports kept in the store that copy them), the erasure event published from the
+//! journal, and the journal marked finished last. A rerun after a crash at any point ends in
+//! the same state. The finished journal is kept [`FINISHED_ERASURE_DAYS`] days (the sweep
+//! deletes it then): the same erasure run again in that time (a request delivered again) is
+//! answered with its report, and announces nothing over its event; recordings of the subject
+//! stored since are erased, and the event, under the same id, names them with the first ones.
+//! Recordings under a legal hold are kept and reported; versions an Object Lock protects are
+//! counted and reported.
 
 use std::collections::BTreeSet;
 
@@ -67,7 +72,12 @@ pub struct ErasureEvent {
     pub erased_at: Timestamp,
 }
 
-/// The journal of an erasure under way: what it has to erase.
+/// How many days the journal of a finished erasure is kept: a request delivered again (or an
+/// erasure run again) in that time is answered as it was, instead of announcing an empty
+/// erasure over the first one.
+pub const FINISHED_ERASURE_DAYS: i64 = 31;
+
+/// The journal of an erasure: what it has to erase, and, once it has, its report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Journal {
     pseudonyms: BTreeSet<String>,
@@ -76,10 +86,13 @@ struct Journal {
     contacts: BTreeSet<String>,
     #[serde(default)]
     transcriptions: BTreeSet<String>,
+    /// When it finished, and what it reported then.
+    #[serde(default)]
+    finished: Option<(Timestamp, ErasureReport)>,
 }
 
 /// What an erasure did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErasureReport {
     /// The erasure's id.
     pub erasure_id: String,
@@ -103,10 +116,18 @@ pub struct ErasureReport {
     pub contacts: u64,
     /// Transcription requests (and their transcripts) retracted.
     pub transcriptions: u64,
+    /// Files of exports kept in the store (`_exports/`) deleted because they copied what was
+    /// erased.
+    #[serde(default)]
+    pub export_files: u64,
     /// Keys destroyed (a whole tenant).
     pub keys_destroyed: Vec<String>,
     /// Whether nothing was changed (a dry run).
     pub dry_run: bool,
+    /// When this erasure (the same id) had already finished, with nothing new found since:
+    /// the report is that run's, and nothing was announced again.
+    #[serde(default)]
+    pub finished_before: Option<Timestamp>,
 }
 
 fn journal_key(tenant: &str, id: &str) -> Option<ObjectKey> {
@@ -132,6 +153,19 @@ pub async fn erase(
     let journal_at = journal_key(&subject.tenant, &id)
         .ok_or_else(|| PrivacyError::Refused("the tenant is not a valid id".into()))?;
     let mut journal = Journal::read(store, &journal_at).await?;
+    if let Some((at, report)) = &journal.finished
+        && erasable.is_empty()
+    {
+        // delivered again, or run again, with nothing new stored since: answered as before
+        let report = ErasureReport {
+            finished_before: Some(*at),
+            dry_run: origin.dry_run,
+            ..report.clone()
+        };
+        record_audit(audit, origin, subject, pseudonyms, &report).await?;
+        return Ok(report);
+    }
+    journal.finished = None;
     journal.pseudonyms.extend(subject.pseudonyms(pseudonyms));
     for f in &erasable {
         journal.add(f);
@@ -148,8 +182,10 @@ pub async fn erase(
         events: journal.events.len() as u64,
         contacts: journal.contacts.len() as u64,
         transcriptions: journal.transcriptions.len() as u64,
+        export_files: 0,
         keys_destroyed: Vec::new(),
         dry_run: origin.dry_run,
+        finished_before: None,
     };
     if origin.dry_run || journal.recordings.is_empty() && subject.selector != Selector::Tenant {
         // nothing stored (never, or erased before): nothing to announce
@@ -157,7 +193,7 @@ pub async fn erase(
         return Ok(report);
     }
     journal
-        .write(store, &journal_at, &subject.tenant, &id)
+        .write(store, &journal_at, &subject.tenant, &id, None)
         .await?;
     journal.retract(sink).await?;
     for f in &erasable {
@@ -167,18 +203,57 @@ pub async fn erase(
         report.versions += removed.versions;
         report.locked += removed.locked;
     }
-    if subject.selector == Selector::Tenant {
+    let erased: BTreeSet<&str> = journal
+        .recordings
+        .iter()
+        .map(|(r, ..)| r.as_str())
+        .collect();
+    let whole = subject.selector == Selector::Tenant;
+    report.export_files =
+        crate::export::erase_exports(store, &subject.tenant, (!whole).then_some(&erased)).await?;
+    if whole {
         report.objects += erase_leftovers(store, &subject.tenant, &held).await?;
         if let Pseudonyms::Ring(ring) = pseudonyms {
             report.keys_destroyed = destroy_tenant_keys(ring, &subject.tenant, &held)?;
         }
     }
-    let event = ErasureEvent::new(id, subject, &journal, &report);
+    let event = ErasureEvent::new(id.clone(), subject, &journal, &report);
     let value = serde_json::to_value(&event).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
     sink.publish(&[value]).await?;
     record_audit(audit, origin, subject, pseudonyms, &report).await?;
-    store.delete(&journal_at).await?;
+    let now = Timestamp::now();
+    journal.finished = Some((now, report.clone()));
+    let keep = now
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().days(FINISHED_ERASURE_DAYS))
+        .ok();
+    journal
+        .write(store, &journal_at, &subject.tenant, &id, keep)
+        .await?;
     Ok(report)
+}
+
+/// Deletes the journals of `tenant`'s finished erasures whose day has passed (a journal
+/// still in progress has none, and stays). The number deleted.
+pub(crate) async fn sweep_journals(
+    store: &impl AudioStore,
+    tenant: &str,
+    today: jiff::civil::Date,
+) -> Result<u64, PrivacyError> {
+    let mut deleted = 0;
+    for key in store.list(&format!("_erasures/{tenant}/")).await? {
+        let expired = store
+            .head(&key)
+            .await?
+            .and_then(|meta| meta.expires_on)
+            .is_some_and(|day| day < today);
+        if expired {
+            store.delete(&key).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
 }
 
 impl Journal {
@@ -222,21 +297,23 @@ impl Journal {
         }
     }
 
-    /// Stores the journal under `at` before anything is deleted, so that a run interrupted
-    /// after the deletes began still knows what to retract.
+    /// Stores the journal under `at`: before anything is deleted (kept until the erasure
+    /// finishes, `expires_on` `None`), so that a run interrupted after the deletes began still
+    /// knows what to retract; and finished, kept until `expires_on`.
     async fn write(
         &self,
         store: &impl AudioStore,
         at: &ObjectKey,
         tenant: &str,
         id: &str,
+        expires_on: Option<jiff::civil::Date>,
     ) -> Result<(), PrivacyError> {
         let bytes = serde_json::to_vec(self).map_err(|e| PrivacyError::Damaged(e.to_string()))?;
         let meta = ObjectMeta {
             tenant: tenant.to_string(),
             recording_id: id.to_string(),
             retention_class: RetentionClass::NonRespondent,
-            expires_on: None,
+            expires_on,
             sha256: hex(&Sha256::digest(&bytes)),
             content_type: "application/json".into(),
             size: bytes.len() as u64,
@@ -307,6 +384,24 @@ async fn record_audit(
     pseudonyms: &Pseudonyms,
     report: &ErasureReport,
 ) -> Result<(), PrivacyError> {
+    if let Some(at) = report.finished_before {
+        let record = AuditRecord::new(
+            AuditAction::Erasure,
+            Some(&subject.tenant),
+            None,
+            format!(
+                "erasure requested again (erasure {}): finished at {at}, nothing new stored \
+                 since; nothing deleted",
+                report.erasure_id
+            ),
+            Some(subject.describe(pseudonyms)),
+            AuditCounts::default(),
+            origin,
+            Timestamp::now(),
+        );
+        audit.record(&record).await?;
+        return Ok(());
+    }
     let mut reason = format!("erasure requested (erasure {})", report.erasure_id);
     if !report.held.is_empty() {
         reason.push_str(&format!(

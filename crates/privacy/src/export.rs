@@ -27,6 +27,10 @@ pub trait Bundle: Send + Sync {
 
     /// Where the bundle is, for reports.
     fn location(&self) -> String;
+
+    /// Makes the bundle empty before it is written: a bundle written before under the same
+    /// name (a request delivered again) may hold recordings erased since.
+    fn clear(&self) -> impl std::future::Future<Output = Result<(), PrivacyError>> + Send;
 }
 
 /// A bundle in a directory.
@@ -58,6 +62,12 @@ impl Bundle for DirectoryBundle {
 
     fn location(&self) -> String {
         self.dir.display().to_string()
+    }
+
+    /// A directory is the person's who named it: nothing in it is deleted (the manifest says
+    /// what the bundle is).
+    async fn clear(&self) -> Result<(), PrivacyError> {
+        Ok(())
     }
 }
 
@@ -105,12 +115,54 @@ impl<S: AudioStore> Bundle for StoreBundle<'_, S> {
         Ok(())
     }
 
+    async fn clear(&self) -> Result<(), PrivacyError> {
+        for key in self.store.list(&self.prefix).await? {
+            self.store.delete(&key).await?;
+        }
+        Ok(())
+    }
+
     fn location(&self) -> String {
         self.store.uri(
             &ObjectKey::parse(&self.prefix)
                 .unwrap_or_else(|| ObjectKey::parse("_exports").expect("a valid key")),
         )
     }
+}
+
+/// Deletes the exports kept in the store that hold a copy of any of `recordings` (ids), every
+/// file of each (its manifest and README name them too), or every export of the tenant when
+/// `recordings` is `None`: what an erasure takes with it. Its requests follow the tenant's
+/// live exports (a week's), not the store. The number of files deleted.
+pub(crate) async fn erase_exports(
+    store: &impl AudioStore,
+    tenant: &str,
+    recordings: Option<&std::collections::BTreeSet<&str>>,
+) -> Result<u64, PrivacyError> {
+    let root = format!("{EXPORTS}{tenant}/");
+    let keys = store.list(&root).await?;
+    let holds = |key: &ObjectKey| {
+        let mut parts = key.as_str()[root.len()..].split('/');
+        let (_, kind, recording) = (parts.next(), parts.next(), parts.next());
+        match recordings {
+            None => true,
+            Some(ids) => kind == Some("recordings") && recording.is_some_and(|r| ids.contains(r)),
+        }
+    };
+    let bundles: std::collections::BTreeSet<&str> = keys
+        .iter()
+        .filter(|k| holds(k))
+        .filter_map(|k| k.as_str()[root.len()..].split('/').next())
+        .collect();
+    let mut deleted = 0;
+    for key in &keys {
+        let bundle = key.as_str()[root.len()..].split('/').next();
+        if bundle.is_some_and(|b| bundles.contains(b)) {
+            store.delete(key).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
 }
 
 /// Deletes the exports kept in the store whose day has passed. Every file of a bundle carries
@@ -210,6 +262,9 @@ pub async fn export(
         subject: subject.describe(pseudonyms),
         recordings: Vec::new(),
     };
+    if !origin.dry_run {
+        bundle.clear().await?;
+    }
     let mut files = 0;
     for f in &found {
         let mut entry = BundleRecording {

@@ -28,7 +28,9 @@ mod subject;
 mod sweep;
 
 pub use consent::{WithdrawalReport, withdraw_consent};
-pub use erase::{ERASURE_SCHEMA_FILE, ERASURE_VERSION, ErasureEvent, ErasureReport, erase};
+pub use erase::{
+    ERASURE_SCHEMA_FILE, ERASURE_VERSION, ErasureEvent, ErasureReport, FINISHED_ERASURE_DAYS, erase,
+};
 pub use export::{
     Bundle, BundleFile, BundleRecording, DirectoryBundle, EXPORTS, ExportReport, Manifest,
     StoreBundle, export, sweep_exports,

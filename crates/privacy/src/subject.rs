@@ -134,13 +134,19 @@ impl Subject {
     }
 }
 
-/// Every stored recording of `subject`, in recording order.
+/// Every stored recording of `subject`, in recording order, under the keys the keyring holds
+/// now (it is read again first).
 pub async fn resolve(
     store: &impl AudioStore,
     pseudonyms: &Pseudonyms,
     subject: &Subject,
 ) -> Result<Vec<Found>, PrivacyError> {
     subject.check()?;
+    if let Pseudonyms::Ring(ring) = pseudonyms {
+        // keys another process created (a rotation by `serve`'s sweeper) since these were
+        // loaded: a caller's recordings under them are theirs too
+        ring.reload()?;
+    }
     let tenant = &subject.tenant;
     let mut places: BTreeMap<Place, Option<String>> = BTreeMap::new();
     match &subject.selector {

@@ -93,8 +93,10 @@ pub async fn sweep(
             .unreadable_markers
             .extend(unreadable.iter().map(ToString::to_string));
         if !origin.dry_run {
-            // exports asked for by message are kept in the store for a few days
+            // exports asked for by message are kept in the store for a few days, finished
+            // erasures' journals for a month
             crate::sweep_exports(store, tenant, today).await?;
+            crate::erase::sweep_journals(store, tenant, today).await?;
         }
         let now = Timestamp::now();
         let reason = format!("expiry day before {today}");

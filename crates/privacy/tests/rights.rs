@@ -307,9 +307,11 @@ fn erasing_a_caller_by_number_finds_them_under_every_key_and_keeps_the_hold() {
                 .iter()
                 .any(|r| r.action == AuditAction::Erasure && r.recordings == 2)
         );
-        // again: nothing more to erase, nothing announced over the first erasure event
+        // again: nothing more to erase, the first run's answer, nothing announced over the
+        // first erasure event
         let again = erase_with(&w, &w.store, &subject).await.expect("erased");
-        assert_eq!(again.recordings, 0);
+        assert_eq!((again.recordings, again.objects), (2, report.objects));
+        assert!(again.finished_before.is_some());
         assert_eq!(&w.sink.events().last().expect("an event").0, erasure);
     });
 }
@@ -348,10 +350,35 @@ fn an_erasure_interrupted_half_way_ends_in_the_same_state_when_run_again() {
             report.erasure_id,
             event["event_id"].as_str().expect("an id")
         );
-        assert!(
-            w.store.list("_erasures/").await.expect("listed").is_empty(),
-            "the journal is gone"
-        );
+        // the journal stays, finished, for a month; the sweep then deletes it
+        let journals = w.store.list("_erasures/").await.expect("listed");
+        let [journal] = &journals[..] else {
+            panic!("one journal: {journals:?}")
+        };
+        let kept_until = w
+            .store
+            .head(journal)
+            .await
+            .expect("read")
+            .expect("there")
+            .expires_on
+            .expect("a finished journal has a day");
+        for (today, left) in [(kept_until, 1), (kept_until.tomorrow().expect("a day"), 0)] {
+            callscore_privacy::sweep(
+                w.store.as_ref(),
+                &w.audit,
+                &origin(),
+                &["acme".to_string()],
+                today,
+            )
+            .await
+            .expect("swept");
+            assert_eq!(
+                w.store.list("_erasures/").await.expect("listed").len(),
+                left,
+                "swept on {today}"
+            );
+        }
         for prefix in ["acme/respondent/", "acme/consented_contact/"] {
             let left: Vec<_> = w.store.list(prefix).await.expect("listed");
             assert!(left.iter().all(|k| k.as_str().contains("/b1/")), "{left:?}");
@@ -580,11 +607,18 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// acme's caller withdraws their consent, with the default retention.
 async fn withdraw_caller(w: &World) -> callscore_privacy::WithdrawalReport {
+    withdraw_caller_with(w, RetentionConfig::default()).await
+}
+
+/// acme's caller withdraws their consent, with `retention`.
+async fn withdraw_caller_with(
+    w: &World,
+    mut retention: RetentionConfig,
+) -> callscore_privacy::WithdrawalReport {
     let subject = Subject {
         tenant: "acme".into(),
         selector: Selector::Caller(w.number.into()),
     };
-    let mut retention = RetentionConfig::default();
     retention.validate().expect("valid");
     callscore_privacy::withdraw_consent(
         &w.store,
@@ -694,5 +728,238 @@ fn withdrawn_consent_reaches_a_held_recording_that_would_return_to_the_consent()
         );
         let after = record.retention.after_hold.expect("what follows the hold");
         assert_eq!(after.class, RetentionClass::Respondent);
+    });
+}
+
+#[test]
+fn erasing_by_number_finds_a_key_another_process_created_since_the_keys_were_loaded() {
+    pollster::block_on(async {
+        let w = world().await;
+        let Pseudonyms::Ring(ring) = &w.keys else {
+            unreachable!("a keyring")
+        };
+        // `serve`'s sweeper (another process) rotates acme's key after this one loaded its
+        // keys, and a recording of the caller is stored under the new key
+        let other = Keyring::open(ring.dir()).expect("the same keyring");
+        other
+            .rotate("acme", date(2026, 3, 1), Span::new().months(1))
+            .expect("rotated");
+        let march = other.current("acme", date(2026, 3, 15)).expect("a key");
+        store_recording(
+            w.store.as_ref(),
+            &w.sink,
+            "acme",
+            RetentionClass::Respondent,
+            Some(&march.pseudonymize("acme", w.number)),
+            "a4",
+        )
+        .await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let report = erase_with(&w, &w.store, &subject).await.expect("erased");
+        assert_eq!(report.recordings, 3, "a1, a2 and a4 under the new key");
+        assert_eq!(objects_of(&w.store, "a4").await, 0, "a4 is erased");
+    });
+}
+
+/// Exports `subject` into the store, as `serve-privacy` does for a request `id`.
+async fn export_to_store(w: &World, subject: &Subject, id: &str) -> Vec<String> {
+    let bundle =
+        callscore_privacy::StoreBundle::new(w.store.as_ref(), "acme", id, date(2027, 1, 1));
+    callscore_privacy::export(
+        w.store.as_ref(),
+        &bundle,
+        &w.audit,
+        &origin(),
+        &w.keys,
+        subject,
+    )
+    .await
+    .expect("exported");
+    w.store
+        .list(&format!("_exports/acme/{id}/"))
+        .await
+        .expect("listed")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn an_erasure_takes_the_exports_that_hold_the_erased_recordings_and_no_other() {
+    pollster::block_on(async {
+        let w = world().await;
+        let caller = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let other = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Call("call-b1".into()),
+        };
+        let exported = export_to_store(&w, &caller, "r-export").await;
+        assert!(
+            exported.iter().any(|k| k.contains("/recordings/a1/")),
+            "{exported:?}"
+        );
+        let kept = export_to_store(&w, &other, "r-other").await;
+        assert!(!kept.is_empty());
+        erase_with(&w, &w.store, &caller).await.expect("erased");
+        assert_eq!(
+            w.store
+                .list("_exports/acme/r-export/")
+                .await
+                .expect("listed"),
+            Vec::<ObjectKey>::new(),
+            "the caller's export copies what was erased: it goes too"
+        );
+        assert_eq!(
+            w.store
+                .list("_exports/acme/r-other/")
+                .await
+                .expect("listed")
+                .len(),
+            kept.len(),
+            "another subject's export stays"
+        );
+    });
+}
+
+#[test]
+fn an_export_under_a_request_id_used_before_holds_only_what_it_exports_now() {
+    pollster::block_on(async {
+        let w = world().await;
+        let caller = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        let first = export_to_store(&w, &caller, "r-again").await;
+        assert!(first.iter().any(|k| k.contains("/recordings/a1/")));
+        // a1 is erased (by recording: the export is not the caller's erasure), then the same
+        // request is delivered again
+        let a1 = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Recording("a1".into()),
+        };
+        erase_with(&w, &w.store, &a1).await.expect("erased");
+        let again = export_to_store(&w, &caller, "r-again").await;
+        assert!(
+            !again.iter().any(|k| k.contains("/recordings/a1/")),
+            "{again:?}"
+        );
+        assert!(again.iter().any(|k| k.contains("/recordings/a2/")));
+    });
+}
+
+#[test]
+fn an_erasure_run_again_after_it_finished_answers_as_it_did_and_announces_nothing_over_it() {
+    pollster::block_on(async {
+        let w = world().await;
+        for (selector, request) in [
+            (Selector::Caller(w.number.into()), "request-1"),
+            (Selector::Tenant, "request-2"),
+        ] {
+            let subject = Subject {
+                tenant: "acme".into(),
+                selector,
+            };
+            let origin = origin();
+            let erase = || {
+                callscore_privacy::erase(
+                    w.store.as_ref(),
+                    &w.sink,
+                    &w.audit,
+                    &origin,
+                    &w.keys,
+                    &subject,
+                    Some(request),
+                )
+            };
+            let first = erase().await.expect("erased");
+            assert!(first.recordings > 0);
+            let announced = w.sink.events().last().expect("an event").clone();
+            assert_eq!(announced.1["event_type"], "erasure");
+            // the request is delivered again: the same answer, marked as repeated, and the
+            // erasure event on the (compacted) topic is not replaced by an empty one
+            let again = erase().await.expect("answered");
+            assert_eq!(again.recordings, first.recordings, "{again:?}");
+            assert_eq!(again.events, first.events);
+            assert!(again.finished_before.is_some(), "{again:?}");
+            assert_eq!(
+                w.sink.events().last(),
+                Some(&announced),
+                "nothing announced"
+            );
+        }
+    });
+}
+
+#[test]
+fn an_erasure_run_again_after_new_recordings_arrived_announces_them_with_the_first_ones() {
+    pollster::block_on(async {
+        let w = world().await;
+        let subject = Subject {
+            tenant: "acme".into(),
+            selector: Selector::Caller(w.number.into()),
+        };
+        erase_with(&w, &w.store, &subject).await.expect("erased");
+        let Pseudonyms::Ring(ring) = &w.keys else {
+            unreachable!("a keyring")
+        };
+        let february = ring.current("acme", date(2026, 2, 15)).expect("a key");
+        store_recording(
+            w.store.as_ref(),
+            &w.sink,
+            "acme",
+            RetentionClass::Respondent,
+            Some(&february.pseudonymize("acme", w.number)),
+            "a5",
+        )
+        .await;
+        let again = erase_with(&w, &w.store, &subject).await.expect("erased");
+        assert_eq!(again.finished_before, None, "new work was done");
+        let event = w.sink.events().last().expect("an event").1.clone();
+        assert_eq!(event["event_type"], "erasure");
+        assert_eq!(
+            event["recording_ids"],
+            serde_json::json!(["a1", "a2", "a5"]),
+            "the event under the same id names everything erased under it"
+        );
+        assert_eq!(objects_of(&w.store, "a5").await, 0);
+    });
+}
+
+#[test]
+fn withdrawn_consent_never_keeps_a_recording_longer_than_the_consent_did() {
+    pollster::block_on(async {
+        let w = world().await;
+        // respondents are kept 36 months here, longer than a2 (consented, call of 2026-06-01)
+        // is kept: until 2027-06-01
+        let mut retention = RetentionConfig::default();
+        retention.default.respondent = Span::new().months(36);
+        let report = withdraw_caller_with(&w, retention).await;
+        assert_eq!(report.recordings, 1);
+        let moved = w
+            .store
+            .list(&Marker::recording("acme", "a2"))
+            .await
+            .expect("listed");
+        let place = Marker::parse(&moved[0]).expect("a marker").place;
+        assert_eq!(place.class, RetentionClass::Respondent);
+        let record: RecordingRecord = serde_json::from_slice(
+            &w.store
+                .get(&place.record())
+                .await
+                .expect("read")
+                .expect("a record"),
+        )
+        .expect("a record");
+        assert_eq!(
+            record.retention.expires_on,
+            Some(date(2027, 6, 1)),
+            "the caller agreed to be kept until then, not longer"
+        );
     });
 }
