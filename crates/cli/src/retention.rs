@@ -297,6 +297,12 @@ fn sweep_text(output: &SweepOutput) -> String {
                 "  key {key} is due but kept: recordings under it are held\n"
             ));
         }
+        for key in &keys.kept_for_recordings {
+            text.push_str(&format!(
+                "  key {key} is due but kept: recordings under it are still stored (until their \
+                 own expiry)\n"
+            ));
+        }
     }
     text
 }

@@ -187,6 +187,16 @@ pub async fn move_recording(
                 event["retention"]["class"] = serde_json::json!(class_name(class));
                 event["retention"]["expires_on"] = serde_json::json!(expires_on);
                 event["audio"]["uri"] = serde_json::json!(record.audio.uri);
+                // a comment's clip is stored beside the audio, and moves with it
+                if let Some(clip) = event.pointer_mut("/comment/clip/uri") {
+                    let moved = clip
+                        .as_str()
+                        .and_then(|uri| uri.rsplit('/').next())
+                        .map(|file| store.uri(&to.file(file)));
+                    if let Some(uri) = moved {
+                        *clip = serde_json::json!(uri);
+                    }
+                }
             }
             events = record.events.clone();
             let (bytes, record_meta) = encode_record(&record, meta)?;

@@ -2,7 +2,7 @@
 //! [`callscore_pipeline::Keyring`]'s documentation), each change audited.
 
 use callscore_pipeline::audit::{AuditAction, AuditCounts, AuditLog, AuditOrigin, AuditRecord};
-use callscore_pipeline::layout::Place;
+use callscore_pipeline::layout::{CLASSES, Place};
 use callscore_pipeline::{AudioStore, Keyring, RetentionConfig};
 use callscore_survey::RetentionClass;
 use jiff::civil::Date;
@@ -20,6 +20,11 @@ pub struct KeysReport {
     pub destroyed: Vec<String>,
     /// Keys due but kept because recordings under them are held: `TENANT/KEYID`.
     pub kept_for_holds: Vec<String>,
+    /// Keys due by the retention configured now but kept because recordings under them are
+    /// still stored (kept longer by the retention they were stored with): destroying the key
+    /// would leave them unfindable by the caller's number. They go once those recordings
+    /// have: `TENANT/KEYID`.
+    pub kept_for_recordings: Vec<String>,
     /// Whether nothing was changed (a dry run).
     pub dry_run: bool,
 }
@@ -62,7 +67,8 @@ pub async fn rotate_keys(
 
 /// Destroys every key whose pseudonyms may no longer be kept on `today`: retired, and the
 /// tenant's longest retention (capped) past its retirement, unless a recording under it is
-/// still held.
+/// still held, or still stored at all (its expiry was set by the retention configured when it
+/// arrived, which may have been longer).
 pub async fn destroy_keys(
     store: &impl AudioStore,
     keyring: &Keyring,
@@ -89,6 +95,10 @@ pub async fn destroy_keys(
                 report.kept_for_holds.push(format!("{tenant}/{id}"));
                 continue;
             }
+            if stored_under(store, &tenant, &id).await? {
+                report.kept_for_recordings.push(format!("{tenant}/{id}"));
+                continue;
+            }
             if !origin.dry_run {
                 keyring.destroy(&tenant, &id)?;
             }
@@ -113,4 +123,23 @@ pub async fn destroy_keys(
         }
     }
     Ok(report)
+}
+
+/// Whether any recording of `tenant` is stored under key `id`, in a class that expires: one
+/// request per class (a caller's segment is `ps-KEYID-…`).
+async fn stored_under(
+    store: &impl AudioStore,
+    tenant: &str,
+    id: &str,
+) -> Result<bool, PrivacyError> {
+    for class in CLASSES {
+        if class == RetentionClass::LegalHold {
+            continue;
+        }
+        let prefix = format!("{}ps-{id}-", Place::class_prefix(tenant, class));
+        if !store.list_after(&prefix, None, 1).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -53,7 +53,8 @@ fn store_recording(
             "retention": {"class": class, "expires_on": expires_on,
                 "after_hold": after_hold.map(|(c, d)| serde_json::json!({"class": c, "expires_on": d}))},
             "events": [{"event_id": format!("e-{id}"), "retention": {"class": class, "expires_on": expires_on},
-                "audio": {"uri": store.uri(&place.audio("wav"))}}],
+                "audio": {"uri": store.uri(&place.audio("wav"))},
+                "comment": {"clip": {"uri": store.uri(&place.file("comment-why.opus"))}}}],
             "stored_at": "2026-01-01T00:00:00Z"
         });
         let record: RecordingRecord = serde_json::from_value(record).expect("a record");
@@ -237,6 +238,11 @@ fn a_released_hold_takes_its_normal_class_and_expiry_and_is_then_swept() {
             .expect("a URI")
             .contains("/respondent/")
     );
+    assert_eq!(
+        events[0].1["comment"]["clip"]["uri"],
+        store.uri(&moved.file("comment-why.opus")),
+        "the comment's clip moved with the audio"
+    );
     // now the sweep deletes it
     let report = pollster::block_on(callscore_privacy::sweep(
         &store,
@@ -370,4 +376,64 @@ fn an_export_still_being_written_is_kept_by_its_files_expiry_until_its_day() {
         "gone after its day, manifest or not"
     );
     assert_eq!(store.len(), 0);
+}
+
+#[test]
+fn a_key_is_kept_while_a_recording_under_it_is_stored_whatever_the_retention_says_now() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let ring = Keyring::open(dir.path()).expect("a keyring");
+    let month = Span::new().months(1);
+    for day in [date(2026, 1, 1), date(2026, 2, 1)] {
+        ring.rotate("acme", day, month).expect("rotated");
+    }
+    // stored under the first key with the 36 months a retention configured then gave it; the
+    // retention configured now (the default, 24 months) makes the key due on 2028-02-01
+    let store = MemoryStore::default();
+    let kept = Place::new(
+        "acme",
+        RetentionClass::Respondent,
+        Some(&format!("ps-k20260101-{:064x}", 1)),
+        "r1",
+    );
+    let expires_on = date(2029, 1, 31);
+    for marker in Marker::of(&kept, "call-r1", Some(expires_on)) {
+        pollster::block_on(store.mark(&marker.key())).expect("marked");
+    }
+    pollster::block_on(store.mark(&kept.file("audio.wav"))).expect("stored");
+    let audit = MemoryAudit::default();
+    let mut retention = RetentionConfig::default();
+    retention.validate().expect("valid");
+    let destroy = |today| {
+        pollster::block_on(callscore_privacy::destroy_keys(
+            &store,
+            &ring,
+            &audit,
+            &origin(false),
+            &retention,
+            today,
+        ))
+        .expect("checked")
+    };
+    let report = destroy(date(2028, 2, 1));
+    assert_eq!(
+        report.destroyed,
+        Vec::<String>::new(),
+        "its recording could no longer be found by the caller's number"
+    );
+    assert_eq!(
+        report.kept_for_recordings,
+        vec!["acme/k20260101".to_string()]
+    );
+    assert_eq!(ring.held("acme").len(), 2);
+    // the sweep deletes the recording on its day; then the key goes
+    pollster::block_on(callscore_privacy::sweep(
+        &store,
+        &audit,
+        &origin(false),
+        &["acme".to_string()],
+        expires_on.tomorrow().expect("a day"),
+    ))
+    .expect("swept");
+    let report = destroy(expires_on.tomorrow().expect("a day"));
+    assert_eq!(report.destroyed, vec!["acme/k20260101".to_string()]);
 }
