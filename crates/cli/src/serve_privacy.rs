@@ -20,7 +20,7 @@ use callscore_privacy::{
 };
 use callscore_s3::S3Store;
 use callscore_telemetry::{Check, Health, Limits, Metrics, Status, Telemetry};
-use callscore_worker::{CancellationToken, RetryPolicy};
+use callscore_worker::{CancellationToken, Observer, RetryPolicy};
 use jiff::Timestamp;
 
 use crate::serve::config::Config;
@@ -55,6 +55,7 @@ struct Service {
     results_topic: String,
     origin: AuditOrigin,
     retry: RetryPolicy,
+    telemetry: Telemetry,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
@@ -167,8 +168,10 @@ async fn serve(
             attempts: None,
             blocked_attempts: None,
         },
+        telemetry: telemetry.clone(),
     };
     tracing::info!(topic = %requests, "consuming privacy requests");
+    let mut fatal = None;
     loop {
         let raw = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -177,8 +180,14 @@ async fn serve(
                 None => break,
             },
         };
-        if !service.handle(raw, &shutdown).await {
-            break;
+        match service.handle(raw, &shutdown).await {
+            Handled::Next => {}
+            Handled::Stopped => break,
+            Handled::Fatal(why) => {
+                telemetry.check(Check::Delivery, false, Status::Failed);
+                fatal = Some(why);
+                break;
+            }
         }
     }
     health.stopping();
@@ -189,12 +198,77 @@ async fn serve(
         .context("committing offsets at shutdown")?;
     stop_http.cancel();
     let _ = http.await;
-    Ok(())
+    match fatal {
+        Some(why) => Err(anyhow::anyhow!(why).context("an adapter failed for good")),
+        None => Ok(()),
+    }
+}
+
+/// How handling a request ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Handled {
+    /// Answered (or dead-lettered) and acknowledged: on to the next.
+    Next,
+    /// Stopped (SIGTERM) before: it is delivered again.
+    Stopped,
+    /// An adapter broke for good: the service stops with an error, and is restarted.
+    Fatal(String),
+}
+
+/// A request's execution: its report, and what a legal hold or an Object Lock kept.
+struct Executed {
+    report: serde_json::Value,
+    kept: Option<String>,
+}
+
+/// What an execution comes to: an answer to publish, or a failure to wait out (transient,
+/// blocked) or to stop on (fatal). A refusal that will not change (permanent) is answered
+/// `failed`: waiting would block every later request behind it.
+fn judge(
+    executed: Result<Executed, PrivacyError>,
+) -> Result<(ResultStatus, String, serde_json::Value), Failure> {
+    let failed = |why: String| Ok((ResultStatus::Failed, why, serde_json::Value::Null));
+    let failure = match executed {
+        Ok(Executed { report, kept: None }) => {
+            return Ok((ResultStatus::Done, "done".into(), report));
+        }
+        Ok(Executed {
+            report,
+            kept: Some(why),
+        }) => return Ok((ResultStatus::Partial, why, report)),
+        Err(PrivacyError::Refused(why)) => {
+            return Ok((ResultStatus::Refused, why, serde_json::Value::Null));
+        }
+        Err(PrivacyError::Damaged(why)) => return failed(why),
+        Err(PrivacyError::Store(e)) => {
+            Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string())
+        }
+        Err(PrivacyError::Log(e)) => Failure::new(
+            Stage::Publish,
+            Reason::PublishFailed,
+            e.retry,
+            e.to_string(),
+        ),
+        // the keyring is the deployment's (a mount, a key file): it waits for an operator
+        Err(PrivacyError::Keyring(e)) => Failure::new(
+            Stage::Score,
+            Reason::InvalidMetadata,
+            Retry::Blocked,
+            e.to_string(),
+        ),
+    };
+    if failure.retry == Retry::Permanent {
+        return failed(format!(
+            "{failure}; an operator has to look (sending the request again carries on where \
+             it stopped)"
+        ));
+    }
+    Err(failure)
 }
 
 impl Service {
-    /// Handles one request to its acknowledgement; `false` when stopped before.
-    async fn handle(&self, raw: Raw, shutdown: &CancellationToken) -> bool {
+    /// Handles one request to its acknowledgement.
+    async fn handle(&self, raw: Raw, shutdown: &CancellationToken) -> Handled {
         let input = raw.receipt.input();
         let request = match PrivacyRequest::parse(&raw.value) {
             Ok(request) => request,
@@ -211,38 +285,30 @@ impl Service {
                         self.source
                             .reject(&raw.receipt, &letter, None)
                             .await
-                            .map_err(|e| anyhow::anyhow!(e))
+                            .map_err(|e| {
+                                Failure::new(
+                                    Stage::Publish,
+                                    Reason::PublishFailed,
+                                    e.retry,
+                                    e.to_string(),
+                                )
+                            })
                     })
                     .await;
-                if stored.is_none() {
-                    return false;
+                if let Err(stop) = stored {
+                    return stop;
                 }
                 return self.ack(raw).await;
             }
         };
-        let result = self
-            .retrying(shutdown, || async {
-                match self.execute(&request).await {
-                    Ok(report) => Ok(self.result(&request, ResultStatus::Done, "done", report)),
-                    Err(PrivacyError::Refused(why)) => Ok(self.result(
-                        &request,
-                        ResultStatus::Refused,
-                        &why,
-                        serde_json::Value::Null,
-                    )),
-                    Err(PrivacyError::Damaged(why)) => Ok(self.result(
-                        &request,
-                        ResultStatus::Failed,
-                        &why,
-                        serde_json::Value::Null,
-                    )),
-                    Err(other) => Err(anyhow::anyhow!(other)),
-                }
-            })
+        let answer = self
+            .retrying(shutdown, || async { judge(self.execute(&request).await) })
             .await;
-        let Some(result) = result else {
-            return false;
+        let (status, message, report) = match answer {
+            Ok(answer) => answer,
+            Err(stop) => return stop,
         };
+        let result = self.result(&request, status, &message, report);
         let value = serde_json::to_value(&result).unwrap_or_default();
         let published = self
             .retrying(shutdown, || async {
@@ -254,30 +320,46 @@ impl Service {
                         "com.callscore.privacy-result.v1",
                     )
                     .await
-                    .map_err(|e| anyhow::anyhow!(e))
+                    .map_err(|e| {
+                        Failure::new(
+                            Stage::Publish,
+                            Reason::PublishFailed,
+                            e.retry,
+                            e.to_string(),
+                        )
+                    })
             })
             .await;
-        if published.is_none() {
-            return false;
+        if let Err(stop) = published {
+            return stop;
         }
-        tracing::info!(
-            request = %request.request_id,
-            action = ?request.action,
-            status = ?result.status,
-            "privacy request answered"
-        );
+        if result.status == ResultStatus::Failed {
+            tracing::error!(
+                request = %request.request_id,
+                action = ?request.action,
+                error = %result.message,
+                "a privacy request failed: an operator has to look"
+            );
+        } else {
+            tracing::info!(
+                request = %request.request_id,
+                action = ?request.action,
+                status = ?result.status,
+                "privacy request answered"
+            );
+        }
         self.ack(raw).await
     }
 
-    async fn ack(&self, raw: Raw) -> bool {
+    async fn ack(&self, raw: Raw) -> Handled {
         if let Err(error) = self.source.ack(raw.receipt).await {
             tracing::warn!(%error, "acknowledging");
         }
-        true
+        Handled::Next
     }
 
     /// Runs the request as the command would.
-    async fn execute(&self, request: &PrivacyRequest) -> Result<serde_json::Value, PrivacyError> {
+    async fn execute(&self, request: &PrivacyRequest) -> Result<Executed, PrivacyError> {
         let subject = request.subject().map_err(PrivacyError::Refused)?;
         let origin = callscore_pipeline::audit::AuditOrigin {
             dry_run: request.dry_run,
@@ -289,9 +371,10 @@ impl Service {
         };
         let store = self.store.as_ref();
         let sink = self.sink.as_ref();
+        let mut kept = None;
         let report = match request.action {
-            Action::Erase => serde_json::to_value(
-                callscore_privacy::erase(
+            Action::Erase => {
+                let report = callscore_privacy::erase(
                     store,
                     sink,
                     sink,
@@ -300,8 +383,10 @@ impl Service {
                     &subject,
                     Some(&request.request_id),
                 )
-                .await?,
-            ),
+                .await?;
+                kept = crate::rights::kept(&report);
+                serde_json::to_value(report)
+            }
             Action::Export => {
                 let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
                 let keep = today
@@ -333,7 +418,8 @@ impl Service {
                 .await?,
             ),
         };
-        report.map_err(|e| PrivacyError::Damaged(e.to_string()))
+        let report = report.map_err(|e| PrivacyError::Damaged(e.to_string()))?;
+        Ok(Executed { report, kept })
     }
 
     fn result(
@@ -355,31 +441,129 @@ impl Service {
         }
     }
 
-    /// Runs `attempt` until it succeeds, retrying failures with backoff; `None` when stopped.
-    async fn retrying<T, F, Fut>(&self, shutdown: &CancellationToken, mut attempt: F) -> Option<T>
+    /// Runs `attempt` until it succeeds, waiting out failures with backoff (a blocked one
+    /// marks the service not ready until it passes); a fatal one stops.
+    async fn retrying<T, F, Fut>(
+        &self,
+        shutdown: &CancellationToken,
+        mut attempt: F,
+    ) -> Result<T, Handled>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = anyhow::Result<T>>,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut failures = 0u32;
+        let mut blocked = false;
         loop {
-            match attempt().await {
-                Ok(value) => return Some(value),
-                Err(error) => {
-                    failures += 1;
-                    let wait = self.retry.wait(failures, 0.5);
-                    tracing::warn!(
-                        error = %callscore_pipeline::redact::redact(&format!("{error:#}")),
-                        retry = Retry::Transient.as_str(),
-                        retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        "retrying a privacy request"
-                    );
-                    tokio::select! {
-                        () = shutdown.cancelled() => return None,
-                        () = tokio::time::sleep(wait) => {}
+            let failure = match attempt().await {
+                Ok(value) => {
+                    if blocked {
+                        self.telemetry.unblocked();
                     }
+                    return Ok(value);
                 }
+                Err(failure) => failure,
+            };
+            if failure.retry == Retry::Fatal {
+                return Err(Handled::Fatal(failure.to_string()));
+            }
+            failures += 1;
+            let wait = self.retry.wait(failures, 0.5);
+            if failure.retry != Retry::Transient && !blocked {
+                blocked = true;
+                self.telemetry.blocked(&failure);
+            }
+            self.telemetry.retrying(&failure, failures, wait);
+            tokio::select! {
+                () = shutdown.cancelled() => return Err(Handled::Stopped),
+                () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callscore_pipeline::{SinkError, StoreError};
+
+    fn store_error(retry: Retry) -> PrivacyError {
+        PrivacyError::Store(StoreError {
+            operation: "delete",
+            key: "acme/respondent/x".into(),
+            retry,
+            message: "refused".into(),
+        })
+    }
+
+    #[test]
+    fn a_refusal_that_will_not_change_is_answered_failed_instead_of_blocking_the_requests_behind_it()
+     {
+        let (status, message, _) = judge(Err(store_error(Retry::Permanent))).expect("answered");
+        assert_eq!(status, ResultStatus::Failed);
+        assert!(message.contains("an operator has to look"), "{message}");
+        let published = PrivacyError::Log(SinkError {
+            what: "events",
+            retry: Retry::Permanent,
+            message: "too large".into(),
+        });
+        assert_eq!(
+            judge(Err(published)).expect("answered").0,
+            ResultStatus::Failed
+        );
+    }
+
+    #[test]
+    fn outages_and_refused_access_are_waited_out_and_a_broken_adapter_stops_the_service() {
+        for retry in [Retry::Transient, Retry::Blocked, Retry::Fatal] {
+            let failure = judge(Err(store_error(retry))).expect_err("not an answer");
+            assert_eq!(failure.retry, retry);
+        }
+        let keyring = PrivacyError::Keyring(callscore_pipeline::KeyringError::Io {
+            path: "keys/acme".into(),
+            source: std::io::Error::other("unmounted"),
+        });
+        assert_eq!(
+            judge(Err(keyring)).expect_err("waited out").retry,
+            Retry::Blocked
+        );
+    }
+
+    #[test]
+    fn an_erasure_that_had_to_keep_something_is_answered_partial_saying_what() {
+        let report = callscore_privacy::ErasureReport {
+            erasure_id: "e".into(),
+            tenant: "acme".into(),
+            selector: "caller".into(),
+            recordings: 2,
+            objects: 4,
+            versions: 0,
+            locked: 1,
+            held: vec!["a3".into()],
+            events: 4,
+            contacts: 0,
+            transcriptions: 0,
+            export_files: 0,
+            keys_destroyed: Vec::new(),
+            dry_run: false,
+            finished_before: None,
+        };
+        let kept = crate::rights::kept(&report);
+        let (status, message, _) = judge(Ok(Executed {
+            report: serde_json::Value::Null,
+            kept,
+        }))
+        .expect("answered");
+        assert_eq!(status, ResultStatus::Partial);
+        assert!(
+            message.contains("legal hold (a3)") && message.contains("1 stored versions"),
+            "{message}"
+        );
+        let everything = callscore_privacy::ErasureReport {
+            locked: 0,
+            held: Vec::new(),
+            ..report
+        };
+        assert_eq!(crate::rights::kept(&everything), None);
     }
 }

@@ -396,6 +396,8 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
     let requests = [
         serde_json::json!({"schema_version": 1, "request_id": "r-bad", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A, "call_id": "x"}}),
         serde_json::json!({"schema_version": 1, "request_id": "r-1", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A}}),
+        // delivered twice (a CRM that sends again)
+        serde_json::json!({"schema_version": 1, "request_id": "r-1", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A}}),
         serde_json::json!({"schema_version": 1, "request_id": "r-2", "action": "export", "tenant": "acme", "subject": {"caller_number": CALLER_B}}),
         serde_json::json!({"schema_version": 1, "request_id": "r-3", "action": "withdraw_consent", "tenant": "acme", "subject": {"caller_number": CALLER_B}}),
         serde_json::json!({"schema_version": 1, "request_id": "client-7", "action": "erase", "tenant": "globex", "subject": {"whole_tenant": true}}),
@@ -415,14 +417,14 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
     }
     let deadline = Instant::now() + DONE;
     let mut results = Vec::new();
-    while results.len() < 4 && Instant::now() < deadline {
-        results = services.read(PRIVACY_RESULTS, 4, Duration::from_secs(5));
+    while results.len() < 5 && Instant::now() < deadline {
+        results = services.read(PRIVACY_RESULTS, 5, Duration::from_secs(5));
     }
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(
         results.len(),
-        4,
+        5,
         "log:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
@@ -437,6 +439,35 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
         })
         .collect();
     assert!(statuses.iter().all(|(_, s)| s == "done"), "{statuses:?}");
+    // the request delivered again is answered as the first time, not with an empty erasure
+    let first_erasures: Vec<Value> = results
+        .iter()
+        .map(service::Read::json)
+        .filter(|r| r["request_id"] == "r-1")
+        .map(|r| r["report"].clone())
+        .collect();
+    let [first, again] = &first_erasures[..] else {
+        panic!("r-1 answered twice: {first_erasures:?}")
+    };
+    assert_eq!(first["recordings"], 2, "{first}");
+    assert_eq!(
+        (&again["recordings"], &again["events"], &again["erasure_id"]),
+        (&first["recordings"], &first["events"], &first["erasure_id"]),
+        "{again}"
+    );
+    assert!(again["finished_before"].is_string(), "{again}");
+    let erasure_events: Vec<Value> = services
+        .read(SCORES, usize::MAX, Duration::from_secs(3))
+        .iter()
+        .filter(|m| !m.payload.is_empty())
+        .map(service::Read::json)
+        .filter(|e| e["event_type"] == "erasure" && e["event_id"] == first["erasure_id"])
+        .collect();
+    assert_eq!(
+        erasure_events.len(),
+        1,
+        "announced once: {erasure_events:?}"
+    );
     let letters = services.read(service::DEAD_LETTERS, 1, Duration::from_secs(5));
     assert_eq!(
         letters.len(),

@@ -79,16 +79,19 @@ impl PrivacyRequest {
                 request.schema_version
             ));
         }
+        // both name folders in the store: `.` and `..` would not be a folder of their own
         let valid_id = |id: &str| {
-            !id.is_empty()
-                && id.len() <= 128
+            id.len() <= 128
+                && id.chars().any(|c| c.is_ascii_alphanumeric())
                 && id
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         };
         if !valid_id(&request.request_id) || !valid_id(&request.tenant) {
             return Err(
-                "request_id and tenant must be 1 to 128 letters, digits, '.', '_' or '-'".into(),
+                "request_id and tenant must be 1 to 128 letters, digits, '.', '_' or '-', \
+                 with a letter or digit among them"
+                    .into(),
             );
         }
         request.subject()?;
@@ -138,11 +141,16 @@ impl PrivacyRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResultStatus {
-    /// Done.
+    /// Done. A subject of whom nothing is stored is done too, with nothing counted.
     Done,
-    /// Refused before anything was touched (an unknown recording, a wrong selector).
+    /// Done, except what a legal hold or an Object Lock keeps (an erasure): the message and
+    /// the report say what; the requester is told why it is kept.
+    Partial,
+    /// Refused before anything was touched (a wrong selector).
     Refused,
-    /// Failed on damaged data (an unreadable record): an operator has to look.
+    /// Failed: damaged data (an unreadable record or journal) or a refusal of the store or a
+    /// topic that will not change. An operator has to look; sending the request again
+    /// carries on where it stopped.
     Failed,
 }
 
@@ -166,4 +174,34 @@ pub struct PrivacyResult {
     pub report: serde_json::Value,
     /// When it finished.
     pub finished_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(request_id: &str, tenant: &str) -> Vec<u8> {
+        serde_json::json!({"schema_version": 1, "request_id": request_id, "action": "export",
+            "tenant": tenant, "subject": {"call_id": "call-1"}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn ids_that_would_not_be_a_folder_of_their_own_are_refused() {
+        for (request_id, tenant) in [
+            ("..", "acme"),
+            (".", "acme"),
+            ("r-1", ".."),
+            ("", "acme"),
+            ("r/1", "acme"),
+        ] {
+            let parsed = PrivacyRequest::parse(&request(request_id, tenant));
+            assert!(parsed.is_err(), "{request_id:?} of {tenant:?}: {parsed:?}");
+        }
+        for (request_id, tenant) in [("r-1", "acme"), ("crm.4711", "a_b"), ("..r", "x")] {
+            let parsed = PrivacyRequest::parse(&request(request_id, tenant));
+            assert!(parsed.is_ok(), "{request_id:?} of {tenant:?}: {parsed:?}");
+        }
+    }
 }
