@@ -171,7 +171,11 @@ impl LocalStore {
         // caller whose data is gone
         let mut dir = path.parent();
         while let Some(d) = dir {
-            if d == self.root || fs::remove_dir(d).is_err() {
+            if d == self.root {
+                break;
+            }
+            remove_leftovers(d);
+            if fs::remove_dir(d).is_err() {
                 break;
             }
             dir = d.parent();
@@ -310,6 +314,24 @@ fn entry_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// In a folder that holds nothing but temporary files (a write killed half-way leaves one),
+/// removes them: partial copies of objects that are gone, which no listing shows.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    let only_leftovers = entries.iter().all(|entry| {
+        entry.file_type().is_ok_and(|t| t.is_file())
+            && is_temporary(&entry.file_name().to_string_lossy())
+    });
+    if only_leftovers {
+        for entry in entries {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     // unique per process and per write, so two workers never share a temporary file
@@ -318,10 +340,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!("{TEMPORARY}{}-{n}", std::process::id()));
     let temporary = PathBuf::from(temporary);
-    let mut file = File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)
+    let written = File::create(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)
+    });
+    if written.is_err() {
+        // a partial copy of the object must not outlive the write
+        let _ = fs::remove_file(&temporary);
+    }
+    written
 }
 
 fn walk(root: &Path, dir: &Path, keys: &mut Vec<ObjectKey>) -> io::Result<()> {
@@ -449,10 +477,15 @@ fn rewrite_without(path: &Path, field: &str, keys: &[String]) -> io::Result<()> 
     };
     let mut kept = String::with_capacity(text.len());
     for line in text.lines() {
-        let retracted = serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v.get(field).and_then(|k| k.as_str()).map(str::to_string))
-            .is_some_and(|key| keys.contains(&key));
+        let retracted = match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) => value
+                .get(field)
+                .and_then(|k| k.as_str())
+                .is_some_and(|key| keys.iter().any(|k| k == key)),
+            // a damaged line (a write cut short by a full disk, the next one glued to it) that
+            // names a retracted key goes too: nobody can read it, and it may hold a number
+            Err(_) => keys.iter().any(|key| line.contains(&format!("\"{key}\""))),
+        };
         if !retracted {
             kept.push_str(line);
             kept.push('\n');
@@ -559,5 +592,62 @@ mod tests {
         let recordings =
             pollster::block_on(store.children("acme/respondent/ps-1/")).expect("listed");
         assert_eq!(recordings, vec!["call.tmp-7-2".to_string()]);
+    }
+
+    #[test]
+    fn a_write_that_fails_leaves_no_temporary_copy_behind() {
+        let dir = tempfile::tempdir().expect("a directory");
+        // the rename fails: a non-empty folder is in the way
+        let path = dir.path().join("record.json");
+        std::fs::create_dir_all(path.join("x")).expect("a folder");
+        assert!(write_atomically(&path, b"{\"caller\": \"ps-1\"}").is_err());
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .map(|e| entry_name(&e.expect("an entry").path()))
+            .collect();
+        assert_eq!(left, vec!["record.json".to_string()], "{left:?}");
+    }
+
+    #[test]
+    fn deleting_a_folders_last_object_takes_what_stopped_writes_left_in_it() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = LocalStore::open(dir.path()).expect("a store");
+        let audio = ObjectKey::parse("acme/respondent/ps-1/r1/audio.wav").expect("a key");
+        let meta = ObjectMeta {
+            tenant: "acme".into(),
+            recording_id: "r1".into(),
+            retention_class: callscore_survey::RetentionClass::Respondent,
+            expires_on: None,
+            sha256: crate::hex(&Sha256::digest(b"audio")),
+            content_type: "audio/wav".into(),
+            size: 5,
+        };
+        pollster::block_on(store.put(&audio, b"audio", &meta)).expect("stored");
+        // a process killed while writing the record left its temporary file: a partial copy
+        // of the record, which no listing shows
+        let folder = dir.path().join("acme/respondent/ps-1/r1");
+        std::fs::write(folder.join("record.json.tmp-41-3"), "{\"events\"").expect("written");
+        pollster::block_on(store.delete(&audio)).expect("deleted");
+        assert!(
+            !dir.path().join("acme/respondent/ps-1").exists(),
+            "no trace of the caller is left"
+        );
+    }
+
+    #[test]
+    fn a_retraction_takes_a_damaged_line_that_names_what_it_retracts() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("contact-requests.ndjson");
+        let lines = [
+            r#"{"request_id": "c-1", "caller_number": "+31205550001"}"#,
+            // a write cut short, the retry's whole line glued to it
+            r#"{"request_id": "c-2", "caller_num{"request_id": "c-2", "caller_number": "+31205550002"}"#,
+            r#"{"request_id": "c-3", "caller_number": "+31205550003"}"#,
+            r#"{"request_id": "c-4", "caller_num"#,
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").expect("written");
+        rewrite_without(&path, "request_id", &["c-1".into(), "c-2".into()]).expect("rewritten");
+        let left = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(left, format!("{}\n{}\n", lines[2], lines[3]));
     }
 }
