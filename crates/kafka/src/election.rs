@@ -16,6 +16,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 
 /// How long one poll of the election waits.
 const POLL: Duration = Duration::from_millis(500);
+/// How often the same election error is logged again.
+const ELECTION_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 struct Context {
     topic: String,
@@ -99,10 +101,24 @@ impl Election {
             std::thread::Builder::new()
                 .name("kafka-election".into())
                 .spawn(move || {
+                    let mut said: Option<(String, std::time::Instant)> = None;
                     while !stop.load(Ordering::Relaxed) {
                         // serves the group; the paused partitions deliver nothing
                         if let Some(Err(error)) = consumer.poll(POLL) {
-                            tracing::debug!(%error, "election");
+                            // an election that cannot join leaves the sweep to no one: said
+                            // once a minute, not every poll
+                            let text = error.to_string();
+                            let again = said.as_ref().is_none_or(|(last, at)| {
+                                *last != text || at.elapsed() >= ELECTION_WARNING_EVERY
+                            });
+                            if again {
+                                tracing::warn!(
+                                    %error,
+                                    "the sweeper's election: this instance cannot take part \
+                                     (another may lead; if none can, no sweep runs)"
+                                );
+                                said = Some((text, std::time::Instant::now()));
+                            }
                         }
                     }
                     consumer.unsubscribe();

@@ -504,18 +504,23 @@ where
 
     /// Decodes, detects and scores on the blocking pool, at most `workers` at once.
     async fn analyse(&self, incoming: Incoming) -> Result<Analysis, Failure> {
-        let _cpu = Arc::clone(&self.cpu)
+        let cpu = Arc::clone(&self.cpu)
             .acquire_owned()
             .await
             .map_err(|_| analysis_lost("the analysis pool is closed"))?;
         let pipeline = self.worker.pipeline.clone();
-        tokio::task::spawn_blocking(move || pipeline.analyse(incoming))
-            .await
-            .unwrap_or_else(|error| {
-                // a panic while analysing is a bug this input triggers: dead-letter it, so it
-                // cannot stall its partition
-                Err(analysis_lost(&format!("the analysis failed: {error}")))
-            })
+        // the permit goes with the analysis: work revoked while it runs is let go at once,
+        // but its analysis still holds a core until it ends
+        tokio::task::spawn_blocking(move || {
+            let _cpu = cpu;
+            pipeline.analyse(incoming)
+        })
+        .await
+        .unwrap_or_else(|error| {
+            // a panic while analysing is a bug this input triggers: dead-letter it, so it
+            // cannot stall its partition
+            Err(analysis_lost(&format!("the analysis failed: {error}")))
+        })
     }
 
     /// Staged audio: its size reserved against the byte bound first, then its bytes, then
