@@ -31,7 +31,7 @@ use crate::ports::{
 use crate::pseudonym::{PseudonymKey, hex};
 use crate::record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
 use crate::retention::{RetentionConfig, RetentionDecision};
-use crate::transcription::{TRANSCRIPTION_VERSION, TranscriptionRequest};
+use crate::transcription::TranscriptionRequest;
 use crate::{OUTPUT_EXTENSION_FALLBACK, RecordingMetadata};
 use callscore_prompts::Prompt;
 
@@ -349,7 +349,7 @@ impl Pipeline {
             |e: StoreError| Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string());
         let answers = self.with_clips(&analysis, store);
         let built = self.events(&analysis, &answers, &store.uri(&analysis.key), processed_at)?;
-        let transcriptions = transcription_requests(&built, processed_at)?;
+        let transcriptions = transcription_requests(&built, processed_at);
         let mut values = Vec::with_capacity(built.scores.len() + 1);
         for score in &built.scores {
             values.push(to_value(score)?);
@@ -608,36 +608,12 @@ impl Analysis {
 }
 
 /// One transcription request per stored comment clip.
-fn transcription_requests(
-    built: &Events,
-    requested_at: Timestamp,
-) -> Result<Vec<TranscriptionRequest>, Failure> {
-    let mut requests = Vec::new();
-    for score in &built.scores {
-        let Some(comment) = &score.comment else {
-            continue;
-        };
-        let (Some(clip), Some(request_id)) = (&comment.clip, &comment.transcription_request_id)
-        else {
-            continue;
-        };
-        requests.push(TranscriptionRequest {
-            schema_version: TRANSCRIPTION_VERSION,
-            event_type: "transcription_request".into(),
-            request_id: request_id.clone(),
-            tenant: score.context.tenant.clone(),
-            recording_id: score.context.recording_id.clone(),
-            survey_id: score.survey_id.clone(),
-            survey_version: score.survey_version,
-            question_id: score.question_id.clone(),
-            score_event_id: score.event_id.clone(),
-            language: comment.language.clone(),
-            clip: clip.clone(),
-            retention: score.context.retention,
-            requested_at,
-        });
-    }
-    Ok(requests)
+fn transcription_requests(built: &Events, requested_at: Timestamp) -> Vec<TranscriptionRequest> {
+    built
+        .scores
+        .iter()
+        .filter_map(|score| TranscriptionRequest::of(score, requested_at))
+        .collect()
 }
 /// The survey's answers from the keys heard in band and those the metadata reports, and the
 /// clips of the comments heard on the caller's channel.

@@ -9,7 +9,7 @@
 //! copy. Neither message carries the caller's number or pseudonym: the transcriber needs the
 //! clip, not the person.
 
-use callscore_survey::{ClipFacts, Retention};
+use callscore_survey::{ClipFacts, Retention, ScoreEvent};
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,27 @@ pub struct TranscriptionRequest {
 }
 
 impl TranscriptionRequest {
+    /// The request for a score event's stored comment clip, with the event's retention;
+    /// `None` for an event without one.
+    pub fn of(score: &ScoreEvent, requested_at: Timestamp) -> Option<TranscriptionRequest> {
+        let comment = score.comment.as_ref()?;
+        Some(TranscriptionRequest {
+            schema_version: TRANSCRIPTION_VERSION,
+            event_type: "transcription_request".into(),
+            request_id: comment.transcription_request_id.clone()?,
+            tenant: score.context.tenant.clone(),
+            recording_id: score.context.recording_id.clone(),
+            survey_id: score.survey_id.clone(),
+            survey_version: score.survey_version,
+            question_id: score.question_id.clone(),
+            score_event_id: score.event_id.clone(),
+            language: comment.language.clone(),
+            clip: comment.clip.clone()?,
+            retention: score.context.retention,
+            requested_at,
+        })
+    }
+
     /// The request id of a comment: 32 hex digits of SHA-256 over the tenant, the recording
     /// and the question.
     pub fn id(tenant: &str, recording_id: &str, question_id: &str) -> String {

@@ -88,7 +88,7 @@ pub async fn withdraw_consent(
                 Some(expires_on),
             )
             .await?;
-            sink.publish(&events).await?;
+            crate::hold::republish(sink, &events).await?;
         }
         for f in held {
             let Some(record) = &f.record else {

@@ -3,10 +3,11 @@
 //! location under the same ids (a compacted topic keeps the corrected fact), and the
 //! release is audited. When its normal expiry has already passed, the next sweep deletes it.
 
+use callscore_pipeline::TranscriptionRequest;
 use callscore_pipeline::audit::{AuditAction, AuditCounts, AuditLog, AuditOrigin, AuditRecord};
 use callscore_pipeline::layout::{Marker, Place};
 use callscore_pipeline::{AudioStore, EventSink, ObjectMeta, RecordingRecord, class_name, hex};
-use callscore_survey::RetentionClass;
+use callscore_survey::{RetentionClass, ScoreEvent};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
@@ -85,7 +86,7 @@ pub async fn release_hold(
             Some(after.expires_on),
         )
         .await?;
-        sink.publish(&events).await?;
+        republish(sink, &events).await?;
         report.events = events.len();
     }
     let record = AuditRecord::new(
@@ -209,6 +210,27 @@ pub async fn move_recording(
     }
     delete_recording(store, from, call_id, old_expiry).await?;
     Ok((to, events))
+}
+
+/// Publishes a moved recording's events again (under the same ids), and its comments'
+/// transcription requests with the retention they now have: a transcriber keeps a transcript
+/// no longer than its request says.
+pub(crate) async fn republish(
+    sink: &impl EventSink,
+    events: &[serde_json::Value],
+) -> Result<(), PrivacyError> {
+    sink.publish(events).await?;
+    let now = Timestamp::now();
+    let requests: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|event| serde_json::from_value::<ScoreEvent>(event.clone()).ok())
+        .filter_map(|score| TranscriptionRequest::of(&score, now))
+        .filter_map(|request| serde_json::to_value(request).ok())
+        .collect();
+    if !requests.is_empty() {
+        sink.transcription(&requests).await?;
+    }
+    Ok(())
 }
 
 /// A record as stored: its JSON, and `meta` with that JSON's checksum and size.

@@ -437,3 +437,80 @@ fn a_key_is_kept_while_a_recording_under_it_is_stored_whatever_the_retention_say
     let report = destroy(expires_on.tomorrow().expect("a day"));
     assert_eq!(report.destroyed, vec!["acme/k20260101".to_string()]);
 }
+
+#[test]
+fn a_released_hold_hands_its_comments_on_again_with_the_retention_they_now_have() {
+    let store = MemoryStore::default();
+    let audit = MemoryAudit::default();
+    let sink = MemorySink::default();
+    let held = store_recording(
+        &store,
+        "acme",
+        RetentionClass::LegalHold,
+        "r1",
+        None,
+        Some((RetentionClass::Respondent, date(2027, 2, 1))),
+    );
+    // the record's events: the fixtures' comment score event, as it was published under the
+    // hold (a transcriber was told its transcript may be kept as long as the hold lasts)
+    let golden = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/recordings/events.golden.ndjson"),
+    )
+    .expect("the golden events");
+    let mut comment: serde_json::Value = golden
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .find(|e| e["comment"]["transcription_request_id"].is_string())
+        .expect("a comment with a transcription request");
+    comment["retention"] = serde_json::json!({"class": "legal_hold", "expires_on": null});
+    // the golden file leaves out the times of processing
+    for field in ["received_at", "processed_at"] {
+        comment[field] = serde_json::json!("2026-06-01T00:00:00Z");
+    }
+    let request_id = comment["comment"]["transcription_request_id"].clone();
+    let mut record: RecordingRecord = serde_json::from_slice(
+        &pollster::block_on(store.get(&held.record()))
+            .expect("read")
+            .expect("a record"),
+    )
+    .expect("a record");
+    record.events = vec![comment];
+    let meta = pollster::block_on(store.head(&held.record()))
+        .expect("read")
+        .expect("there");
+    pollster::block_on(store.replace(
+        &held.record(),
+        &serde_json::to_vec(&record).expect("JSON"),
+        &meta,
+    ))
+    .expect("stored");
+
+    pollster::block_on(callscore_privacy::release_hold(
+        &store,
+        &audit,
+        &sink,
+        &origin(false),
+        "acme",
+        "r1",
+        date(2026, 6, 1),
+    ))
+    .expect("released");
+    let requests = sink.transcriptions();
+    let [(key, request)] = &requests[..] else {
+        panic!("one transcription request made again: {requests:?}")
+    };
+    assert_eq!(serde_json::json!(key), request_id, "under the same id");
+    assert_eq!(
+        request["retention"],
+        serde_json::json!({"class": "respondent", "expires_on": "2027-02-01"}),
+        "{request}"
+    );
+    assert!(
+        request["clip"]["uri"]
+            .as_str()
+            .expect("a URI")
+            .contains("/respondent/"),
+        "{request}"
+    );
+}
