@@ -69,11 +69,29 @@ async fn fill(store: &MemoryStore, count: usize) {
             .replace(&place.audio("wav"), b"a", &meta)
             .await
             .expect("stored");
+        let record = record(&place, &format!("c{i:07}"), day);
         store
-            .replace(&place.record(), b"{}", &meta)
+            .replace(&place.record(), &record, &meta)
             .await
             .expect("stored");
     }
+}
+
+/// A recording's record as the pipeline writes it (erasure reads it for the events to
+/// retract), without events.
+fn record(place: &Place, call_id: &str, expires_on: Date) -> Vec<u8> {
+    let record = serde_json::json!({
+        "schema_version": 1, "tenant": place.tenant, "recording_id": place.recording_id,
+        "call_id": call_id, "caller_pseudonym": place.caller,
+        "metadata": {"schema_version": 1, "recording_id": place.recording_id,
+            "call_id": call_id, "tenant": place.tenant, "survey_id": "s",
+            "call_started_at": "2026-01-01T00:00:00Z"},
+        "audio": {"key": place.audio("wav").to_string(), "uri": "memory:///a", "sha256": "0".repeat(64),
+            "size": 1, "content_type": "audio/wav"},
+        "retention": {"class": "respondent", "expires_on": expires_on, "after_hold": null},
+        "events": [], "contact_request_id": null, "stored_at": "2026-01-01T00:00:00Z"
+    });
+    serde_json::to_vec(&record).expect("JSON")
 }
 
 /// Sweeps `store` as on `today`: recordings deleted and requests made.
