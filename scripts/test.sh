@@ -50,6 +50,8 @@ target/release/callscore process fixtures/recordings --survey fixtures/surveys/n
   --survey fixtures/surveys/nps-comment.toml --pseudonym-key-file fixtures/demo-pseudonym.key \
   --store "$store" >/dev/null
 target/release/callscore detect fixtures/all-keys-pcm16.wav >/dev/null
+step "a slice of the privacy benchmark (the README's runs it at 100,000 recordings)"
+cargo run --locked -q -p callscore-benches --bin privacy-bench -- 1000 >/dev/null
 step "deploy/check.sh: the image's file set from the release binary, compose, manifests, alert
 rules (promtool check and unit tests), dashboard"
 deploy/check.sh target/release/callscore
