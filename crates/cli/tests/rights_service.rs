@@ -347,12 +347,20 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
     assert!(destroyed.status.success(), "{}", text(&destroyed.stderr));
     let by_command = state(&services, "audio").await;
     assert_eq!(by_command, expected_after());
-    // the markers and records went with the audio: the store holds b1 and nothing else
+    // the markers and records went with the audio: the store holds b1 and the finished
+    // erasures' journals (kept a month, so that the same erasure asked again is answered as
+    // it was), nothing else
     let keys = services.keys("audio").await;
     assert!(
-        keys.iter()
-            .all(|k| k.contains("/b1") || k.starts_with("_index/") && k.contains("b1")),
+        keys.iter().all(|k| k.contains("/b1")
+            || k.starts_with("_index/") && k.contains("b1")
+            || k.starts_with("_erasures/")),
         "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("_erasures/")).count(),
+        2,
+        "caller A's and globex's: {keys:?}"
     );
     let audit: Vec<Value> = services
         .read(AUDIT, usize::MAX, Duration::from_secs(3))
