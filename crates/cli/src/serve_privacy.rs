@@ -243,12 +243,7 @@ fn judge(
         Err(PrivacyError::Store(e)) => {
             Failure::new(Stage::Store, Reason::StoreFailed, e.retry, e.to_string())
         }
-        Err(PrivacyError::Log(e)) => Failure::new(
-            Stage::Publish,
-            Reason::PublishFailed,
-            e.retry,
-            e.to_string(),
-        ),
+        Err(PrivacyError::Log(e)) => publish_failure(e.retry, &e),
         // the keyring is the deployment's (a mount, a key file): it waits for an operator
         Err(PrivacyError::Keyring(e)) => Failure::new(
             Stage::Score,
@@ -264,6 +259,16 @@ fn judge(
         ));
     }
     Err(failure)
+}
+
+/// A failure to publish (a result, a dead letter, the audit or an event).
+fn publish_failure(retry: Retry, error: &impl std::fmt::Display) -> Failure {
+    Failure::new(
+        Stage::Publish,
+        Reason::PublishFailed,
+        retry,
+        error.to_string(),
+    )
 }
 
 impl Service {
@@ -285,14 +290,7 @@ impl Service {
                         self.source
                             .reject(&raw.receipt, &letter, None)
                             .await
-                            .map_err(|e| {
-                                Failure::new(
-                                    Stage::Publish,
-                                    Reason::PublishFailed,
-                                    e.retry,
-                                    e.to_string(),
-                                )
-                            })
+                            .map_err(|e| publish_failure(e.retry, &e))
                     })
                     .await;
                 if let Err(stop) = stored {
@@ -320,14 +318,7 @@ impl Service {
                         "com.callscore.privacy-result.v1",
                     )
                     .await
-                    .map_err(|e| {
-                        Failure::new(
-                            Stage::Publish,
-                            Reason::PublishFailed,
-                            e.retry,
-                            e.to_string(),
-                        )
-                    })
+                    .map_err(|e| publish_failure(e.retry, &e))
             })
             .await;
         if let Err(stop) = published {

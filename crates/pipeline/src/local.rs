@@ -560,6 +560,21 @@ mod tests {
         assert_eq!(store.key_of("file:///elsewhere/x.wav"), None);
     }
 
+    /// Stores five bytes of audio of acme under `key` (`…/RECORDING/FILE`).
+    fn put_audio(store: &LocalStore, key: &ObjectKey) {
+        let recording = key.as_str().rsplit('/').nth(1).unwrap_or_default();
+        let meta = ObjectMeta {
+            tenant: "acme".into(),
+            recording_id: recording.into(),
+            retention_class: callscore_survey::RetentionClass::Respondent,
+            expires_on: None,
+            sha256: crate::hex(&Sha256::digest(b"audio")),
+            content_type: "audio/wav".into(),
+            size: 5,
+        };
+        pollster::block_on(store.put(key, b"audio", &meta)).expect("stored");
+    }
+
     #[test]
     fn only_the_temporary_files_of_writes_are_left_out_of_listings() {
         // a store and a recording whose names hold `.tmp-` are listed like any other: the
@@ -568,16 +583,7 @@ mod tests {
         let root = dir.path().join("data.tmp-1");
         let store = LocalStore::open(&root).expect("a store");
         let audio = ObjectKey::parse("acme/respondent/ps-1/call.tmp-7-2/audio.wav").expect("a key");
-        let meta = ObjectMeta {
-            tenant: "acme".into(),
-            recording_id: "call.tmp-7-2".into(),
-            retention_class: callscore_survey::RetentionClass::Respondent,
-            expires_on: None,
-            sha256: crate::hex(&Sha256::digest(b"audio")),
-            content_type: "audio/wav".into(),
-            size: 5,
-        };
-        pollster::block_on(store.put(&audio, b"audio", &meta)).expect("stored");
+        put_audio(&store, &audio);
         // a write that stopped half-way leaves its temporary file behind
         std::fs::write(
             root.join("acme/respondent/ps-1/call.tmp-7-2/record.json.tmp-41-3"),
@@ -613,16 +619,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a directory");
         let store = LocalStore::open(dir.path()).expect("a store");
         let audio = ObjectKey::parse("acme/respondent/ps-1/r1/audio.wav").expect("a key");
-        let meta = ObjectMeta {
-            tenant: "acme".into(),
-            recording_id: "r1".into(),
-            retention_class: callscore_survey::RetentionClass::Respondent,
-            expires_on: None,
-            sha256: crate::hex(&Sha256::digest(b"audio")),
-            content_type: "audio/wav".into(),
-            size: 5,
-        };
-        pollster::block_on(store.put(&audio, b"audio", &meta)).expect("stored");
+        put_audio(&store, &audio);
         // a process killed while writing the record left its temporary file: a partial copy
         // of the record, which no listing shows
         let folder = dir.path().join("acme/respondent/ps-1/r1");

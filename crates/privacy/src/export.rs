@@ -141,23 +141,29 @@ pub(crate) async fn erase_exports(
 ) -> Result<u64, PrivacyError> {
     let root = format!("{EXPORTS}{tenant}/");
     let keys = store.list(&root).await?;
-    let holds = |key: &ObjectKey| {
-        let mut parts = key.as_str()[root.len()..].split('/');
-        let (_, kind, recording) = (parts.next(), parts.next(), parts.next());
-        match recordings {
-            None => true,
-            Some(ids) => kind == Some("recordings") && recording.is_some_and(|r| ids.contains(r)),
-        }
-    };
-    let bundles: std::collections::BTreeSet<&str> = keys
+    // each key as its bundle and its file in the bundle (`recordings/RECORDING_ID/…`)
+    let files: Vec<(&str, &str, &ObjectKey)> = keys
         .iter()
-        .filter(|k| holds(k))
-        .filter_map(|k| k.as_str()[root.len()..].split('/').next())
+        .filter_map(|key| {
+            let (bundle, file) = key.as_str().strip_prefix(&root)?.split_once('/')?;
+            Some((bundle, file, key))
+        })
+        .collect();
+    let copies = |file: &str| match recordings {
+        None => true,
+        Some(ids) => file
+            .strip_prefix("recordings/")
+            .and_then(|f| f.split_once('/'))
+            .is_some_and(|(recording, _)| ids.contains(recording)),
+    };
+    let bundles: std::collections::BTreeSet<&str> = files
+        .iter()
+        .filter(|(_, file, _)| copies(file))
+        .map(|(bundle, ..)| *bundle)
         .collect();
     let mut deleted = 0;
-    for key in &keys {
-        let bundle = key.as_str()[root.len()..].split('/').next();
-        if bundle.is_some_and(|b| bundles.contains(b)) {
+    for (bundle, _, key) in &files {
+        if bundles.contains(bundle) {
             store.delete(key).await?;
             deleted += 1;
         }

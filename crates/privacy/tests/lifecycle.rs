@@ -176,19 +176,26 @@ fn the_sweep_deletes_exactly_what_expired_and_audits_it() {
     );
 }
 
-#[test]
-fn a_released_hold_takes_its_normal_class_and_expiry_and_is_then_swept() {
-    let store = MemoryStore::default();
-    let audit = MemoryAudit::default();
-    let sink = MemorySink::default();
-    let held = store_recording(
-        &store,
+/// Recording r1 of acme, under a legal hold, a respondent until `until` after it.
+fn held_recording(store: &MemoryStore, until: Date) -> Place {
+    store_recording(
+        store,
         "acme",
         RetentionClass::LegalHold,
         "r1",
         None,
-        Some((RetentionClass::Respondent, date(2026, 2, 1))),
+        Some((RetentionClass::Respondent, until)),
+    )
+}
+
+#[test]
+fn a_released_hold_takes_its_normal_class_and_expiry_and_is_then_swept() {
+    let (store, audit, sink) = (
+        MemoryStore::default(),
+        MemoryAudit::default(),
+        MemorySink::default(),
     );
+    let held = held_recording(&store, date(2026, 2, 1));
     let tenants = vec!["acme".to_string()];
     // held: never swept, however late
     let report = pollster::block_on(callscore_privacy::sweep(
@@ -440,17 +447,12 @@ fn a_key_is_kept_while_a_recording_under_it_is_stored_whatever_the_retention_say
 
 #[test]
 fn a_released_hold_hands_its_comments_on_again_with_the_retention_they_now_have() {
-    let store = MemoryStore::default();
-    let audit = MemoryAudit::default();
-    let sink = MemorySink::default();
-    let held = store_recording(
-        &store,
-        "acme",
-        RetentionClass::LegalHold,
-        "r1",
-        None,
-        Some((RetentionClass::Respondent, date(2027, 2, 1))),
+    let (store, audit, sink) = (
+        MemoryStore::default(),
+        MemoryAudit::default(),
+        MemorySink::default(),
     );
+    let held = held_recording(&store, date(2027, 2, 1));
     // the record's events: the fixtures' comment score event, as it was published under the
     // hold (a transcriber was told its transcript may be kept as long as the hold lasts)
     let golden = std::fs::read_to_string(
