@@ -316,10 +316,12 @@ fn cpu_seconds(pid: Option<u32>) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// `count` recordings copied under ids unused by the backlog.
+/// `count` recordings copied under ids unused by the backlog, whose copies come before
+/// `first_copy`.
 fn paced_copies(first_copy: usize, count: usize) -> Vec<Recording> {
-    let mut paced = service::recordings(first_copy + count.div_ceil(7));
-    paced.drain(..first_copy * 7);
+    let per_copy = service::recordings(1).len();
+    let mut paced = service::recordings(first_copy + count.div_ceil(per_copy));
+    paced.drain(..first_copy * per_copy);
     paced.truncate(count);
     paced
 }
@@ -455,5 +457,25 @@ fn report(what: &str, rate: f64, latencies: &[f64], peak_kib: Option<u64>) {
     );
     if let Some(kib) = peak_kib {
         println!("  peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A paced run measures new recordings: one whose id the backlog used would be a
+    /// redelivery, which `serve` answers without writing the audio.
+    #[test]
+    fn paced_recordings_never_reuse_a_backlog_id() {
+        let id = |r: &Recording| r.metadata["recording_id"].as_str().map(str::to_string);
+        let backlog: std::collections::HashSet<_> =
+            service::recordings(3).iter().filter_map(id).collect();
+        let paced = paced_copies(3, 25);
+        assert_eq!(paced.len(), 25);
+        for recording in &paced {
+            let paced_id = id(recording).expect("an id");
+            assert!(!backlog.contains(&paced_id), "{paced_id} is a backlog id");
+        }
     }
 }
