@@ -116,10 +116,7 @@ async fn erase(store: &Arc<MemoryStore>, selector: Selector) -> (u64, u64) {
     let counted = Counted::new(Arc::clone(store), Arc::clone(&requests));
     let origin = AuditOrigin::new("privacy-bench", "memory", b"", false);
     let key = PseudonymKey::new("k1", vec![7; 32]).expect("a key");
-    let pseudonyms = Pseudonyms::Fixed {
-        default: key,
-        tenants: Default::default(),
-    };
+    let pseudonyms = Pseudonyms::fixed(key);
     let subject = Subject {
         tenant: "acme".into(),
         selector,

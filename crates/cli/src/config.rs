@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use callscore_audio::Limits;
-use callscore_pipeline::RetentionConfig;
+use callscore_pipeline::{NumberPlan, Numbering, RetentionConfig};
 use callscore_s3::S3Config;
 use callscore_telemetry::LogFormat;
 use serde::Deserialize;
@@ -51,6 +51,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsSection,
     pub pseudonym: PseudonymSection,
+    #[serde(default)]
+    pub numbers: NumbersSection,
     #[serde(default)]
     pub retention: RetentionConfig,
     #[serde(default)]
@@ -262,6 +264,89 @@ mod span_text {
     }
 }
 
+/// How the IVRs write callers' numbers, so that every form of one number (`+31 20 555 0101`,
+/// `0031205550101`, `020 555 0101`) has one pseudonym. Without a country code, numbers are
+/// taken as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumbersSection {
+    /// The country code of the tenants without a plan of their own.
+    #[serde(default)]
+    pub country_code: Option<Digits>,
+    /// The prefix of a national number (`0` by default; `1` for country code 1).
+    #[serde(default)]
+    pub trunk_prefix: Option<Digits>,
+    /// The prefix of an international number (`00` by default; `011` for country code 1).
+    #[serde(default)]
+    pub international_prefix: Option<Digits>,
+    /// Tenants in other countries.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantNumbers>,
+}
+
+/// A tenant's own numbering plan.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantNumbers {
+    pub country_code: Digits,
+    #[serde(default)]
+    pub trunk_prefix: Option<Digits>,
+    #[serde(default)]
+    pub international_prefix: Option<Digits>,
+}
+
+/// Digits as text, also when an override from the environment made them a number (`0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digits(pub String);
+
+impl<'de> Deserialize<'de> for Digits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digits, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u64),
+        }
+        Ok(Digits(match Raw::deserialize(d)? {
+            Raw::Text(text) => text,
+            Raw::Number(n) => n.to_string(),
+        }))
+    }
+}
+
+impl NumbersSection {
+    /// The plans, validated.
+    pub fn numbering(&self) -> anyhow::Result<Numbering> {
+        let plan = |country: &Digits, trunk: &Option<Digits>, international: &Option<Digits>| {
+            NumberPlan::for_country(
+                &country.0,
+                trunk.as_ref().map(|d| d.0.as_str()),
+                international.as_ref().map(|d| d.0.as_str()),
+            )
+        };
+        let default = match &self.country_code {
+            Some(country) => Some(
+                plan(country, &self.trunk_prefix, &self.international_prefix).context("numbers")?,
+            ),
+            None if self.trunk_prefix.is_some() || self.international_prefix.is_some() => {
+                bail!("numbers: prefixes without a country_code")
+            }
+            None => None,
+        };
+        let mut tenants = HashMap::new();
+        for (tenant, own) in &self.tenants {
+            let own = plan(
+                &own.country_code,
+                &own.trunk_prefix,
+                &own.international_prefix,
+            )
+            .with_context(|| format!("numbers.tenants.{tenant}"))?;
+            tenants.insert(tenant.clone(), own);
+        }
+        Ok(Numbering::new(default, tenants))
+    }
+}
+
 /// A tenant's own pseudonymisation key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -423,6 +508,9 @@ impl Config {
                 problems.push("pseudonym: give either a keyring or a key_id, not both".into());
             }
             _ => {}
+        }
+        if let Err(error) = self.numbers.numbering() {
+            problems.push(format!("{error:#}"));
         }
         let properties = self.properties();
         for role in ["consumer", "producer"] {
@@ -753,5 +841,31 @@ mod tests {
         let text = format!("{MINIMAL}\n[service]\nmax_inflight = 3\n");
         let error = format!("{:#}", Config::parse(&text, &[]).expect_err("refused"));
         assert!(error.contains("max_inflight"), "{error}");
+    }
+
+    #[test]
+    fn numbering_plans_are_read_from_the_file_and_the_environment_and_checked() {
+        let text = format!(
+            "{MINIMAL}\n[numbers]\ncountry_code = 31\n[numbers.tenants.us-client]\n\
+             country_code = \"1\"\n"
+        );
+        // an override of "0" reaches the section as the number 0, and stays the prefix "0"
+        let config = Config::parse(&text, &vars(&[("CALLSCORE__NUMBERS__TRUNK_PREFIX", "0")]))
+            .expect("valid");
+        let numbering = config.numbers.numbering().expect("valid plans");
+        assert_eq!(numbering.canonical("acme", "020 555 0101"), "+31205550101");
+        assert_eq!(
+            numbering.canonical("us-client", "1 212 555 0101"),
+            "+12125550101"
+        );
+        let wrong = format!("{MINIMAL}\n[numbers]\ncountry_code = \"031\"\n");
+        let error = format!("{:#}", Config::parse(&wrong, &[]).expect_err("refused"));
+        assert!(error.contains("country code"), "{error}");
+        let no_country = format!("{MINIMAL}\n[numbers]\ntrunk_prefix = \"0\"\n");
+        let error = format!(
+            "{:#}",
+            Config::parse(&no_country, &[]).expect_err("refused")
+        );
+        assert!(error.contains("without a country_code"), "{error}");
     }
 }

@@ -51,6 +51,10 @@ pub(crate) struct TargetArgs {
     #[arg(long, value_name = "FILE", requires = "store")]
     pseudonym_key_file: Option<PathBuf>,
 
+    // with --store: how the callers' numbers were written (as `callscore process`)
+    #[command(flatten)]
+    numbers: crate::settings::NumberArgs,
+
     /// With --store: the events file `callscore process --out` wrote: retracted facts are
     /// taken out of it, and new events (an erasure's, a moved recording's) appended (default:
     /// events.republished.ndjson in the store).
@@ -106,6 +110,9 @@ impl Target {
     /// Reads the configuration; a problem there is the caller's (exit 2).
     pub(crate) fn prepare(args: &TargetArgs, command: &str) -> anyhow::Result<Prepared> {
         if let Some(path) = &args.config {
+            if args.numbers.given() {
+                bail!("with --config, the configuration's [numbers] says how numbers are written");
+            }
             let text =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let config = Config::load(path)?;
@@ -137,8 +144,9 @@ impl Target {
             bail!("no store at {}", dir.display());
         }
         let retention = crate::settings::load_retention(args.retention.as_deref())?;
+        let numbering = args.numbers.numbering()?;
         let pseudonyms = match &args.keyring {
-            Some(dir) => Some(Pseudonyms::Ring(Keyring::open(dir)?)),
+            Some(dir) => Some(Pseudonyms::ring(Keyring::open(dir)?)),
             None => {
                 let secret = crate::settings::read_secret(
                     args.pseudonym_key_file.as_deref(),
@@ -155,7 +163,8 @@ impl Target {
                     .map(|secret| PseudonymKey::new("k1", secret).map(Pseudonyms::fixed))
                     .transpose()?
             }
-        };
+        }
+        .map(|pseudonyms| pseudonyms.with_numbering(numbering));
         let text = match &args.retention {
             Some(path) => std::fs::read(path).unwrap_or_default(),
             None => Vec::new(),
@@ -219,10 +228,8 @@ impl Prepared {
             } => (&config.retention, pseudonyms),
         };
         let mut tenants: Vec<String> = retention.tenants.keys().cloned().collect();
-        match pseudonyms {
-            Some(Pseudonyms::Ring(ring)) => tenants.extend(ring.tenants()),
-            Some(Pseudonyms::Fixed { tenants: own, .. }) => tenants.extend(own.keys().cloned()),
-            None => {}
+        if let Some(pseudonyms) = pseudonyms {
+            tenants.extend(pseudonyms.tenants());
         }
         tenants.sort();
         tenants.dedup();

@@ -51,7 +51,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR", default_value = "callscore-store")]
     store: PathBuf,
 
-    /// Where to write the score events; standard output when absent.
+    /// Where to write the score events (added to the file); standard output when absent.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 
@@ -82,6 +82,9 @@ pub(crate) struct Args {
     /// The id of the pseudonymisation key, recorded in every pseudonym so keys can rotate.
     #[arg(long, value_name = "ID", default_value = "k1")]
     pseudonym_key_id: String,
+
+    #[command(flatten)]
+    numbers: crate::settings::NumberArgs,
 
     /// A TOML file of retention periods: a `[default]` table and `[tenants.NAME]` tables, each
     /// with `respondent = "12 months"`, `non_respondent`, `consented_contact` (the built-in
@@ -119,7 +122,7 @@ fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
     let crate::settings::Surveys { surveys, prompts } =
         crate::settings::load_surveys(&args.surveys)?;
     let pseudonyms = match &args.keyring {
-        Some(dir) => Pseudonyms::Ring(Keyring::open(dir)?),
+        Some(dir) => Pseudonyms::ring(Keyring::open(dir)?),
         None => {
             let secret = crate::settings::read_secret(
                 args.pseudonym_key_file.as_deref(),
@@ -128,7 +131,8 @@ fn setup(args: &Args) -> anyhow::Result<(Pipeline, Vec<PathBuf>)> {
             )?;
             Pseudonyms::fixed(PseudonymKey::new(&args.pseudonym_key_id, secret)?)
         }
-    };
+    }
+    .with_numbering(args.numbers.numbering()?);
     let retention = crate::settings::load_retention(args.retention.as_deref())?;
     let settings = Settings {
         surveys,
@@ -262,9 +266,15 @@ impl Observer for Summary {
 fn process(args: &Args, pipeline: Pipeline, files: &[PathBuf]) -> anyhow::Result<bool> {
     let store = LocalStore::open(&args.store)
         .with_context(|| format!("cannot open the store {}", args.store.display()))?;
+    // the events file is added to, like the dead letters and the contact requests: it may
+    // hold an earlier batch's events and the erasure events downstream needs
     let events: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?,
         )),
         None => Box::new(io::stdout()),
     };

@@ -16,7 +16,7 @@ use crate::privacy::{Prepared, Target, TargetArgs, check_tenants, print_report, 
 /// Keep the retention promises: delete what has expired, install safety-net rules.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum RetentionCommand {
-    Sweep(SweepArgs),
+    Sweep(Box<SweepArgs>),
     Install(InstallArgs),
 }
 
@@ -123,10 +123,7 @@ pub(crate) struct RotateArgs {
 fn ring(
     pseudonyms: Option<&callscore_pipeline::Pseudonyms>,
 ) -> Option<&callscore_pipeline::Keyring> {
-    match pseudonyms {
-        Some(callscore_pipeline::Pseudonyms::Ring(ring)) => Some(ring),
-        _ => None,
-    }
+    pseudonyms.and_then(callscore_pipeline::Pseudonyms::keyring)
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -174,6 +171,54 @@ pub(crate) fn run_keys(command: &KeysCommand) -> ExitCode {
 struct SweepOutput {
     sweep: SweepReport,
     keys: Option<KeysReport>,
+    /// Locally: the contact requests past their expiry day, taken out of the contacts file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact_requests: Option<ContactsSwept>,
+}
+
+/// Contact requests taken out of the local contacts file.
+#[derive(Debug, serde::Serialize)]
+struct ContactsSwept {
+    /// Per tenant.
+    expired: std::collections::BTreeMap<String, u64>,
+    /// Lines that could not be read, kept.
+    unreadable: u64,
+}
+
+/// Takes the expired contact requests of `tenants` (every tenant when empty) out of the local
+/// contacts file, with an audit record per tenant (`retention_sweep`, class
+/// `consented_contact`).
+async fn expire_contacts(
+    sink: &callscore_pipeline::NdjsonSink<std::fs::File>,
+    audit: &impl AuditLog,
+    origin: &AuditOrigin,
+    tenants: &[String],
+    today: Date,
+) -> anyhow::Result<ContactsSwept> {
+    let expired = sink
+        .expire_contacts(tenants, today, origin.dry_run)
+        .context("the contact requests file")?;
+    let now = Timestamp::now();
+    for (tenant, requests) in &expired.expired {
+        let record = AuditRecord::new(
+            AuditAction::RetentionSweep,
+            Some(tenant),
+            Some(callscore_survey::RetentionClass::ConsentedContact),
+            format!("contact requests whose expiry day is before {today}"),
+            Some("contact requests".into()),
+            AuditCounts {
+                objects: *requests,
+                ..AuditCounts::default()
+            },
+            origin,
+            now,
+        );
+        audit.record(&record).await?;
+    }
+    Ok(ContactsSwept {
+        expired: expired.expired,
+        unreadable: expired.unreadable,
+    })
 }
 
 fn sweep(args: &SweepArgs) -> Result<(), Outcome> {
@@ -209,18 +254,31 @@ fn sweep(args: &SweepArgs) -> Result<(), Outcome> {
                     ),
                     None => None,
                 };
-                Ok(SweepOutput { sweep, keys })
+                Ok::<_, Outcome>(SweepOutput {
+                    sweep,
+                    keys,
+                    contact_requests: None,
+                })
             }};
         }
         match &target {
             Target::Local {
                 store,
+                sink,
                 audit,
                 pseudonyms,
                 retention,
                 origin,
-                ..
-            } => with_target!(store, audit, ring(pseudonyms.as_ref()), retention, origin),
+            } => {
+                let mut output =
+                    with_target!(store, audit, ring(pseudonyms.as_ref()), retention, origin)?;
+                output.contact_requests = Some(
+                    expire_contacts(sink, audit, origin, &args.tenants, today)
+                        .await
+                        .map_err(Outcome::Failed)?,
+                );
+                Ok(output)
+            }
             Target::Service {
                 store,
                 sink,
@@ -280,6 +338,19 @@ fn sweep_text(output: &SweepOutput) -> String {
         text.push_str(&format!(
             "  expiry marker {marker} cannot be read: its recording was not swept\n"
         ));
+    }
+    if let Some(contacts) = &output.contact_requests {
+        for (tenant, requests) in &contacts.expired {
+            text.push_str(&format!(
+                "  {tenant}: {requests} contact requests past their expiry day {verb}\n"
+            ));
+        }
+        if contacts.unreadable > 0 {
+            text.push_str(&format!(
+                "  {} lines of the contact requests file cannot be read: kept, to be looked at\n",
+                contacts.unreadable
+            ));
+        }
     }
     if let Some(keys) = &output.keys {
         for key in &keys.destroyed {

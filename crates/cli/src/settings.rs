@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use callscore_audio::{DecodeOptions, Recording};
-use callscore_pipeline::RetentionConfig;
+use callscore_pipeline::{NumberPlan, Numbering, RetentionConfig};
 use callscore_prompts::Prompt;
 use callscore_survey::Survey;
 
@@ -83,6 +83,47 @@ pub(crate) fn load_retention(path: Option<&Path>) -> anyhow::Result<RetentionCon
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("{}", path.display()))?;
     Ok(config)
+}
+
+/// How the recordings' IVRs write callers' numbers, as `[numbers]` in a configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct NumberArgs {
+    /// The callers' country code (31): numbers written with the trunk or the international
+    /// prefix are put in international form (+31…) before they are pseudonymised, and looked
+    /// up in every form, so one caller has one pseudonym. Without it, numbers are taken as
+    /// written.
+    #[arg(long, value_name = "CC")]
+    country_code: Option<String>,
+
+    /// With --country-code: the prefix of a national number (default 0, or 1 for country
+    /// code 1; "" where there is none).
+    #[arg(long, value_name = "DIGITS", requires = "country_code")]
+    trunk_prefix: Option<String>,
+
+    /// With --country-code: the prefix of an international number (default 00, or 011 for
+    /// country code 1).
+    #[arg(long, value_name = "DIGITS", requires = "country_code")]
+    international_prefix: Option<String>,
+}
+
+impl NumberArgs {
+    /// The plan given, validated.
+    pub(crate) fn numbering(&self) -> anyhow::Result<Numbering> {
+        let Some(country) = &self.country_code else {
+            return Ok(Numbering::as_written());
+        };
+        let plan = NumberPlan::for_country(
+            country,
+            self.trunk_prefix.as_deref(),
+            self.international_prefix.as_deref(),
+        )?;
+        Ok(Numbering::new(Some(plan), HashMap::new()))
+    }
+
+    /// Whether any was given.
+    pub(crate) fn given(&self) -> bool {
+        self.country_code.is_some()
+    }
 }
 
 /// A secret from a file (raw bytes, or hex text) or, failing that, from the hex in the

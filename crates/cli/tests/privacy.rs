@@ -665,3 +665,201 @@ keyring = {keyring:?}
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("k2026-bad.key"), "{stderr}");
 }
+
+/// One caller whose IVR wrote their number three ways: with the tenant's country code
+/// (`--country-code 31`) the two recordings processed with it share one pseudonym, and an
+/// erasure by the number in yet another form finds those and the one processed before the
+/// plan was set, under the form it was written in then.
+#[test]
+fn every_form_of_a_callers_number_is_one_caller_for_pseudonyms_and_erasure() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let store = dir.path().join("store");
+    let surveys = fixtures().join("surveys");
+    let process = |id: &str, number: &str, plan: &[&str]| {
+        let inbox = dir.path().join(id);
+        std::fs::create_dir_all(&inbox).expect("mkdir");
+        std::fs::copy(
+            fixtures().join("recordings/nps9-csat4.wav"),
+            inbox.join(format!("{id}.wav")),
+        )
+        .expect("copies");
+        let mut metadata: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures().join("recordings/nps9-csat4.json"))
+                .expect("metadata"),
+        )
+        .expect("JSON");
+        metadata["recording_id"] = id.into();
+        metadata["call_id"] = format!("call-{id}").into();
+        metadata["caller_number"] = number.into();
+        std::fs::write(inbox.join(format!("{id}.json")), metadata.to_string()).expect("writes");
+        let survey = surveys.join("nps-csat.toml");
+        let mut args = vec![
+            "process",
+            inbox.to_str().expect("UTF-8"),
+            "--survey",
+            survey.to_str().expect("UTF-8"),
+            "--pseudonym-key-file",
+            DEMO_KEY,
+            "--store",
+            store.to_str().expect("UTF-8"),
+        ];
+        args.extend(plan);
+        let processed = callscore(&args);
+        assert!(processed.status.success(), "{}", text(&processed.stderr));
+        let events: Vec<Value> = text(&processed.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("an event"))
+            .collect();
+        events[0]["caller_pseudonym"]
+            .as_str()
+            .expect("a pseudonym")
+            .to_string()
+    };
+    let before = process("r-before", "0031 20 555 0001", &[]);
+    let national = process("r-national", "020-555 0001", &["--country-code", "31"]);
+    let international = process("r-plus", "+31 20 555 0001", &["--country-code", "31"]);
+    assert_eq!(national, international, "one caller, one pseudonym");
+    assert_ne!(before, national, "taken as written before the plan");
+
+    let erase = |number: &str| {
+        callscore(&[
+            "erase",
+            "--store",
+            store.to_str().expect("UTF-8"),
+            "--pseudonym-key-file",
+            DEMO_KEY,
+            "--country-code",
+            "31",
+            "--tenant",
+            "acme",
+            "--json",
+            "--caller",
+            number,
+        ])
+    };
+    // bare digits say no country: refused, not answered with an empty erasure
+    let bare = erase("205550001");
+    assert_eq!(bare.status.code(), Some(2), "{}", text(&bare.stderr));
+    assert!(!text(&bare.stderr).contains("5550001"), "never the number");
+    assert_eq!(stored(&store).len(), 3);
+
+    let erased = erase("(020) 5550001");
+    assert!(erased.status.success(), "{}", text(&erased.stderr));
+    let report: Value = serde_json::from_slice(&erased.stdout).expect("a JSON report");
+    assert_eq!(report["recordings"], 3, "{report}");
+    assert!(
+        !stored(&store).iter().any(|r| r.contains("/r-")),
+        "{:?}",
+        stored(&store)
+    );
+    assert!(
+        !text(&erased.stdout).contains("5550001"),
+        "never the number"
+    );
+}
+
+/// A contact request carries the caller's number for its consumer until its expiry day (the
+/// call's day and `contact_requests`, 30 days): the local sweep takes it out of the contacts
+/// file the day after, with an audit record, and not a day before; a dry run only counts.
+#[test]
+fn the_sweep_takes_expired_contact_requests_and_their_numbers_out_of_the_local_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let store = dir.path().join("store");
+    process_fixtures(&store);
+    let contacts = store.join("contact-requests.ndjson");
+    let requests = lines(&contacts);
+    assert!(!requests.is_empty(), "the fixtures have consenting callers");
+    let last_day = requests
+        .iter()
+        .map(|r| r["expires_on"].as_str().expect("a day").to_string())
+        .max()
+        .expect("a day");
+    let after = last_day
+        .parse::<jiff::civil::Date>()
+        .expect("a date")
+        .tomorrow()
+        .expect("a day after")
+        .to_string();
+    let sweep = |today: &str, dry_run: bool| {
+        let mut args = vec![
+            "retention",
+            "sweep",
+            "--store",
+            store.to_str().expect("UTF-8"),
+            "--today",
+            today,
+            "--json",
+        ];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let swept = callscore(&args);
+        assert!(swept.status.success(), "{}", text(&swept.stderr));
+        serde_json::from_slice::<Value>(&swept.stdout).expect("a JSON report")
+    };
+
+    let report = sweep(&last_day, false);
+    assert_eq!(lines(&contacts), requests, "not before their day: {report}");
+    let report = sweep(&after, true);
+    assert_eq!(
+        report["contact_requests"]["expired"]["acme"],
+        requests.len(),
+        "{report}"
+    );
+    assert_eq!(lines(&contacts), requests, "a dry run changes nothing");
+
+    let report = sweep(&after, false);
+    assert_eq!(
+        report["contact_requests"]["expired"]["acme"],
+        requests.len(),
+        "{report}"
+    );
+    let left = std::fs::read_to_string(&contacts).expect("the file");
+    assert!(left.trim().is_empty(), "{left}");
+    let audited = lines(&store.join("audit.ndjson"))
+        .into_iter()
+        .filter(|r| r["subject"] == "contact requests" && r["dry_run"] == false)
+        .collect::<Vec<_>>();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["class"], "consented_contact");
+    assert_eq!(audited[0]["objects"], requests.len());
+}
+
+/// `process --out` adds to the events file, as it does to the dead letters and the contact
+/// requests: a second batch keeps the first batch's events, and the erasure event an erasure
+/// appended between them, which downstream needs to delete its copies.
+#[test]
+fn a_second_batch_keeps_the_events_and_the_erasure_event_already_in_the_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let store = dir.path().join("store");
+    process_fixtures(&store);
+    let events_file = store.join("events.ndjson");
+    let first = lines(&events_file);
+    assert!(!first.is_empty());
+    let erased = callscore(&[
+        "erase",
+        "--store",
+        store.to_str().expect("UTF-8"),
+        "--pseudonym-key-file",
+        DEMO_KEY,
+        "--events",
+        events_file.to_str().expect("UTF-8"),
+        "--tenant",
+        "acme",
+        "--recording",
+        "rec-0001",
+    ]);
+    assert!(erased.status.success(), "{}", text(&erased.stderr));
+    let before = lines(&events_file);
+    assert!(before.iter().any(|e| e["event_type"] == "erasure"));
+
+    process_fixtures(&store);
+    let after = lines(&events_file);
+    for event in &before {
+        assert!(after.contains(event), "kept: {event}");
+    }
+    assert!(
+        after.len() > before.len(),
+        "the second batch's events are added"
+    );
+}

@@ -1,6 +1,7 @@
 //! A caller's rights and a client's, in the service's mode: recordings of three callers of two
 //! tenants (one agreeing to be contacted) processed by `callscore serve` across a key
-//! rotation; one caller erased by number, another exported, then their consent withdrawn, the
+//! rotation; one caller erased by number (written three ways: their calls and requests are
+//! one caller under the tenants' numbering plan), another exported, then their consent withdrawn, the
 //! second tenant destroyed. The store is listed and every topic read from the beginning to
 //! see that exactly the right data is gone or present, and the audit trail says so; the
 //! scores topic is compacted (the broker accepts the policy but does not compact), so what
@@ -27,6 +28,10 @@ static TURN: Mutex<()> = Mutex::const_new(());
 const READY: Duration = Duration::from_secs(60);
 const DONE: Duration = Duration::from_secs(120);
 const CALLER_A: &str = "+31205550901";
+/// Caller A's number as their second call's IVR wrote it, and as their request by message
+/// gives it: one caller under the tenants' numbering plan (`[numbers] country_code = "31"`).
+const CALLER_A_NATIONAL: &str = "020 555 0901";
+const CALLER_A_FROM_ABROAD: &str = "0031 20 555 0901";
 const CALLER_B: &str = "+31205550902";
 const CALLER_C: &str = "+31205550903";
 
@@ -116,6 +121,7 @@ async fn processed(
             group: "rights",
             keyring: Some(&keyring),
             s3,
+            extra: "[numbers]\ncountry_code = \"31\"\n",
             ..Setup::default()
         },
     );
@@ -188,7 +194,7 @@ async fn processed(
     );
     serve.wait_ready(READY);
     services
-        .produce(&[call(&base, "acme", "a2", CALLER_A, false)])
+        .produce(&[call(&base, "acme", "a2", CALLER_A_NATIONAL, false)])
         .await;
     serve.wait_metric("callscore_recordings_processed_total", &[], 1.0, DONE);
     assert_eq!(serve.terminate(Duration::from_secs(60)).code(), Some(0));
@@ -403,9 +409,9 @@ async fn a_callers_rights_and_a_clients_by_command_and_by_message_end_in_the_sam
     let producer = services.producer();
     let requests = [
         serde_json::json!({"schema_version": 1, "request_id": "r-bad", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A, "call_id": "x"}}),
-        serde_json::json!({"schema_version": 1, "request_id": "r-1", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A}}),
+        serde_json::json!({"schema_version": 1, "request_id": "r-1", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A_FROM_ABROAD}}),
         // delivered twice (a CRM that sends again)
-        serde_json::json!({"schema_version": 1, "request_id": "r-1", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A}}),
+        serde_json::json!({"schema_version": 1, "request_id": "r-1", "action": "erase", "tenant": "acme", "subject": {"caller_number": CALLER_A_FROM_ABROAD}}),
         serde_json::json!({"schema_version": 1, "request_id": "r-2", "action": "export", "tenant": "acme", "subject": {"caller_number": CALLER_B}}),
         serde_json::json!({"schema_version": 1, "request_id": "r-3", "action": "withdraw_consent", "tenant": "acme", "subject": {"caller_number": CALLER_B}}),
         serde_json::json!({"schema_version": 1, "request_id": "client-7", "action": "erase", "tenant": "globex", "subject": {"whole_tenant": true}}),

@@ -18,8 +18,9 @@
 //! [`FileSource`], [`LocalStore`] and [`NdjsonSink`], `callscore serve` with Kafka and S3
 //! adapters.
 //!
-//! Privacy by construction: the caller's number is turned into a keyed pseudonym
-//! ([`PseudonymKey`]) before anything is stored or published; object keys are laid out per
+//! Privacy by construction: the caller's number is put in one form by the tenant's numbering
+//! plan ([`Numbering`]) and turned into a keyed pseudonym ([`PseudonymKey`]) before anything is
+//! stored or published; object keys are laid out per
 //! tenant, retention class and caller so that erasure and expiry work by prefix
 //! ([`ObjectKey`]).
 
@@ -39,6 +40,7 @@ mod local;
 #[cfg(feature = "testsuite")]
 mod memory;
 mod metadata;
+mod numbers;
 mod ports;
 mod process;
 mod pseudonym;
@@ -53,12 +55,13 @@ pub use failure::{DeadLetter, Failure, Reason, Stage};
 pub use files::{FileDefaults, FileReceipt, FileSource};
 pub use keyring::{Keyring, KeyringError, RingKey, key_id};
 pub use keys::{DetectError, Detected, Heard, PromptHeard, detect_keys, merge};
-pub use local::{LocalStore, NdjsonSink};
+pub use local::{ExpiredContacts, LocalStore, NdjsonSink};
 #[cfg(feature = "testsuite")]
 pub use memory::{MemorySink, MemoryStore};
 pub use metadata::{
     Consent, METADATA_VERSION, MetadataError, OutOfBandKey, QuestionStart, RecordingMetadata,
 };
+pub use numbers::{MAX_E164_DIGITS, NumberPlan, Numbering, PlanError};
 pub use ports::{
     AudioReference, AudioStore, Deleted, EventSink, NoStaging, ObjectKey, ObjectMeta, Payload,
     PutOutcome, Receipt, Received, RecordingSource, Rejected, Retry, SinkError, SourceError,

@@ -1,11 +1,13 @@
 //! The embedded adapters of `callscore process`: a directory as the audio store and an NDJSON
 //! file (or standard output) as the event sink.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use jiff::civil::Date;
 use sha2::{Digest, Sha256};
 
 use crate::ports::{
@@ -470,6 +472,22 @@ fn sink_failed(what: &'static str, e: &io::Error) -> SinkError {
 
 /// Rewrites the NDJSON file at `path` without the lines whose `field` is one of `keys`.
 fn rewrite_without(path: &Path, field: &str, keys: &[String]) -> io::Result<()> {
+    rewrite(path, |line| {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) => !value
+                .get(field)
+                .and_then(|k| k.as_str())
+                .is_some_and(|key| keys.iter().any(|k| k == key)),
+            // a damaged line (a write cut short by a full disk, the next one glued to it) that
+            // names a retracted key goes too: nobody can read it, and it may hold a number
+            Err(_) => !keys.iter().any(|key| line.contains(&format!("\"{key}\""))),
+        }
+    })
+}
+
+/// Rewrites the NDJSON file at `path` with only the lines `keep` keeps; a missing file is
+/// left missing.
+fn rewrite(path: &Path, mut keep: impl FnMut(&str) -> bool) -> io::Result<()> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -477,21 +495,73 @@ fn rewrite_without(path: &Path, field: &str, keys: &[String]) -> io::Result<()> 
     };
     let mut kept = String::with_capacity(text.len());
     for line in text.lines() {
-        let retracted = match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(value) => value
-                .get(field)
-                .and_then(|k| k.as_str())
-                .is_some_and(|key| keys.iter().any(|k| k == key)),
-            // a damaged line (a write cut short by a full disk, the next one glued to it) that
-            // names a retracted key goes too: nobody can read it, and it may hold a number
-            Err(_) => keys.iter().any(|key| line.contains(&format!("\"{key}\""))),
-        };
-        if !retracted {
+        if keep(line) {
             kept.push_str(line);
             kept.push('\n');
         }
     }
     write_atomically(path, kept.as_bytes())
+}
+
+/// The contact requests [`NdjsonSink::expire_contacts`] took out, per tenant, and the lines it
+/// could not read and kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpiredContacts {
+    /// Requests whose expiry day had passed, per tenant.
+    pub expired: BTreeMap<String, u64>,
+    /// Lines that are not a contact request with a tenant and an expiry day: kept, to be
+    /// looked at (they may hold a number).
+    pub unreadable: u64,
+}
+
+impl<E> NdjsonSink<E> {
+    /// Takes the contact requests of `tenants` (every tenant when empty) whose expiry day is
+    /// before `today` out of the contacts file: each carries a caller's number, kept for its
+    /// consumer only until then. With `dry_run`, only counts them. Without a contacts file,
+    /// there is nothing to do.
+    pub fn expire_contacts(
+        &self,
+        tenants: &[String],
+        today: Date,
+        dry_run: bool,
+    ) -> io::Result<ExpiredContacts> {
+        #[derive(serde::Deserialize)]
+        struct Dated {
+            tenant: String,
+            expires_on: Date,
+        }
+        let mut found = ExpiredContacts::default();
+        let Some(path) = &self.contacts else {
+            return Ok(found);
+        };
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut judge = |line: &str| match serde_json::from_str::<Dated>(line) {
+            Ok(dated)
+                if dated.expires_on < today
+                    && (tenants.is_empty() || tenants.contains(&dated.tenant)) =>
+            {
+                *found.expired.entry(dated.tenant).or_default() += 1;
+                false
+            }
+            Ok(_) => true,
+            Err(_) => {
+                found.unreadable += u64::from(!line.trim().is_empty());
+                true
+            }
+        };
+        if dry_run {
+            match fs::read_to_string(path) {
+                Ok(text) => text.lines().for_each(|line| {
+                    judge(line);
+                }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        } else {
+            rewrite(path, judge)?;
+        }
+        Ok(found)
+    }
 }
 
 impl<E: Write + Send> EventSink for NdjsonSink<E> {
@@ -646,5 +716,49 @@ mod tests {
         rewrite_without(&path, "request_id", &["c-1".into(), "c-2".into()]).expect("rewritten");
         let left = std::fs::read_to_string(&path).expect("read");
         assert_eq!(left, format!("{}\n{}\n", lines[2], lines[3]));
+    }
+
+    #[test]
+    fn expired_contact_requests_leave_the_file_and_an_unreadable_line_stays() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("contact-requests.ndjson");
+        let lines = [
+            r#"{"request_id": "c-1", "tenant": "acme", "expires_on": "2026-12-01", "caller_number": "+31205550001"}"#,
+            r#"{"request_id": "c-2", "tenant": "acme", "expires_on": "2026-12-02", "caller_number": "+31205550002"}"#,
+            r#"{"request_id": "c-3", "tenant": "globex", "expires_on": "2026-11-30", "caller_number": "+31205550003"}"#,
+            r#"{"request_id": "c-4", "caller_num"#,
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").expect("written");
+        let sink = NdjsonSink::new(Vec::new()).with_contacts(path.clone());
+        let today = jiff::civil::date(2026, 12, 2);
+        let expected = ExpiredContacts {
+            expired: BTreeMap::from([("acme".to_string(), 1), ("globex".to_string(), 1)]),
+            unreadable: 1,
+        };
+        let only_acme = sink
+            .expire_contacts(&["acme".to_string()], today, true)
+            .expect("counted");
+        assert_eq!(
+            only_acme.expired,
+            BTreeMap::from([("acme".to_string(), 1)]),
+            "only the tenant asked for"
+        );
+        assert_eq!(
+            sink.expire_contacts(&[], today, true).expect("counted"),
+            expected
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            lines.join("\n") + "\n",
+            "a dry run changes nothing"
+        );
+        assert_eq!(
+            sink.expire_contacts(&[], today, false).expect("expired"),
+            expected
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("{}\n{}\n", lines[1], lines[3])
+        );
     }
 }

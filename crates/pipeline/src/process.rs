@@ -25,6 +25,7 @@ use crate::failure::{Failure, Reason, Stage};
 use crate::keyring::Keyring;
 use crate::keys::{DetectError, Detected, detect_keys};
 use crate::layout::{Marker, Place};
+use crate::numbers::Numbering;
 use crate::ports::{
     AudioStore, EventSink, ObjectKey, ObjectMeta, PutOutcome, SinkError, StoreError,
 };
@@ -55,16 +56,21 @@ pub struct Settings {
     pub prompts: HashMap<String, Arc<[Prompt]>>,
 }
 
-/// How callers' numbers become pseudonyms.
+/// How callers' numbers become pseudonyms: the keys, and the numbering plans that give each
+/// number one form first.
 #[derive(Debug, Clone)]
-pub enum Pseudonyms {
-    /// Fixed keys: a default and tenants' own. They never rotate and are never destroyed, so
-    /// their pseudonyms stay linkable for as long as the keys exist: use a keyring to keep the
+pub struct Pseudonyms {
+    keys: Keys,
+    numbering: Numbering,
+}
+
+#[derive(Debug, Clone)]
+enum Keys {
+    /// A default and tenants' own. They never rotate and are never destroyed, so their
+    /// pseudonyms stay linkable for as long as the keys exist: use a keyring to keep the
     /// anonymisation promise.
     Fixed {
-        /// The key of tenants without their own.
         default: PseudonymKey,
-        /// Tenants' own keys.
         tenants: HashMap<String, PseudonymKey>,
     },
     /// Rotating keys, destroyed when everything written under them has expired.
@@ -74,19 +80,54 @@ pub enum Pseudonyms {
 impl Pseudonyms {
     /// One fixed key for every tenant.
     pub fn fixed(key: PseudonymKey) -> Pseudonyms {
-        Pseudonyms::Fixed {
-            default: key,
-            tenants: HashMap::new(),
+        Pseudonyms::fixed_per_tenant(key, HashMap::new())
+    }
+
+    /// Fixed keys: one for tenants without their own, and tenants' own.
+    pub fn fixed_per_tenant(
+        default: PseudonymKey,
+        tenants: HashMap<String, PseudonymKey>,
+    ) -> Pseudonyms {
+        Pseudonyms {
+            keys: Keys::Fixed { default, tenants },
+            numbering: Numbering::as_written(),
+        }
+    }
+
+    /// A keyring's rotating keys.
+    pub fn ring(keyring: Keyring) -> Pseudonyms {
+        Pseudonyms {
+            keys: Keys::Ring(keyring),
+            numbering: Numbering::as_written(),
+        }
+    }
+
+    /// The same keys, with numbers put in one form by these plans first.
+    pub fn with_numbering(self, numbering: Numbering) -> Pseudonyms {
+        Pseudonyms { numbering, ..self }
+    }
+
+    /// The keyring, when the keys are one.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        match &self.keys {
+            Keys::Ring(ring) => Some(ring),
+            Keys::Fixed { .. } => None,
+        }
+    }
+
+    /// The tenants with keys of their own.
+    pub fn tenants(&self) -> Vec<String> {
+        match &self.keys {
+            Keys::Ring(ring) => ring.tenants(),
+            Keys::Fixed { tenants, .. } => tenants.keys().cloned().collect(),
         }
     }
 
     /// The key of `tenant` current on `day`.
     pub fn current(&self, tenant: &str, day: jiff::civil::Date) -> Result<PseudonymKey, Failure> {
-        match self {
-            Pseudonyms::Fixed { default, tenants } => {
-                Ok(tenants.get(tenant).unwrap_or(default).clone())
-            }
-            Pseudonyms::Ring(ring) => ring.current(tenant, day).map_err(|e| {
+        match &self.keys {
+            Keys::Fixed { default, tenants } => Ok(tenants.get(tenant).unwrap_or(default).clone()),
+            Keys::Ring(ring) => ring.current(tenant, day).map_err(|e| {
                 Failure::new(
                     Stage::Score,
                     Reason::InvalidMetadata,
@@ -97,14 +138,35 @@ impl Pseudonyms {
         }
     }
 
-    /// Every key held for `tenant`, for look-ups by number.
+    /// Every key held for `tenant`, oldest first, for look-ups by number.
     pub fn held(&self, tenant: &str) -> Vec<PseudonymKey> {
-        match self {
-            Pseudonyms::Fixed { default, tenants } => {
+        match &self.keys {
+            Keys::Fixed { default, tenants } => {
                 vec![tenants.get(tenant).unwrap_or(default).clone()]
             }
-            Pseudonyms::Ring(ring) => ring.held(tenant).into_iter().map(|k| k.key).collect(),
+            Keys::Ring(ring) => ring.held(tenant).into_iter().map(|k| k.key).collect(),
         }
+    }
+
+    /// The pseudonym of `number` in `tenant` under `key`: of the number's canonical form.
+    pub fn pseudonymize(&self, key: &PseudonymKey, tenant: &str, number: &str) -> String {
+        key.pseudonymize(tenant, &self.numbering.canonical(tenant, number))
+    }
+
+    /// Whether `tenant`'s numbering plan, when it has one, can place `number` (see
+    /// [`Numbering::places`]).
+    pub fn places(&self, tenant: &str, number: &str) -> bool {
+        self.numbering.places(tenant, number)
+    }
+
+    /// Every pseudonym `number` may have been given in `tenant`: under every key held, of
+    /// every form the number may have been written in.
+    pub fn look_up(&self, tenant: &str, number: &str) -> Vec<String> {
+        let forms = self.numbering.forms(tenant, number);
+        self.held(tenant)
+            .iter()
+            .flat_map(|key| forms.iter().map(|form| key.pseudonymize(tenant, form)))
+            .collect()
     }
 }
 
@@ -200,8 +262,9 @@ impl Pipeline {
         match (&meta.caller_number, &meta.caller_pseudonym) {
             (Some(number), _) => {
                 let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-                let key = self.settings.pseudonyms.current(&meta.tenant, today)?;
-                Ok(Some(key.pseudonymize(&meta.tenant, number)))
+                let pseudonyms = &self.settings.pseudonyms;
+                let key = pseudonyms.current(&meta.tenant, today)?;
+                Ok(Some(pseudonyms.pseudonymize(&key, &meta.tenant, number)))
             }
             (None, pseudonym) => Ok(pseudonym.clone()),
         }

@@ -75,7 +75,7 @@ impl PseudonymKey {
         mac.update(tenant.as_bytes());
         // a separator no tenant id contains, so ("ab","1") and ("a","b1") differ
         mac.update(&[0]);
-        mac.update(normalize(number).as_bytes());
+        mac.update(crate::numbers::as_written(number).as_bytes());
         format!("ps-{}-{}", self.id, hex(&mac.finalize().into_bytes()))
     }
 }
@@ -98,18 +98,6 @@ fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// The digits of a number, with a leading `+` kept.
-fn normalize(number: &str) -> String {
-    let trimmed = number.trim();
-    let plus = trimmed.starts_with('+');
-    let digits = trimmed.chars().filter(char::is_ascii_digit);
-    if plus {
-        std::iter::once('+').chain(digits).collect()
-    } else {
-        digits.collect()
-    }
 }
 
 /// Lowercase hexadecimal.

@@ -213,7 +213,7 @@ pub async fn erase(
         crate::export::erase_exports(store, &subject.tenant, (!whole).then_some(&erased)).await?;
     if whole {
         report.objects += erase_leftovers(store, &subject.tenant, &held).await?;
-        if let Pseudonyms::Ring(ring) = pseudonyms {
+        if let Some(ring) = pseudonyms.keyring() {
             report.keys_destroyed = destroy_tenant_keys(ring, &subject.tenant, &held)?;
         }
     }

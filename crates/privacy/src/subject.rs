@@ -66,11 +66,7 @@ impl Subject {
     /// given; empty for other selectors.
     pub fn pseudonyms(&self, pseudonyms: &Pseudonyms) -> Vec<String> {
         match &self.selector {
-            Selector::Caller(number) => pseudonyms
-                .held(&self.tenant)
-                .iter()
-                .map(|key| key.pseudonymize(&self.tenant, number))
-                .collect(),
+            Selector::Caller(number) => pseudonyms.look_up(&self.tenant, number),
             Selector::Pseudonym(pseudonym) => vec![pseudonym.clone()],
             _ => Vec::new(),
         }
@@ -96,14 +92,12 @@ impl Subject {
     pub fn id(&self, request_id: Option<&str>, pseudonyms: &Pseudonyms, kind: &str) -> String {
         let token = match (&self.selector, request_id) {
             (_, Some(request)) => format!("request:{request}"),
-            (Selector::Caller(_), None) => {
-                format!(
-                    "caller:{}",
-                    self.pseudonyms(pseudonyms)
-                        .last()
-                        .cloned()
-                        .unwrap_or_default()
-                )
+            (Selector::Caller(number), None) => {
+                let newest = pseudonyms
+                    .held(&self.tenant)
+                    .last()
+                    .map(|key| pseudonyms.pseudonymize(key, &self.tenant, number));
+                format!("caller:{}", newest.unwrap_or_default())
             }
             (Selector::Pseudonym(p), None) => format!("pseudonym:{p}"),
             (Selector::Call(id), None) => format!("call:{id}"),
@@ -142,7 +136,17 @@ pub async fn resolve(
     subject: &Subject,
 ) -> Result<Vec<Found>, PrivacyError> {
     subject.check()?;
-    if let Pseudonyms::Ring(ring) = pseudonyms {
+    if let Selector::Caller(number) = &subject.selector
+        && !pseudonyms.places(&subject.tenant, number)
+    {
+        return Err(PrivacyError::Refused(
+            "the tenant has a numbering plan: give the caller's number with +, the \
+             international prefix or the trunk prefix, so that every form it was stored in is \
+             found"
+                .into(),
+        ));
+    }
+    if let Some(ring) = pseudonyms.keyring() {
         // keys another process created (a rotation by `serve`'s sweeper) since these were
         // loaded: a caller's recordings under them are theirs too
         ring.reload()?;

@@ -119,7 +119,7 @@ async fn world() -> World {
         store: Arc::new(MemoryStore::default()),
         sink: MemorySink::default(),
         audit: MemoryAudit::default(),
-        keys: Pseudonyms::Ring(ring),
+        keys: Pseudonyms::ring(ring),
         number,
         _dir: dir,
     };
@@ -526,7 +526,7 @@ fn a_whole_tenant_is_destroyed_but_its_holds_and_the_other_tenants_data() {
         assert!(acme.iter().all(|k| k.contains("/a3/")), "{acme:?}");
         assert!(!w.store.list("globex/").await.expect("listed").is_empty());
         // the key the held recording is under stays; the other is destroyed
-        let Pseudonyms::Ring(ring) = &w.keys else {
+        let Some(ring) = w.keys.keyring() else {
             unreachable!("a keyring")
         };
         assert_eq!(ring.held("acme").len(), 1);
@@ -735,7 +735,7 @@ fn withdrawn_consent_reaches_a_held_recording_that_would_return_to_the_consent()
 fn erasing_by_number_finds_a_key_another_process_created_since_the_keys_were_loaded() {
     pollster::block_on(async {
         let w = world().await;
-        let Pseudonyms::Ring(ring) = &w.keys else {
+        let Some(ring) = w.keys.keyring() else {
             unreachable!("a keyring")
         };
         // `serve`'s sweeper (another process) rotates acme's key after this one loaded its
@@ -905,7 +905,7 @@ fn an_erasure_run_again_after_new_recordings_arrived_announces_them_with_the_fir
             selector: Selector::Caller(w.number.into()),
         };
         erase_with(&w, &w.store, &subject).await.expect("erased");
-        let Pseudonyms::Ring(ring) = &w.keys else {
+        let Some(ring) = w.keys.keyring() else {
             unreachable!("a keyring")
         };
         let february = ring.current("acme", date(2026, 2, 15)).expect("a key");

@@ -71,9 +71,10 @@ pub(super) fn settings(config: &Config) -> anyhow::Result<Settings> {
 /// The pseudonymisation keys the configuration names: its keyring, or fixed keys.
 pub(crate) fn pseudonyms(config: &Config) -> anyhow::Result<Pseudonyms> {
     let pseudonym = &config.pseudonym;
+    let numbering = config.numbers.numbering()?;
     if let Some(dir) = &pseudonym.keyring {
         let keyring = Keyring::open(dir)?;
-        return Ok(Pseudonyms::Ring(keyring));
+        return Ok(Pseudonyms::ring(keyring).with_numbering(numbering));
     }
     let key_id = pseudonym
         .key_id
@@ -100,7 +101,7 @@ pub(crate) fn pseudonyms(config: &Config) -> anyhow::Result<Pseudonyms> {
         )?;
         tenants.insert(tenant.clone(), PseudonymKey::new(&key.key_id, secret)?);
     }
-    Ok(Pseudonyms::Fixed { default, tenants })
+    Ok(Pseudonyms::fixed_per_tenant(default, tenants).with_numbering(numbering))
 }
 
 /// The service's policy: retries for ever (a store down for an hour must not cost a
@@ -187,10 +188,7 @@ pub(super) async fn run(
         Arc::clone(&sink),
         telemetry.clone(),
     ));
-    let keyring = match &settings.pseudonyms {
-        Pseudonyms::Ring(ring) => Some(ring.clone()),
-        Pseudonyms::Fixed { .. } => None,
-    };
+    let keyring = settings.pseudonyms.keyring().cloned();
     let election = match (&config.kafka.audit_topic, config.sweeper.enabled) {
         (Some(topic), true) => {
             let group = properties["consumer"]
