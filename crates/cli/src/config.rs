@@ -861,6 +861,19 @@ mod tests {
         let wrong = format!("{MINIMAL}\n[numbers]\ncountry_code = \"031\"\n");
         let error = format!("{:#}", Config::parse(&wrong, &[]).expect_err("refused"));
         assert!(error.contains("country code"), "{error}");
+        // a value from the environment is never quoted: it may be a secret in the wrong place
+        let error = format!(
+            "{:#}",
+            Config::parse(
+                MINIMAL,
+                &vars(&[("CALLSCORE__NUMBERS__COUNTRY_CODE", "s3cr3t-value")])
+            )
+            .expect_err("refused")
+        );
+        assert!(
+            error.contains("country code") && !error.contains("s3cr3t"),
+            "{error}"
+        );
         let no_country = format!("{MINIMAL}\n[numbers]\ntrunk_prefix = \"0\"\n");
         let error = format!(
             "{:#}",

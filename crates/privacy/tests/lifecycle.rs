@@ -516,3 +516,94 @@ fn a_released_hold_hands_its_comments_on_again_with_the_retention_they_now_have(
         "{request}"
     );
 }
+
+/// The markers that find a recording are written before any of its objects: a recording whose
+/// audio was stored and whose comment clip could then never be (a permanent failure: it is
+/// dead-lettered, never delivered again) is still found by its id, and deleted by the sweep
+/// the day after its expiry day. Were the markers written after the recording's objects, the
+/// failure in between would leave audio that no sweep or erasure ever finds.
+#[test]
+fn a_recording_stored_in_part_and_dead_lettered_is_still_found_and_swept() {
+    use callscore_worker::testing::{Fault, Faulty};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let text = std::fs::read_to_string(root.join("surveys/nps-comment.toml")).expect("survey");
+    let survey = callscore_survey::Survey::from_toml(&text).expect("a valid survey");
+    let pipeline = callscore_pipeline::Pipeline::new(callscore_pipeline::Settings {
+        surveys: std::collections::HashMap::from([(survey.id().to_string(), survey)]),
+        pseudonyms: callscore_pipeline::Pseudonyms::fixed(
+            callscore_pipeline::PseudonymKey::new("k1", vec![7; 32]).expect("a key"),
+        ),
+        retention: RetentionConfig::default(),
+        decode: Default::default(),
+        extended_keys: true,
+        pipeline_version: "test".into(),
+        prompts: Default::default(),
+    });
+    let metadata = callscore_pipeline::RecordingMetadata::from_json(
+        &std::fs::read(root.join("recordings/nps8-comment.json")).expect("metadata"),
+    )
+    .expect("valid metadata");
+    let id = metadata.recording_id.clone();
+    let incoming = callscore_pipeline::Incoming {
+        input: "memory/nps8-comment".into(),
+        metadata,
+        audio: std::sync::Arc::from(
+            std::fs::read(root.join("recordings/nps8-comment.wav"))
+                .expect("audio")
+                .as_slice(),
+        ),
+        extension: Some("wav".into()),
+        received_at: jiff::Timestamp::UNIX_EPOCH,
+    };
+    pollster::block_on(async {
+        let analysis = pipeline.analyse(incoming).expect("analysed");
+        assert!(!analysis.clips.is_empty(), "the caller left a comment");
+        let expires_on = analysis.retention.expires_on.expect("an expiry day");
+        let store = Faulty::new(MemoryStore::default());
+        // the audio's put passes, the clip's fails for good
+        store.script_for(
+            &id,
+            [
+                Fault::Delay(std::time::Duration::ZERO),
+                Fault::Fail(callscore_pipeline::Retry::Permanent),
+            ],
+        );
+        let failure = pipeline
+            .deliver(
+                analysis,
+                &store,
+                &MemorySink::default(),
+                jiff::Timestamp::now(),
+            )
+            .await
+            .expect_err("the clip is refused for good");
+        assert_eq!(failure.retry, callscore_pipeline::Retry::Permanent);
+        let store = store.inner();
+        let stored = store.list("acme/").await.expect("listed");
+        assert!(
+            stored.iter().any(|k| k.as_str().ends_with("/audio.wav")),
+            "{stored:?}"
+        );
+        assert!(
+            !store
+                .list(&Marker::recording("acme", &id))
+                .await
+                .expect("listed")
+                .is_empty(),
+            "found by its id"
+        );
+
+        let swept = callscore_privacy::sweep(
+            store,
+            &MemoryAudit::default(),
+            &origin(false),
+            &["acme".to_string()],
+            expires_on.tomorrow().expect("a day after"),
+        )
+        .await
+        .expect("swept");
+        assert_eq!(swept.total().recordings, 1);
+        let left = store.list("acme/").await.expect("listed");
+        assert!(left.is_empty(), "{left:?}");
+    });
+}

@@ -30,12 +30,13 @@
 //!
 //! # Idempotency and integrity
 //!
-//! Keys are deterministic, so a redelivered recording is put again under the same key. A put
-//! first asks for the object (HeadObject): the same SHA-256 in its metadata means
+//! Keys are deterministic, so a redelivered recording is put again under the same key. On a
+//! store that ignores `If-None-Match` (garage), a put first asks for the object (HeadObject):
+//! the same SHA-256 in its metadata means
 //! [`PutOutcome::AlreadyStored`](callscore_pipeline::PutOutcome) and nothing is written;
-//! another means a permanent conflict, never an overwrite. Otherwise it writes, with
-//! `If-None-Match: *` where the store honours it, so that a concurrent writer that got there
-//! in between is caught (412) and judged the same way. Every write carries
+//! another means a permanent conflict, never an overwrite. Where the store honours
+//! `If-None-Match: *`, the put writes with it and asks only when refused (412), so that a
+//! writer that got there first is judged the same way. Every write carries
 //! `x-amz-checksum-sha256`, the digest the pipeline computed, so that a verifying store (AWS,
 //! garage; not moto) refuses bytes damaged since they were hashed.
 //!
