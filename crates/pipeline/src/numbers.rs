@@ -102,9 +102,11 @@ impl NumberPlan {
             // "+31 (0)20 …": a trunk prefix written in brackets after the country code is not
             // dialled from abroad
             let all = digits(&trimmed.replace("(0)", ""));
-            match plus {
-                true => all,
-                false => all[self.international_prefix.len()..].to_string(),
+            if plus {
+                all
+            } else {
+                all.strip_prefix(self.international_prefix.as_str())?
+                    .to_string()
             }
         } else {
             let national = all.strip_prefix(self.trunk_prefix.as_str())?;
@@ -308,6 +310,38 @@ mod tests {
             numbers.forms("acme", "+44 20 7946 0000"),
             vec!["+442079460000", "00442079460000", "442079460000"]
         );
+    }
+
+    #[test]
+    fn hostile_numbers_are_taken_as_written_or_placed_never_a_panic() {
+        let numbers = dutch();
+        // the bracketed trunk prefix taken out of what looked like an international number
+        for written in [
+            "0(0)", "(0)", "+", "+(0)", "00", "", "0", "00(0)", "+ ( 0 )", "٣١",
+        ] {
+            let canonical = numbers.canonical("acme", written);
+            assert!(
+                canonical.is_empty()
+                    || canonical.starts_with('+')
+                    || canonical.chars().all(|c| c.is_ascii_digit()),
+                "{written:?} gave {canonical:?}"
+            );
+            assert_eq!(numbers.forms("acme", written)[0], canonical);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_has_a_canonical_form_that_is_digits_or_e164(text in "[0-9()+ -]{0,24}|.{0,40}") {
+            for tenant in ["acme", "us-client"] {
+                let canonical = dutch().canonical(tenant, &text);
+                let digits = canonical.strip_prefix('+').unwrap_or(&canonical);
+                proptest::prop_assert!(digits.chars().all(|c| c.is_ascii_digit()));
+                let forms = dutch().forms(tenant, &text);
+                proptest::prop_assert_eq!(&forms[0], &canonical);
+                proptest::prop_assert!(forms.len() <= 7);
+            }
+        }
     }
 
     #[test]
