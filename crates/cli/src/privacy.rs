@@ -165,10 +165,13 @@ impl Target {
             }
         }
         .map(|pseudonyms| pseudonyms.with_numbering(numbering));
-        let text = match &args.retention {
+        let mut text = match &args.retention {
             Some(path) => std::fs::read(path).unwrap_or_default(),
             None => Vec::new(),
         };
+        // the numbering plan decides which pseudonyms a number is looked up under: the audit
+        // trail says which one was used, as a configuration file's hash does with --config
+        text.extend(args.numbers.describe().into_bytes());
         let origin = AuditOrigin::new(command, &dir.display().to_string(), &text, args.dry_run);
         Ok(Prepared::Local {
             audit: args

@@ -124,6 +124,19 @@ impl NumberArgs {
     pub(crate) fn given(&self) -> bool {
         self.country_code.is_some()
     }
+
+    /// The plan as configuration text, for the audit trail; empty without one (so that the
+    /// configuration of a command without a plan reads as before plans existed).
+    pub(crate) fn describe(&self) -> String {
+        match &self.country_code {
+            None => String::new(),
+            Some(country) => format!(
+                "\n[numbers]\ncountry_code = {country:?}\ntrunk_prefix = {:?}\n\
+                 international_prefix = {:?}\n",
+                self.trunk_prefix, self.international_prefix
+            ),
+        }
+    }
 }
 
 /// A secret from a file (raw bytes, or hex text) or, failing that, from the hex in the

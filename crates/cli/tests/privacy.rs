@@ -756,6 +756,31 @@ fn every_form_of_a_callers_number_is_one_caller_for_pseudonyms_and_erasure() {
         !text(&erased.stdout).contains("5550001"),
         "never the number"
     );
+    // the audit trail says which plan the look-up used
+    let configuration = |audit: &[Value]| {
+        audit
+            .last()
+            .map(|r| r["configuration"].clone())
+            .expect("an audit record")
+    };
+    let with_plan = configuration(&lines(&store.join("audit.ndjson")));
+    let without = callscore(&[
+        "erase",
+        "--store",
+        store.to_str().expect("UTF-8"),
+        "--pseudonym-key-file",
+        DEMO_KEY,
+        "--tenant",
+        "acme",
+        "--dry-run",
+        "--caller",
+        "+31205550001",
+    ]);
+    assert!(without.status.success(), "{}", text(&without.stderr));
+    assert_ne!(
+        with_plan,
+        configuration(&lines(&store.join("audit.ndjson")))
+    );
 }
 
 /// A contact request carries the caller's number for its consumer until its expiry day (the
