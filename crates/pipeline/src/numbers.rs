@@ -219,42 +219,23 @@ mod tests {
     #[test]
     fn every_form_of_a_number_has_one_canonical_form_under_the_plan() {
         let numbers = dutch();
-        for written in [
-            "+31 20 555 0101",
-            "+31205550101",
-            "0031 20 555 0101",
-            "020-555 0101",
-            "(020) 5550101",
+        for (tenant, written, canonical) in [
+            ("acme", "+31 20 555 0101", "+31205550101"),
+            ("acme", "+31205550101", "+31205550101"),
+            ("acme", "0031 20 555 0101", "+31205550101"),
+            ("acme", "020-555 0101", "+31205550101"),
+            ("acme", "(020) 5550101", "+31205550101"),
+            // a foreign number dialled with the international prefix
+            ("acme", "0044 20 7946 0000", "+442079460000"),
+            // the trunk prefix some write in brackets after the country code
+            ("acme", "+31 (0)20 555 0101", "+31205550101"),
+            ("acme", "+44 (0)20 7946 0000", "+442079460000"),
+            // North America: trunk 1, international 011
+            ("us-client", "1 (212) 555-0101", "+12125550101"),
+            ("us-client", "011 31 20 555 0101", "+31205550101"),
         ] {
-            assert_eq!(
-                numbers.canonical("acme", written),
-                "+31205550101",
-                "{written}"
-            );
+            assert_eq!(numbers.canonical(tenant, written), canonical, "{written}");
         }
-        // a foreign number dialled with the international prefix
-        assert_eq!(
-            numbers.canonical("acme", "0044 20 7946 0000"),
-            "+442079460000"
-        );
-        // North America: trunk 1, international 011
-        assert_eq!(
-            numbers.canonical("us-client", "1 (212) 555-0101"),
-            "+12125550101"
-        );
-        assert_eq!(
-            numbers.canonical("us-client", "011 31 20 555 0101"),
-            "+31205550101"
-        );
-        // the trunk prefix some write in brackets after the country code
-        assert_eq!(
-            numbers.canonical("acme", "+31 (0)20 555 0101"),
-            "+31205550101"
-        );
-        assert_eq!(
-            numbers.canonical("acme", "+44 (0)20 7946 0000"),
-            "+442079460000"
-        );
     }
 
     #[test]
