@@ -5,7 +5,8 @@
 - callscore.toml has exactly the sections and keys of deploy/config/local.toml (so it parses
   as that one does), listens on 0.0.0.0:9464, and names the stack's broker, store and bucket;
 - init.sh creates exactly the topics recordings, scores, recordings-dlq, audit and contact and
-  the buckets audio and staging, and every topic callscore.toml names;
+  the buckets audio and staging, and every topic callscore.toml names, the recordings,
+  dead-letter and contact topics deleting their messages within what the retention promises;
 - every bind-mounted file exists, every published port is bound to 127.0.0.1, Prometheus gets
   prometheus.yml with alerts.yaml and Grafana its data source and the dashboard.
 Run by deploy/compose/check.sh with the ops venv's Python (PyYAML).
@@ -130,6 +131,20 @@ def main() -> int:
     for key in ("recordings_topic", "scores_topic", "dead_letter_topic"):
         if config["kafka"][key] not in created:
             problems.append(f"init.sh: does not create {key} {config['kafka'][key]}")
+    # a message stays up to retention.ms plus segment.ms: callscore serve refuses topics that
+    # keep callers' data longer than the retention promises (the shipped configurations'
+    # shortest class is 14 days, retention.contact_requests 30)
+    day = 24 * 3600 * 1000
+    for topic, days in (("recordings", 14), ("recordings-dlq", 14), ("contact", 30)):
+        spec = re.search(rf'^  "{re.escape(topic)} \d+ ([^"]*)"', init, re.M)
+        settings = dict(kv.split("=", 1) for kv in spec.group(1).split(",") if "=" in kv) if spec else {}
+        try:
+            stay = int(settings["retention.ms"]) + int(settings["segment.ms"])
+        except (KeyError, ValueError):
+            problems.append(f"init.sh: {topic} needs retention.ms and segment.ms")
+            continue
+        if stay > days * day:
+            problems.append(f"init.sh: {topic} keeps messages longer than {days} days")
     buckets = re.search(r"^for bucket in ([a-z -]+); do", init, re.M)
     if not buckets or set(buckets.group(1).split()) != BUCKETS:
         problems.append(f"init.sh: must create the buckets {sorted(BUCKETS)}")

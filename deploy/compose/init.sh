@@ -23,15 +23,17 @@ retry() { # retry N COMMAND...: until it succeeds, at most N times a second apar
 # recordings has 12 partitions: at most 12 instances share the work (deploy/k8s caps the
 # autoscaler there). scores, contact, transcription-requests and transcripts are compacted:
 # one key per fact, tombstones erase;
-# contact requests carry a phone number, so their topic also deletes after 30 days
-# (retention.contact_requests).
-# Recordings and dead letters carry audio and phone numbers: keep them days, not months.
+# contact requests carry a phone number, so their topic also deletes: a message stays up to
+# retention.ms plus segment.ms (29 + 1 days), within retention.contact_requests (30 days).
+# Recordings and dead letters carry audio and phone numbers: keep them days, not months
+# (7 + 1 days, within the shortest retention of any class; callscore serve refuses to start
+# on a topic that keeps them longer).
 topics=(
-  "recordings 12 max.message.bytes=16777216,retention.ms=604800000"
+  "recordings 12 max.message.bytes=16777216,retention.ms=604800000,segment.ms=86400000"
   "scores 12 cleanup.policy=compact"
-  "recordings-dlq 3 max.message.bytes=16777216,retention.ms=1209600000"
+  "recordings-dlq 3 max.message.bytes=16777216,retention.ms=604800000,segment.ms=86400000"
   "audit 3 retention.ms=31536000000"
-  "contact 3 cleanup.policy=[compact,delete],retention.ms=2592000000"
+  "contact 3 cleanup.policy=[compact,delete],retention.ms=2505600000,segment.ms=86400000"
   "transcription-requests 3 cleanup.policy=compact"
   "transcripts 3 cleanup.policy=compact"
 )

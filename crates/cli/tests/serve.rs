@@ -527,6 +527,99 @@ async fn a_broker_restart_is_ridden_out() {
     assert_eq!(services.objects().await.len(), all.len());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_retention_promises() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(1).await;
+    let day = 24 * 3600 * 1000u64;
+    // the recordings kept for ever, the dead letters 60 days and a day: longer than the
+    // 30 days non-respondents are kept
+    services
+        .create_topic_with("recordings-for-ever", 1, &[("retention.ms", "-1")])
+        .await;
+    let (sixty, one) = ((60 * day).to_string(), day.to_string());
+    services
+        .create_topic_with(
+            "dead-letters-for-two-months",
+            1,
+            &[("retention.ms", &sixty), ("segment.ms", &one)],
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config_with(
+        dir.path(),
+        &service::Setup {
+            group: "topics",
+            retention: "[retention.default]\nrespondent = \"6 months\"\n\
+                        non_respondent = \"30 days\"\nconsented_contact = \"1 year\"\n",
+            ..service::Setup::default()
+        },
+    );
+    let mut refused = service::Service::start_with_env(
+        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+        &services,
+        &config,
+        port,
+        &dir.path().join("refused.log"),
+        &[
+            ("CALLSCORE__KAFKA__RECORDINGS_TOPIC", "recordings-for-ever"),
+            (
+                "CALLSCORE__KAFKA__DEAD_LETTER_TOPIC",
+                "dead-letters-for-two-months",
+            ),
+        ],
+    );
+    let status = refused.wait_exit(DONE);
+    let log = refused.log_text();
+    assert_eq!(status.code(), Some(1), "log:\n{log}");
+    for problem in [
+        "kafka.recordings_topic never deletes its messages",
+        "kafka.dead_letter_topic keeps a message up to 61.0 days",
+        "retention.default.non_respondent keeps 30 days at the least",
+    ] {
+        assert!(log.contains(problem), "{problem:?} missing from:\n{log}");
+    }
+    assert!(
+        !log.contains("recordings-for-ever") && !log.contains("dead-letters-for-two-months"),
+        "a topic's name is a configuration value, not quoted:\n{log}"
+    );
+    assert!(
+        !log.contains("kafka.contact_topic keeps"),
+        "the contact topic keeps Kafka's default 7 + 7 days, within its 30:\n{log}"
+    );
+
+    // the same service on the test's topics (Kafka's defaults: 7 days and a segment of 7)
+    // starts and says it checked them; a transcripts topic that is not compacted is named
+    // as a limitation: an erasure's tombstones would not remove transcripts from it
+    services.create_topic("transcripts-not-compacted", 1).await;
+    let (config, port) = services.config(dir.path(), "topics", "");
+    let service = service::Service::start_with_env(
+        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+        &services,
+        &config,
+        port,
+        &dir.path().join("serve.log"),
+        &[(
+            "CALLSCORE__KAFKA__TRANSCRIPTS_TOPIC",
+            "transcripts-not-compacted",
+        )],
+    );
+    service.wait_ready(READY);
+    assert!(
+        service
+            .log_text()
+            .contains("every topic that carries callers' data keeps it no longer than"),
+        "log:\n{}",
+        service.log_text()
+    );
+    let (_, readyz) = service.readyz().expect("/readyz answers");
+    assert!(
+        readyz.contains("kafka.transcripts_topic is not compacted"),
+        "{readyz}"
+    );
+    assert_eq!(readyz.matches("is not compacted").count(), 1, "{readyz}");
+}
+
 #[test]
 fn a_wrong_configuration_is_refused_at_start_up_with_every_problem_named() {
     let dir = tempfile::tempdir().expect("a directory");

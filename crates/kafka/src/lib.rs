@@ -5,13 +5,15 @@
 //!   message (and not its phone number);
 //! - [`KafkaSink`]: the idempotent producer of score events (CloudEvents binary mode, keyed by
 //!   event id) and of dead letters;
-//! - [`wire`]: the recordings topic's message format.
+//! - [`wire`]: the recordings topic's message format;
+//! - [`topics`]: how long a topic keeps its messages, as the broker reports it.
 
 #![deny(missing_docs)]
 
 mod consumer;
 mod election;
 mod producer;
+pub mod topics;
 pub mod wire;
 
 use std::collections::BTreeMap;

@@ -72,6 +72,7 @@ pub use pseudonym::{KeyError, MIN_SECRET_BYTES, PseudonymKey, hex, is_pseudonym}
 pub use record::{AfterHold, RECORD_VERSION, RecordRetention, RecordingRecord, StoredAudio};
 pub use retention::{
     RetentionConfig, RetentionDecision, RetentionPolicy, default_contact_requests, default_max,
+    fewest_days,
 };
 pub use transcription::{
     TRANSCRIPT_SCHEMA_FILE, TRANSCRIPTION_REQUEST_SCHEMA_FILE, TRANSCRIPTION_VERSION,

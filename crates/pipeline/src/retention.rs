@@ -118,6 +118,48 @@ impl RetentionConfig {
     pub fn policy(&self, tenant: &str) -> &RetentionPolicy {
         self.tenants.get(tenant).unwrap_or(&self.default)
     }
+
+    /// The fewest days a recording of any class of any tenant is kept (legal holds aside),
+    /// and the setting that says so (`retention.tenants.acme.non_respondent`): the most a
+    /// copy of every recording as it arrives, before its class is known, may be kept.
+    pub fn shortest(&self) -> (i64, String) {
+        let mut tenants: Vec<_> = self.tenants.iter().collect();
+        tenants.sort_by_key(|(tenant, _)| tenant.as_str());
+        let policies = std::iter::once(("retention.default".to_string(), &self.default)).chain(
+            tenants
+                .into_iter()
+                .map(|(tenant, policy)| (format!("retention.tenants.{tenant}"), policy)),
+        );
+        let mut shortest: Option<(i64, String)> = None;
+        for (name, policy) in policies {
+            for (class, span) in [
+                ("non_respondent", policy.non_respondent),
+                ("respondent", policy.respondent),
+                ("consented_contact", policy.consented_contact),
+            ] {
+                let days = fewest_days(span).min(fewest_days(policy.max));
+                if shortest.as_ref().is_none_or(|(d, _)| days < *d) {
+                    shortest = Some((days, format!("{name}.{class}")));
+                }
+            }
+        }
+        shortest.expect("the default policy has three classes")
+    }
+}
+
+/// The fewest whole days `span` can last, whatever day it starts on (a month is 28 days
+/// from late January, a year 365 days outside a leap year).
+pub fn fewest_days(span: Span) -> i64 {
+    // every starting day of a four-year cycle meets every month length and leap year
+    let first = jiff::civil::date(2001, 1, 1);
+    (0..4 * 365 + 1)
+        .filter_map(|offset| {
+            let start = first.checked_add(Span::new().days(offset)).ok()?;
+            let end = start.checked_add(span).ok()?;
+            start.until(end).ok().map(|days| i64::from(days.get_days()))
+        })
+        .min()
+        .unwrap_or(i64::MAX)
 }
 
 /// Whether `a` is longer than `b`, measured from a fixed day.
@@ -258,6 +300,41 @@ mod tests {
     use super::*;
     use callscore_survey::{Key, KeyInput, KeyPress, Survey, extract};
     use std::time::Duration;
+
+    #[test]
+    fn the_shortest_retention_is_the_fewest_days_any_class_of_any_tenant_is_kept() {
+        for (span, days) in [
+            ("30 days", 30),
+            ("2 weeks", 14),
+            ("1 month", 28),
+            ("2 months", 59),
+            ("12 months", 365),
+            ("1 year", 365),
+            ("3 years", 1095),
+        ] {
+            let parsed: Span = span.parse().expect("a span");
+            assert_eq!(fewest_days(parsed), days, "{span}");
+        }
+        let mut config: RetentionConfig = toml::from_str(
+            "[default]\nrespondent = \"12 months\"\nnon_respondent = \"2 months\"\n\
+             consented_contact = \"24 months\"\n\
+             [tenants.globex]\nrespondent = \"6 months\"\nnon_respondent = \"6 months\"\n\
+             consented_contact = \"40 days\"\n",
+        )
+        .expect("a retention section");
+        config.validate().expect("valid");
+        assert_eq!(
+            config.shortest(),
+            (40, "retention.tenants.globex.consented_contact".to_string())
+        );
+        // the cap shortens every class
+        config.max = Span::new().days(20);
+        config.default.max = config.max;
+        assert_eq!(
+            config.shortest(),
+            (20, "retention.default.non_respondent".to_string())
+        );
+    }
 
     fn answers(keys: &[Key]) -> Answers {
         let survey = Survey::from_toml(

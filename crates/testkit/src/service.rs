@@ -168,7 +168,9 @@ impl Services {
             .await;
         self.create_topic(DEAD_LETTERS, 1).await;
         self.create_topic(AUDIT, 1).await;
-        self.create_topic_with(CONTACTS, 1, &[("cleanup.policy", "compact")])
+        // compacted and deleted, as deploy/compose/init.sh makes it: the service refuses a
+        // contact topic that would keep callers' numbers for ever
+        self.create_topic_with(CONTACTS, 1, &[("cleanup.policy", "compact,delete")])
             .await;
         self.create_topic(PRIVACY_REQUESTS, 1).await;
         self.create_topic(PRIVACY_RESULTS, 1).await;

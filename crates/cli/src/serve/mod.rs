@@ -4,6 +4,7 @@
 pub(crate) use callscore_cli::config;
 mod service;
 mod sweeper;
+mod topics;
 
 pub(crate) use service::{connect_store, on_signal, pseudonyms};
 

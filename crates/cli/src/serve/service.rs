@@ -168,6 +168,7 @@ pub(super) async fn run(
         return Ok(());
     };
     let store = Arc::new(store);
+    super::topics::check(&config, &telemetry).await?;
     let properties = config.properties();
     let sink = Arc::new(crate::privacy::sink(&config)?);
     telemetry.check(Check::Group, false, Status::Joining);
