@@ -134,6 +134,7 @@ async fn serve(
     let Some(store) = crate::serve::connect_store(&config, &telemetry, &shutdown).await else {
         return Ok(());
     };
+    crate::serve::check_topics(&config, &telemetry, crate::serve::Breach::Report).await?;
     let sink = Arc::new(crate::privacy::sink(&config)?);
     let mut properties = config.properties()["consumer"].clone();
     let group = properties.get("group.id").cloned().unwrap_or_default();

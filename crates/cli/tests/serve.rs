@@ -588,6 +588,49 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
         "the contact topic keeps Kafka's default 7 + 7 days, within its 30:\n{log}"
     );
 
+    // serve-privacy on the same topics runs (refusing would hold up callers' erasures) and
+    // names the breaches on /readyz once it has asked the broker
+    let privacy_port = callscore_testkit::free_port();
+    let privacy_log = dir.path().join("serve-privacy.log");
+    let mut privacy = services
+        .command(std::path::Path::new(env!("CARGO_BIN_EXE_callscore")), None)
+        .args(["serve-privacy", "--config"])
+        .arg(&config)
+        .env(
+            "CALLSCORE__SERVICE__LISTEN",
+            format!("127.0.0.1:{privacy_port}"),
+        )
+        .env("CALLSCORE__KAFKA__RECORDINGS_TOPIC", "recordings-for-ever")
+        .env(
+            "CALLSCORE__KAFKA__DEAD_LETTER_TOPIC",
+            "dead-letters-for-two-months",
+        )
+        .stderr(std::fs::File::create(&privacy_log).expect("a log"))
+        .spawn()
+        .expect("serve-privacy starts");
+    let deadline = Instant::now() + READY;
+    let mut readyz = None;
+    while Instant::now() < deadline {
+        readyz = callscore_testkit::http_request(privacy_port, "GET", "/readyz");
+        if readyz.as_ref().is_some_and(|(status, body)| {
+            *status == 200 && body.contains("kafka.dead_letter_topic")
+        }) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = privacy.kill();
+    let _ = privacy.wait();
+    let privacy_log = std::fs::read_to_string(&privacy_log).unwrap_or_default();
+    let (status, body) = readyz.unwrap_or_default();
+    assert_eq!(status, 200, "{body}\nlog:\n{privacy_log}");
+    for breach in [
+        "kafka.recordings_topic never deletes its messages",
+        "kafka.dead_letter_topic keeps a message up to 61.0 days",
+    ] {
+        assert!(body.contains(breach), "{breach:?} missing from {body}");
+    }
+
     // the same service on the test's topics (Kafka's defaults: 7 days and a segment of 7)
     // starts and says it checked them; a transcripts topic that is not compacted is named
     // as a limitation: an erasure's tombstones would not remove transcripts from it

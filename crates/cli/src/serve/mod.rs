@@ -6,6 +6,8 @@ mod service;
 mod sweeper;
 mod topics;
 
+pub(crate) use topics::{Breach, check as check_topics};
+
 pub(crate) use service::{connect_store, on_signal, pseudonyms};
 
 use std::path::PathBuf;

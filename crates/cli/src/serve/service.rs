@@ -168,7 +168,7 @@ pub(super) async fn run(
         return Ok(());
     };
     let store = Arc::new(store);
-    super::topics::check(&config, &telemetry).await?;
+    super::topics::check(&config, &telemetry, super::topics::Breach::Refuse).await?;
     let properties = config.properties();
     let sink = Arc::new(crate::privacy::sink(&config)?);
     telemetry.check(Check::Group, false, Status::Joining);

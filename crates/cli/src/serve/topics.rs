@@ -137,10 +137,24 @@ fn not_compacted(settings: &[&'static str], found: &[Keeping]) -> Vec<String> {
         .collect()
 }
 
-/// Refuses to run where a topic keeps callers' data longer than promised. Where the broker
+/// What to do where a topic keeps callers' data longer than promised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Breach {
+    /// Refuse to run (`serve`: it would add to the topics).
+    Refuse,
+    /// Run, and name the breach as a limitation (`serve-privacy`: refusing would hold up
+    /// callers' erasures).
+    Report,
+}
+
+/// Refuses to run (or reports, as `breach` says) where a topic keeps callers' data longer than promised. Where the broker
 /// cannot say (no `DescribeConfigs` permission, say), the service runs and reports the gap
 /// as a limitation on `/readyz` and in the log.
-pub(super) async fn check(config: &Config, telemetry: &Telemetry) -> anyhow::Result<()> {
+pub(crate) async fn check(
+    config: &Config,
+    telemetry: &Telemetry,
+    breach: Breach,
+) -> anyhow::Result<()> {
     let properties = config.properties();
     let cannot_tell = |setting: &str, error: &DescribeError| {
         let limitation = format!(
@@ -196,10 +210,17 @@ pub(super) async fn check(config: &Config, telemetry: &Telemetry) -> anyhow::Res
             }
         }
         Err(error) => {
-            tracing::warn!(%error, "cannot tell whether the tombstoned topics are compacted")
+            tracing::warn!(%error, "cannot tell whether the tombstoned topics are compacted");
         }
     }
     let problems = broken(&checked, &kept);
+    if !problems.is_empty() && breach == Breach::Report {
+        for problem in problems {
+            tracing::warn!(limitation = %problem, "topic keeps callers' data too long");
+            telemetry.health().limitation(problem);
+        }
+        return Ok(());
+    }
     if !problems.is_empty() {
         anyhow::bail!(
             "a topic keeps callers' data longer than the retention promises: {}",
