@@ -133,7 +133,9 @@ impl RecordingMetadata {
         ] {
             check_id(field, value)?;
         }
-        // values that reach the events and the record: none may be a phone number
+        // values that reach the events and the record: none may be a phone number, the
+        // recording's own in any formatting least of all
+        let numbers = self.numbers();
         for (field, value) in [
             ("recording_id", Some(&self.recording_id)),
             ("call_id", Some(&self.call_id)),
@@ -145,7 +147,7 @@ impl RecordingMetadata {
             ("codec", self.codec.as_ref()),
         ] {
             if let Some(value) = value
-                && crate::redact::redact(value) != value.as_str()
+                && crate::redact::redact_known(value, &numbers) != value.as_str()
             {
                 return Err(MetadataError(format!(
                     "{field}: looks like a phone number, and callscore never stores or \
@@ -171,7 +173,9 @@ impl RecordingMetadata {
         for (index, start) in self.question_offsets.iter().enumerate() {
             let field = format!("question_offsets[{index}].question_id");
             check_id(&field, &start.question_id)?;
-            if crate::redact::redact(&start.question_id) != start.question_id.as_str() {
+            if crate::redact::redact_known(&start.question_id, &numbers)
+                != start.question_id.as_str()
+            {
                 return Err(MetadataError(format!(
                     "{field}: looks like a phone number, and callscore never stores or publishes \
                      one"
@@ -267,4 +271,34 @@ fn parse_key(text: &str) -> Option<Key> {
     let mut chars = text.chars();
     let key = Key::from_char(chars.next()?)?;
     chars.next().is_none().then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_that_holds_the_callers_own_number_in_any_formatting_is_refused() {
+        let metadata = |call_id: &str| {
+            format!(
+                r#"{{"schema_version": 1, "recording_id": "rec-1", "call_id": "{call_id}",
+                "tenant": "acme", "survey_id": "nps", "caller_number": "+31 20 555 0101",
+                "call_started_at": "2026-11-02T09:40:00Z"}}"#
+            )
+        };
+        for call_id in ["in-020-555-0101", "0031-20-555-0101", "c.20.555.0101"] {
+            let error =
+                RecordingMetadata::from_json(metadata(call_id).as_bytes()).expect_err("refused");
+            assert!(
+                error
+                    .to_string()
+                    .contains("call_id: looks like a phone number"),
+                "{call_id}: {error}"
+            );
+            assert!(!error.to_string().contains("555"), "{error}");
+        }
+        // ids with other digits pass
+        RecordingMetadata::from_json(metadata("call-2026-11-02-0101").as_bytes())
+            .expect("an ordinary id");
+    }
 }

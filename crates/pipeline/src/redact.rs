@@ -11,7 +11,9 @@
 //!   between them (E.164 as people write it);
 //! - any run of at least [`MIN_BARE_DIGITS`] digits (a national or international number
 //!   without `+`; dates, times and sizes have shorter runs);
-//! - any formatting of a number the caller of [`redact_known`] knows, matched digit by digit.
+//! - any formatting of a number the caller of [`redact_known`] knows, matched digit by digit
+//!   on its last eight digits, so that its national and international forms
+//!   are found alike.
 
 use std::borrow::Cow;
 
@@ -26,6 +28,9 @@ pub const MIN_PLUS_DIGITS: usize = 6;
 pub const MIN_BARE_DIGITS: usize = 10;
 /// Digits a known number needs before it is searched for: fewer would mask unrelated text.
 const MIN_KNOWN_DIGITS: usize = 6;
+/// A known number is searched for by its last eight digits: the subscriber part, which every
+/// way of writing it shares, whatever prefix (`+31`, `0031`, the trunk `0`) comes before.
+const KNOWN_TAIL_DIGITS: usize = 8;
 
 fn is_separator(c: char) -> bool {
     matches!(c, ' ' | '-' | '.' | '(' | ')' | '/')
@@ -94,6 +99,7 @@ pub fn redact_known<'a>(text: &'a str, known: &[&str]) -> Cow<'a, str> {
         .iter()
         .map(|n| n.chars().filter(char::is_ascii_digit).collect::<String>())
         .filter(|d| d.len() >= MIN_KNOWN_DIGITS)
+        .map(|d| d[d.len().saturating_sub(KNOWN_TAIL_DIGITS)..].to_string())
         .collect();
     let masked: Vec<Span> = spans(text)
         .into_iter()
@@ -206,6 +212,24 @@ mod tests {
             "call from [number] ended"
         );
         assert_eq!(redact_known("nothing here", &known), "nothing here");
+        // written nationally, or from abroad, with the prefixes the known form lacks
+        for text in [
+            "call-020-555-0001",
+            "call 020 555 0001",
+            "0031-20-555-0001",
+            "(0)20 5550001",
+        ] {
+            assert!(
+                redact_known(text, &known).contains(MASK),
+                "{text}: {}",
+                redact_known(text, &known)
+            );
+        }
+        // a national known number found in its international form
+        assert_eq!(
+            redact_known("from +31 20-555-0001", &["020 555 0001"]),
+            "from [number]"
+        );
         // too short to search for without masking unrelated text
         assert_eq!(redact_known("room 123", &["123"]), "room 123");
     }
