@@ -147,24 +147,59 @@ pub(crate) enum Breach {
     Report,
 }
 
-/// Refuses to run (or reports, as `breach` says) where a topic keeps callers' data longer than promised. Where the broker
-/// cannot say (no `DescribeConfigs` permission, say), the service runs and reports the gap
-/// as a limitation on `/readyz` and in the log.
+/// Refuses to run (or reports, as `breach` says) where a topic keeps callers' data longer
+/// than promised. Where the broker cannot say (no `DescribeConfigs` permission, say), the
+/// service runs and reports the gap as a limitation on `/readyz` and in the log; so it does
+/// for a tombstoned topic that is not compacted.
 pub(crate) async fn check(
     config: &Config,
     telemetry: &Telemetry,
     breach: Breach,
 ) -> anyhow::Result<()> {
-    let properties = config.properties();
-    let cannot_tell = |setting: &str, error: &DescribeError| {
-        let limitation = format!(
-            "the broker did not say how long {setting} keeps its messages ({error}): grant \
-             DescribeConfigs on it, or check by hand that it keeps them no longer than the \
-             retention promises"
-        );
-        tracing::warn!(limitation = %limitation, "topic retention unchecked");
-        telemetry.health().limitation(limitation);
+    let limitation = |what: &str, text: String| {
+        tracing::warn!(limitation = %text, "{what}");
+        telemetry.health().limitation(text);
     };
+    let (checked, kept) = describe_promised(config, |setting, error| {
+        limitation(
+            "topic retention unchecked",
+            format!(
+                "the broker did not say how long {setting} keeps its messages ({error}): grant \
+                 DescribeConfigs on it, or check by hand that it keeps them no longer than the \
+                 retention promises"
+            ),
+        );
+    })
+    .await;
+    for gap in tombstone_gaps(config).await {
+        limitation("topic not compacted", gap);
+    }
+    let problems = broken(&checked, &kept);
+    match breach {
+        _ if problems.is_empty() => tracing::info!(
+            topics = checked.len(),
+            "every topic that carries callers' data keeps it no longer than the retention promises"
+        ),
+        Breach::Report => {
+            for problem in problems {
+                limitation("topic keeps callers' data too long", problem);
+            }
+        }
+        Breach::Refuse => anyhow::bail!(
+            "a topic keeps callers' data longer than the retention promises: {}",
+            problems.join("; ")
+        ),
+    }
+    Ok(())
+}
+
+/// The promised topics the broker described, each with what it said; `cannot_tell` hears of
+/// the others.
+async fn describe_promised(
+    config: &Config,
+    cannot_tell: impl Fn(&str, &DescribeError),
+) -> (Vec<Promise>, Vec<Keeping>) {
+    let properties = config.properties();
     let mut checked = Vec::new();
     let mut kept = Vec::new();
     for client in ["consumer", "producer"] {
@@ -194,8 +229,14 @@ pub(crate) async fn check(
             }
         }
     }
+    (checked, kept)
+}
+
+/// What an erasure cannot remove from the tombstoned topics the broker describes.
+async fn tombstone_gaps(config: &Config) -> Vec<String> {
     let topics = tombstoned(config);
     let names: Vec<&str> = topics.iter().map(|(_, topic)| topic.as_str()).collect();
+    let properties = config.properties();
     match callscore_kafka::topics::describe(&properties["producer"], &names, DESCRIBE_TIMEOUT).await
     {
         Ok(described) => {
@@ -204,34 +245,13 @@ pub(crate) async fn check(
                 .zip(described)
                 .filter_map(|((setting, _), result)| Some((*setting, result.ok()?)))
                 .unzip();
-            for limitation in not_compacted(&settings, &found) {
-                tracing::warn!(limitation = %limitation, "topic not compacted");
-                telemetry.health().limitation(limitation);
-            }
+            not_compacted(&settings, &found)
         }
         Err(error) => {
             tracing::warn!(%error, "cannot tell whether the tombstoned topics are compacted");
+            Vec::new()
         }
     }
-    let problems = broken(&checked, &kept);
-    if !problems.is_empty() && breach == Breach::Report {
-        for problem in problems {
-            tracing::warn!(limitation = %problem, "topic keeps callers' data too long");
-            telemetry.health().limitation(problem);
-        }
-        return Ok(());
-    }
-    if !problems.is_empty() {
-        anyhow::bail!(
-            "a topic keeps callers' data longer than the retention promises: {}",
-            problems.join("; ")
-        );
-    }
-    tracing::info!(
-        topics = checked.len(),
-        "every topic that carries callers' data keeps it no longer than the retention promises"
-    );
-    Ok(())
 }
 
 #[cfg(test)]
