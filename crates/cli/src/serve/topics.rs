@@ -160,7 +160,7 @@ pub(crate) async fn check(
         tracing::warn!(limitation = %text, "{what}");
         telemetry.health().limitation(text);
     };
-    let (checked, kept) = describe_promised(config, |setting, error| {
+    let cannot_tell = |setting: &str, error: &DescribeError| {
         limitation(
             "topic retention unchecked",
             format!(
@@ -169,9 +169,13 @@ pub(crate) async fn check(
                  retention promises"
             ),
         );
-    })
-    .await;
-    for gap in tombstone_gaps(config).await {
+    };
+    // at once: where the broker does not answer, each waits out its timeout
+    let ((checked, kept), gaps) = tokio::join!(
+        describe_promised(config, cannot_tell),
+        tombstone_gaps(config)
+    );
+    for gap in gaps {
         limitation("topic not compacted", gap);
     }
     let problems = broken(&checked, &kept);
@@ -200,16 +204,23 @@ async fn describe_promised(
     cannot_tell: impl Fn(&str, &DescribeError),
 ) -> (Vec<Promise>, Vec<Keeping>) {
     let properties = config.properties();
-    let mut checked = Vec::new();
-    let mut kept = Vec::new();
-    for client in ["consumer", "producer"] {
+    let describe = |client: &'static str| {
         let promises: Vec<Promise> = promises(config)
             .into_iter()
             .filter(|p| p.client == client)
             .collect();
-        let topics: Vec<&str> = promises.iter().map(|p| p.topic.as_str()).collect();
-        let described =
-            callscore_kafka::topics::describe(&properties[client], &topics, DESCRIBE_TIMEOUT).await;
+        let properties = &properties[client];
+        async move {
+            let topics: Vec<&str> = promises.iter().map(|p| p.topic.as_str()).collect();
+            let described =
+                callscore_kafka::topics::describe(properties, &topics, DESCRIBE_TIMEOUT).await;
+            (promises, described)
+        }
+    };
+    let (consumer, producer) = tokio::join!(describe("consumer"), describe("producer"));
+    let mut checked = Vec::new();
+    let mut kept = Vec::new();
+    for (promises, described) in [consumer, producer] {
         let described = match described {
             Ok(described) => described,
             Err(error) => {
