@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::admin::{AdminClient, AdminOptions, OwnedResourceSpecifier, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 
 /// Kafka's own default of `retention.ms` and of `segment.ms`: seven days each.
@@ -87,7 +87,8 @@ impl Keeping {
 pub struct DescribeError(String);
 
 /// Asks the broker how long each of `topics` keeps its messages, with a client made from
-/// `properties` (the producer's): one result per topic, in order, or one error for all.
+/// `properties` (those of the client that reaches them): one result per topic, in the order
+/// of `topics`, or one error for all.
 pub async fn describe(
     properties: &BTreeMap<String, String>,
     topics: &[&str],
@@ -114,16 +115,34 @@ pub async fn describe(
             topics.len()
         )));
     }
-    Ok(results
+    // a described topic is placed by its name; a failed one has none, and keeps its place
+    let mut answers: Vec<Option<Result<Keeping, DescribeError>>> =
+        topics.iter().map(|_| None).collect();
+    for (position, result) in results.into_iter().enumerate() {
+        let (at, answer) = match result {
+            Ok(resource) => {
+                let named = match &resource.specifier {
+                    OwnedResourceSpecifier::Topic(name) => topics.iter().position(|t| t == name),
+                    _ => None,
+                };
+                let keeping = Keeping::from_entries(
+                    resource
+                        .entries
+                        .iter()
+                        .map(|e| (e.name.as_str(), e.value.as_deref())),
+                );
+                (named.unwrap_or(position), Ok(keeping))
+            }
+            Err(code) => (position, Err(DescribeError(code.to_string()))),
+        };
+        if answers[at].is_none() {
+            answers[at] = Some(answer);
+        }
+    }
+    Ok(answers
         .into_iter()
-        .map(|result| match result {
-            Ok(resource) => Ok(Keeping::from_entries(
-                resource
-                    .entries
-                    .iter()
-                    .map(|e| (e.name.as_str(), e.value.as_deref())),
-            )),
-            Err(code) => Err(DescribeError(code.to_string())),
+        .map(|answer| {
+            answer.unwrap_or_else(|| Err(DescribeError("the broker did not answer for it".into())))
         })
         .collect())
 }
