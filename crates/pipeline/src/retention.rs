@@ -130,6 +130,16 @@ impl RetentionConfig {
                 .into_iter()
                 .map(|(tenant, policy)| (format!("retention.tenants.{tenant}"), policy)),
         );
+        // tenants mostly share their periods: each distinct one is worked out once
+        let mut known: Vec<(jiff::SpanFieldwise, i64)> = Vec::new();
+        let mut fewest = |span: Span| {
+            if let Some((_, days)) = known.iter().find(|(s, _)| *s == span.fieldwise()) {
+                return *days;
+            }
+            let days = fewest_days(span);
+            known.push((span.fieldwise(), days));
+            days
+        };
         let mut shortest: Option<(i64, String)> = None;
         for (name, policy) in policies {
             for (class, span) in [
@@ -137,7 +147,7 @@ impl RetentionConfig {
                 ("respondent", policy.respondent),
                 ("consented_contact", policy.consented_contact),
             ] {
-                let days = fewest_days(span).min(fewest_days(policy.max));
+                let days = fewest(span).min(fewest(policy.max));
                 if shortest.as_ref().is_none_or(|(d, _)| days < *d) {
                     shortest = Some((days, format!("{name}.{class}")));
                 }
@@ -148,7 +158,8 @@ impl RetentionConfig {
 }
 
 /// The fewest whole days `span` can last, whatever day it starts on (a month is 28 days
-/// from late January, a year 365 days outside a leap year).
+/// from late January, a year 365 days outside a leap year); `i64::MAX` for a span that runs
+/// past the end of the calendar from every day.
 pub fn fewest_days(span: Span) -> i64 {
     // every starting day of a four-year cycle meets every month length and leap year
     let first = jiff::civil::date(2001, 1, 1);
@@ -327,6 +338,8 @@ mod tests {
             config.shortest(),
             (40, "retention.tenants.globex.consented_contact".to_string())
         );
+        // a period past the end of the calendar is as long as can be
+        assert_eq!(fewest_days(Span::new().years(9000)), i64::MAX);
         // the cap shortens every class
         config.max = Span::new().days(20);
         config.default.max = config.max;

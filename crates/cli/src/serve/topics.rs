@@ -16,7 +16,7 @@ const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one topic may keep, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Promise {
+struct Promise {
     /// The setting that names the topic (its name, a configuration value, is not quoted).
     setting: &'static str,
     /// The client that reaches the topic: `consumer` or `producer`.
@@ -31,7 +31,7 @@ pub(super) struct Promise {
 }
 
 /// The topics that carry callers' data, each with the most it may keep it.
-pub(super) fn promises(config: &Config) -> Vec<Promise> {
+fn promises(config: &Config) -> Vec<Promise> {
     let (days, from) = config.retention.shortest();
     let kafka = &config.kafka;
     let mut promises = vec![
@@ -66,7 +66,7 @@ pub(super) fn promises(config: &Config) -> Vec<Promise> {
 }
 
 /// What is wrong with each topic that keeps its messages longer than its promise.
-pub(super) fn broken(promises: &[Promise], found: &[Keeping]) -> Vec<String> {
+fn broken(promises: &[Promise], found: &[Keeping]) -> Vec<String> {
     let mut problems = Vec::new();
     for (promise, keeping) in promises.iter().zip(found) {
         let (setting, carries, days, from) = (
@@ -75,7 +75,8 @@ pub(super) fn broken(promises: &[Promise], found: &[Keeping]) -> Vec<String> {
             promise.days,
             &promise.from,
         );
-        let bound = Duration::from_secs(u64::try_from(days).unwrap_or(0) * 24 * 3600);
+        // a period past the end of the calendar has no bound a topic could exceed
+        let bound = Duration::from_secs(u64::try_from(days).unwrap_or(0).saturating_mul(86_400));
         let assumed = if keeping.assumed.is_empty() {
             String::new()
         } else {
@@ -204,11 +205,9 @@ async fn describe_promised(
     cannot_tell: impl Fn(&str, &DescribeError),
 ) -> (Vec<Promise>, Vec<Keeping>) {
     let properties = config.properties();
+    let all = promises(config);
     let describe = |client: &'static str| {
-        let promises: Vec<Promise> = promises(config)
-            .into_iter()
-            .filter(|p| p.client == client)
-            .collect();
+        let promises: Vec<Promise> = all.iter().filter(|p| p.client == client).cloned().collect();
         let properties = &properties[client];
         async move {
             let topics: Vec<&str> = promises.iter().map(|p| p.topic.as_str()).collect();
@@ -301,6 +300,8 @@ mod tests {
         assert!(problems[0].starts_with("kafka.recordings_topic keeps a message up to 14.0 days"));
         assert!(problems[0].contains("retention.tenants.globex.non_respondent keeps 14 days"));
         assert!(!problems[0].contains("secret-topic-name"));
+        // a period past the end of the calendar: no overflow, nothing refused
+        assert!(broken(&[promise(i64::MAX)], &[keeping(Some(day), day, true)]).is_empty());
         // never deleted: refused
         for never in [keeping(None, day, true), keeping(Some(day), day, false)] {
             let problems = broken(&[promise(30)], &[never]);
