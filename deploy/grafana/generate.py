@@ -217,9 +217,13 @@ def build() -> dict:
                   ("max by (topic, partition) (callscore_consumer_lag_messages)",
                    "{{topic}}/{{partition}}"),
               ], stacked=True), 12, 8)
-    add(graph("Rebalances by kind", "Consumer group rebalance events.", "short", [
-        (f"sum by (kind) (increase(callscore_rebalances_total{RATE}))", "{{kind}}"),
-    ], bars=True), 6, 8)
+    add(graph("Rebalances by kind", "Consumer group rebalance events; and the assignments of "
+              "the sweeper's election (GROUP.sweeper), one per member at each of its "
+              "rebalances.", "short", [
+                  (f"sum by (kind) (increase(callscore_rebalances_total{RATE}))", "{{kind}}"),
+                  (f"sum(increase(callscore_sweeper_election_assignments_total{RATE}))",
+                   "sweeper election"),
+              ], bars=True), 6, 8)
     add(graph("Offset commits", "Offset commits per second, by result.", "ops", [
         (f"sum by (result) (rate(callscore_offset_commits_total{RATE}))", "{{result}}"),
     ]), 6, 8)
@@ -264,7 +268,17 @@ def build() -> dict:
               "short", [
                   ("sum by (class) "
                    f"(increase(callscore_retention_deleted_objects_total{RATE}))", "{{class}}"),
-              ], bars=True), 24, 8)
+              ], bars=True), 12, 8)
+    add(single("Sweeper leaders", "callscore_sweeper_leader summed over instances: 1 when one "
+               "instance leads the sweeper's election and runs the scheduled sweeps; 0 with "
+               "[sweeper] off (the CronJob sweeps) or when no instance can join the election.",
+               "sum(callscore_sweeper_leader)", "leaders",
+               mappings={"0": ("none", "orange"), "1": ("one", "green")}), 4, 8)
+    add(single("Topic problems", "callscore_topic_problems at the last look (start-up and "
+               "hourly): topics that keep callers' data longer than the retention promises, "
+               "that the broker would not describe, or that erasure tombstones and are not "
+               "compacted. /readyz names them.",
+               "max by (problem) (callscore_topic_problems)", "{{problem}}"), 8, 8)
 
     return json.loads(json.dumps(d.build(), cls=JSONEncoder, sort_keys=True))
 

@@ -24,7 +24,7 @@ EXPECTED = {
     "CallscoreLagGrowing", "CallscoreNoProgress", "CallscoreDeadLetters",
     "CallscoreStoreUnavailable", "CallscoreBrokerUnavailable", "CallscoreNotReady",
     "CallscoreBlocked", "CallscoreErrorRate", "CallscoreRebalanceStorm", "CallscoreDown",
-    "CallscoreRetentionSweepStale",
+    "CallscoreRetentionSweepStale", "CallscoreTopicKeepsCallersDataTooLong",
 }
 RUNBOOK = "https://example.invalid/callscore/docs/sre.md#{}"
 

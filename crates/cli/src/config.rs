@@ -158,6 +158,8 @@ pub struct ServiceSection {
     pub log_level: String,
     /// Whether the A-D keys count as key presses.
     pub extended_keys: bool,
+    /// How often the topics' retention is checked again after start-up, in seconds.
+    pub topic_check_interval_s: u64,
 }
 
 impl Default for ServiceSection {
@@ -173,6 +175,7 @@ impl Default for ServiceSection {
             log_format: LogFormat::Json,
             log_level: "info".into(),
             extended_keys: true,
+            topic_check_interval_s: 3600,
         }
     }
 }
@@ -497,6 +500,9 @@ impl Config {
         if self.sweeper.enabled && kafka.audit_topic.is_none() {
             problems
                 .push("sweeper.enabled needs kafka.audit_topic: every deletion is audited".into());
+        }
+        if self.service.topic_check_interval_s == 0 {
+            problems.push("service.topic_check_interval_s must be more than 0".into());
         }
         if self.sweeper.interval_s == 0 {
             problems.push("sweeper.interval_s must be more than 0".into());

@@ -9,13 +9,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use callscore_testkit::Prometheus;
 use callscore_testkit::service::{
     DEAD_LETTERS, SCORES, Services, Setup, answers_of, event_count, expected_answers, recordings,
     root,
 };
+use callscore_testkit::{Prometheus, wait_for};
 use serde_json::Value;
 
 mod common;
@@ -302,15 +302,4 @@ fn wait_for_alert(prometheus: &Prometheus, name: &str, state: &str, timeout: Dur
             .iter()
             .any(|a| a["labels"]["alertname"] == name && a["state"] == state)
     })
-}
-
-fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    done()
 }

@@ -11,10 +11,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use callscore_testkit::Moto;
 use callscore_testkit::service::{
     self, AUDIT, Recording, SCORES, Service, Services, Setup, event_count, recordings,
 };
+use callscore_testkit::{Moto, wait_for};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -535,40 +535,63 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
             &[("CALLSCORE__SERVICE__LISTEN", &listen)],
         )
     };
-    let mut instances = vec![launch("a"), launch("b")];
-    for instance in &instances {
-        instance.wait_ready(READY);
-    }
-    services.produce(&old).await;
+    let leads = |s: &Service| s.metric("callscore_sweeper_leader", &[]) == 1.0;
+    let assignments = |s: &Service| s.metric("callscore_sweeper_election_assignments_total", &[]);
+    let deleted = |s: &Service| s.metric("callscore_retention_deleted_objects_total", &[]);
     let last_success = |s: &Service| {
         s.metric(
             "callscore_retention_sweep_last_success_timestamp_seconds",
             &[],
         )
     };
+    // the first instance alone leads; the second's join may move the lead, which is the
+    // election's right: what must hold is that once it settles one instance sweeps
+    let mut instances = vec![launch("a")];
+    instances[0].wait_ready(READY);
+    assert!(
+        wait_for(DONE, || leads(&instances[0])),
+        "an instance on its own leads"
+    );
+    instances.push(launch("b"));
+    instances[1].wait_ready(READY);
+    assert!(
+        wait_for(DONE, || assignments(&instances[1]) >= 1.0
+            && instances.iter().filter(|s| leads(s)).count() == 1),
+        "the election settles with one leader of two"
+    );
+    let settled: Vec<f64> = instances.iter().map(|s| assignments(s)).collect();
+    services.produce(&old).await;
+    // stored, then swept
+    let swept = |instances: &[Service]| instances.iter().map(deleted).sum::<f64>() > 0.0;
     let deadline = Instant::now() + DONE;
-    while (!classes(&services, "audio").await.is_empty()
-        || instances.iter().all(|s| last_success(s) == 0.0))
+    while (!swept(&instances) || !classes(&services, "audio").await.is_empty())
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
-        classes(&services, "audio").await.is_empty(),
+        swept(&instances) && classes(&services, "audio").await.is_empty(),
         "the backfilled recordings are swept"
     );
-    let leaders: Vec<usize> = (0..2)
-        .filter(|&i| last_success(&instances[i]) > 0.0)
-        .collect();
-    assert_eq!(leaders.len(), 1, "one instance sweeps");
+    let leader = (0..2)
+        .find(|&i| leads(&instances[i]))
+        .expect("one instance leads");
+    let other = 1 - leader;
+    assert_eq!(
+        instances.iter().map(|s| assignments(s)).collect::<Vec<_>>(),
+        settled,
+        "no rebalance while the backfill was swept"
+    );
+    assert!(deleted(&instances[leader]) > 0.0, "the leader swept");
+    assert_eq!(deleted(&instances[other]), 0.0, "the other did not sweep");
     // the leader goes: the other takes over
-    instances[leaders[0]].kill();
-    let survivor = &instances[1 - leaders[0]];
-    let deadline = Instant::now() + DONE;
-    while last_success(survivor) == 0.0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(last_success(survivor) > 0.0, "the survivor sweeps now");
+    let before = last_success(&instances[other]);
+    instances[leader].kill();
+    let survivor = &instances[other];
+    assert!(
+        wait_for(DONE, || leads(survivor) && last_success(survivor) > before),
+        "the survivor leads and sweeps now"
+    );
     let audit = services.read(AUDIT, usize::MAX, Duration::from_secs(5));
     assert!(
         audit

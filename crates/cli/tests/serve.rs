@@ -537,6 +537,10 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
     services
         .create_topic_with("recordings-for-ever", 1, &[("retention.ms", "-1")])
         .await;
+    // and privacy requests, some with a caller's number, kept for ever too
+    services
+        .create_topic_with("privacy-requests-for-ever", 1, &[("retention.ms", "-1")])
+        .await;
     let (sixty, one) = ((60 * day).to_string(), day.to_string());
     services
         .create_topic_with(
@@ -567,6 +571,10 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
                 "CALLSCORE__KAFKA__DEAD_LETTER_TOPIC",
                 "dead-letters-for-two-months",
             ),
+            (
+                "CALLSCORE__KAFKA__PRIVACY_REQUESTS_TOPIC",
+                "privacy-requests-for-ever",
+            ),
         ],
     );
     let status = refused.wait_exit(DONE);
@@ -587,6 +595,10 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
         !log.contains("kafka.contact_topic keeps"),
         "the contact topic keeps Kafka's default 7 + 7 days, within its 30:\n{log}"
     );
+    assert!(
+        !log.contains("kafka.privacy_requests_topic"),
+        "serve does not use the privacy requests topic: serve-privacy holds it:\n{log}"
+    );
 
     // serve-privacy on the same topics runs (refusing would hold up callers' erasures) and
     // names the breaches on /readyz once it has asked the broker
@@ -605,6 +617,10 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
             "CALLSCORE__KAFKA__DEAD_LETTER_TOPIC",
             "dead-letters-for-two-months",
         )
+        .env(
+            "CALLSCORE__KAFKA__PRIVACY_REQUESTS_TOPIC",
+            "privacy-requests-for-ever",
+        )
         .stderr(std::fs::File::create(&privacy_log).expect("a log"))
         .spawn()
         .expect("serve-privacy starts");
@@ -613,7 +629,7 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
     while Instant::now() < deadline {
         readyz = callscore_testkit::http_request(privacy_port, "GET", "/readyz");
         if readyz.as_ref().is_some_and(|(status, body)| {
-            *status == 200 && body.contains("kafka.dead_letter_topic")
+            *status == 200 && body.contains("kafka.privacy_requests_topic")
         }) {
             break;
         }
@@ -627,9 +643,15 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
     for breach in [
         "kafka.recordings_topic never deletes its messages",
         "kafka.dead_letter_topic keeps a message up to 61.0 days",
+        "kafka.privacy_requests_topic never deletes its messages",
+        "retention.privacy_requests keeps 30 days at the least",
     ] {
         assert!(body.contains(breach), "{breach:?} missing from {body}");
     }
+    assert!(
+        !body.contains("privacy-requests-for-ever"),
+        "a topic's name is not quoted: {body}"
+    );
 
     // the same service on the test's topics (Kafka's defaults: 7 days and a segment of 7)
     // starts and says it checked them; a transcripts topic that is not compacted is named
@@ -661,6 +683,73 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
         "{readyz}"
     );
     assert_eq!(readyz.matches("is not compacted").count(), 1, "{readyz}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topic_altered_while_the_service_runs_is_found_at_the_next_look() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(1).await;
+    let topic = "dead-letters-altered";
+    let day = (24 * 3600 * 1000u64).to_string();
+    let within = [("retention.ms", day.as_str()), ("segment.ms", day.as_str())];
+    services.create_topic_with(topic, 1, &within).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config(dir.path(), "altered", "");
+    let service = service::Service::start_with_env(
+        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+        &services,
+        &config,
+        port,
+        &dir.path().join("serve.log"),
+        &[
+            ("CALLSCORE__KAFKA__DEAD_LETTER_TOPIC", topic),
+            ("CALLSCORE__SERVICE__TOPIC_CHECK_INTERVAL_S", "1"),
+        ],
+    );
+    service.wait_ready(READY);
+    let too_long = |s: &service::Service| {
+        s.metric("callscore_topic_problems", &["problem=\"keeps_too_long\""])
+    };
+    let breach = "kafka.dead_letter_topic never deletes its messages";
+    let listed = |s: &service::Service| s.readyz().is_some_and(|(_, body)| body.contains(breach));
+    assert_eq!(too_long(&service), 0.0, "{}", service.metrics());
+    assert!(!listed(&service));
+
+    // an operator makes the dead-letter topic keep its messages for ever (the test broker
+    // alters a topic's configuration only incrementally, which the client lacks: the topic
+    // is made again): the next look finds it; the running service reports it and runs on
+    services.delete_topic(topic).await;
+    services
+        .create_topic_with(topic, 1, &[("retention.ms", "-1")])
+        .await;
+    assert!(
+        callscore_testkit::wait_for(DONE, || too_long(&service) == 1.0 && listed(&service)),
+        "the breach is found while the service runs; log:\n{}",
+        service.log_text()
+    );
+    let (status, _) = service.readyz().expect("/readyz answers");
+    assert_eq!(status, 200, "a breach found while running is a limitation");
+
+    // put right: a later look clears it
+    services.delete_topic(topic).await;
+    services.create_topic_with(topic, 1, &within).await;
+    assert!(
+        callscore_testkit::wait_for(DONE, || too_long(&service) == 0.0 && !listed(&service)),
+        "the breach is cleared at a later look; log:\n{}",
+        service.log_text()
+    );
+    let log = service.log_text();
+    assert_eq!(
+        log.matches(breach).count(),
+        1,
+        "logged when found, not at every look:\n{log}"
+    );
+    assert_eq!(
+        log.matches("every topic that carries callers' data keeps it no longer than")
+            .count(),
+        2,
+        "at start-up, and when the breach ended:\n{log}"
+    );
 }
 
 #[test]

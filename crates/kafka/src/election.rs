@@ -19,9 +19,26 @@ const POLL: Duration = Duration::from_millis(500);
 /// How often the same election error is logged again.
 const ELECTION_WARNING_EVERY: Duration = Duration::from_secs(60);
 
+/// What an election tells its owner as its membership changes: every assignment (a join or a
+/// rebalance, with whether this member now leads) and every loss of the lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// The group gave this member its share; `leads` when that share holds partition 0.
+    Assigned {
+        /// Whether this member leads now.
+        leads: bool,
+    },
+    /// A rebalance took partition 0 from this member: it no longer leads.
+    Revoked,
+}
+
+/// Called on the election's own thread at each change of membership; must not block.
+pub type MembershipObserver = Box<dyn Fn(Membership) + Send + Sync>;
+
 struct Context {
     topic: String,
     leading: Arc<AtomicBool>,
+    observe: MembershipObserver,
 }
 
 impl ClientContext for Context {}
@@ -40,6 +57,9 @@ impl ConsumerContext for Context {
                 .any(|e| e.topic() == self.topic && e.partition() == 0)
         });
         self.leading.store(leads, Ordering::SeqCst);
+        if matches!(rebalance, Rebalance::Assign(_)) {
+            (self.observe)(Membership::Assigned { leads });
+        }
     }
 
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -50,6 +70,7 @@ impl ConsumerContext for Context {
                 .any(|e| e.topic() == self.topic && e.partition() == 0)
         {
             self.leading.store(false, Ordering::SeqCst);
+            (self.observe)(Membership::Revoked);
         }
     }
 }
@@ -71,11 +92,12 @@ impl std::fmt::Debug for Election {
 
 impl Election {
     /// Joins `group` on `topic` with the librdkafka `properties` (bootstrap servers, security;
-    /// `group.id` is replaced by `group`).
+    /// `group.id` is replaced by `group`); `observe` hears of each change of membership.
     pub fn join(
         properties: &BTreeMap<String, String>,
         group: &str,
         topic: &str,
+        observe: MembershipObserver,
     ) -> Result<Election, crate::ConfigError> {
         let mut client = ClientConfig::new();
         for (key, value) in properties {
@@ -90,6 +112,7 @@ impl Election {
             .create_with_context(Context {
                 topic: topic.to_string(),
                 leading: Arc::clone(&leading),
+                observe,
             })
             .map_err(|e| crate::ConfigError::of(&e, properties))?;
         consumer

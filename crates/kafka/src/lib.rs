@@ -22,7 +22,7 @@ pub use consumer::{
     ConsumerEvents, GroupChange, KafkaReceipt, KafkaSource, PAUSE_AFTER, Partition, Raw,
     SourceConfig,
 };
-pub use election::Election;
+pub use election::{Election, Membership, MembershipObserver};
 pub use producer::{KafkaSink, SinkConfig, dead_letter_headers};
 
 /// A client that could not be created from its configuration. The message names the

@@ -71,6 +71,10 @@ pub struct RetentionConfig {
     /// day (30 days by default); its consumers delete it then.
     #[serde(default = "default_contact_requests", with = "span")]
     pub contact_requests: Span,
+    /// How long a privacy request sent as a message (which may carry the caller's number) may
+    /// stay on the privacy requests topic (30 days by default: a month to answer it).
+    #[serde(default = "default_privacy_requests", with = "span")]
+    pub privacy_requests: Span,
     /// The policy of tenants without their own.
     #[serde(default)]
     pub default: RetentionPolicy,
@@ -84,11 +88,17 @@ pub fn default_contact_requests() -> Span {
     Span::new().days(30)
 }
 
+/// How long a privacy request may stay on its topic by default: 30 days.
+fn default_privacy_requests() -> Span {
+    Span::new().days(30)
+}
+
 impl Default for RetentionConfig {
     fn default() -> RetentionConfig {
         RetentionConfig {
             max: default_max(),
             contact_requests: default_contact_requests(),
+            privacy_requests: default_privacy_requests(),
             default: RetentionPolicy::default(),
             tenants: std::collections::HashMap::new(),
         }
@@ -101,6 +111,7 @@ impl RetentionConfig {
         let max = self.max;
         check_period("max", max)?;
         check_period("contact_requests", self.contact_requests)?;
+        check_period("privacy_requests", self.privacy_requests)?;
         self.default.max = max;
         self.default
             .validate()
@@ -311,6 +322,21 @@ mod tests {
     use super::*;
     use callscore_survey::{Key, KeyInput, KeyPress, Survey, extract};
     use std::time::Duration;
+
+    #[test]
+    fn privacy_requests_are_kept_30_days_by_default_and_their_period_is_checked() {
+        let mut config: RetentionConfig = toml::from_str("").expect("a retention section");
+        config.validate().expect("valid");
+        assert_eq!(fewest_days(config.privacy_requests), 30);
+        let mut config: RetentionConfig =
+            toml::from_str("privacy_requests = \"2 weeks\"").expect("a retention section");
+        config.validate().expect("valid");
+        assert_eq!(fewest_days(config.privacy_requests), 14);
+        let mut config: RetentionConfig =
+            toml::from_str("privacy_requests = \"PT12H\"").expect("a retention section");
+        let error = config.validate().expect_err("hours refused");
+        assert!(error.starts_with("retention.privacy_requests:"), "{error}");
+    }
 
     #[test]
     fn the_shortest_retention_is_the_fewest_days_any_class_of_any_tenant_is_kept() {

@@ -88,6 +88,8 @@ pub struct Health {
 struct State {
     checks: BTreeMap<Check, CheckState>,
     limitations: Vec<String>,
+    /// Limitations a repeated check keeps up to date, by the check's name.
+    kept_up: BTreeMap<&'static str, Vec<String>>,
     stopping: bool,
 }
 
@@ -142,6 +144,11 @@ impl Health {
         self.lock().limitations.push(text.into());
     }
 
+    /// Replaces the limitations `source` (a repeated check) reported last with `texts`.
+    pub fn limitations_from(&self, source: &'static str, texts: Vec<String>) {
+        self.lock().kept_up.insert(source, texts);
+    }
+
     /// Marks the service as stopping: it is no longer ready.
     pub fn stopping(&self) {
         self.lock().stopping = true;
@@ -165,7 +172,11 @@ impl Health {
                 .map(|(check, c)| (check.as_str(), serde_json::to_value(c).unwrap_or_default()))
                 .collect(),
             failing,
-            limitations: state.limitations,
+            limitations: state
+                .limitations
+                .into_iter()
+                .chain(state.kept_up.into_values().flatten())
+                .collect(),
             stopping: state.stopping,
         }
     }
@@ -194,6 +205,12 @@ mod tests {
         let readiness = health.readiness();
         assert!(readiness.ready);
         assert_eq!(readiness.limitations, vec!["no tagging".to_string()]);
+        // a repeated check's limitations replace its last ones; the others stay
+        health.limitations_from("topics", vec!["a".into(), "b".into()]);
+        health.limitations_from("topics", vec!["b".into()]);
+        assert_eq!(health.readiness().limitations, ["no tagging", "b"]);
+        health.limitations_from("topics", Vec::new());
+        assert_eq!(health.readiness().limitations, ["no tagging"]);
         let body = serde_json::to_string(&readiness).expect("JSON");
         assert!(
             body.contains("\"store\":{\"ok\":true,\"status\":\"reachable\"}"),

@@ -52,6 +52,12 @@ pub mod names {
     /// When the retention sweep last finished without error, in seconds since the epoch.
     pub const RETENTION_LAST_SUCCESS: &str =
         "callscore_retention_sweep_last_success_timestamp_seconds";
+    /// Problems the last look at the topics found, by `problem`.
+    pub const TOPIC_PROBLEMS: &str = "callscore_topic_problems";
+    /// 1 while this instance leads the sweeper's election, else 0.
+    pub const SWEEPER_LEADER: &str = "callscore_sweeper_leader";
+    /// Assignments the sweeper's election gave this instance (its join and every rebalance).
+    pub const SWEEPER_ASSIGNMENTS: &str = "callscore_sweeper_election_assignments_total";
 }
 
 /// Latency buckets from 1 ms to 2 minutes, in seconds.
@@ -104,6 +110,12 @@ pub struct Metrics {
     pub retention_deleted: IntCounterVec,
     /// When the sweep last succeeded.
     pub retention_last_success: prometheus::Gauge,
+    /// Problems of the topics by `problem` (`keeps_too_long`, `unchecked`, `not_compacted`).
+    pub topic_problems: IntGaugeVec,
+    /// Whether this instance leads the sweeper's election.
+    pub sweeper_leader: IntGauge,
+    /// Assignments of the sweeper's election to this instance.
+    pub sweeper_assignments: IntCounter,
 }
 
 impl Metrics {
@@ -236,6 +248,23 @@ impl Metrics {
                 &["class"],
             ),
             retention_last_success,
+            topic_problems: gauges(
+                names::TOPIC_PROBLEMS,
+                "Topics found keeping callers' data longer than the retention promises \
+                 (keeps_too_long), not described by the broker (unchecked), or tombstoned and not \
+                 compacted (not_compacted), at the last look.",
+                &["problem"],
+            ),
+            sweeper_leader: gauge(
+                names::SWEEPER_LEADER,
+                "1 while this instance leads the sweeper's election (it runs the scheduled \
+                 sweeps), else 0.",
+            ),
+            sweeper_assignments: counter(
+                names::SWEEPER_ASSIGNMENTS,
+                "Assignments the sweeper's election gave this instance: its join and every \
+                 rebalance.",
+            ),
             registry,
         }
     }

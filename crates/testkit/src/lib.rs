@@ -57,6 +57,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Asks `done` every half second until it holds or `timeout` passes; whether it held, asked
+/// once more at the end.
+pub fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    done()
+}
+
 /// Waits until something accepts connections on `port`.
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     let address = SocketAddr::from(([127, 0, 0, 1], port));

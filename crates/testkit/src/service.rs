@@ -187,10 +187,7 @@ impl Services {
 
     /// Creates a topic with topic configuration entries (`cleanup.policy`, …).
     pub async fn create_topic_with(&self, name: &str, partitions: i32, config: &[(&str, &str)]) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
-            .create()
-            .expect("an admin client");
+        let admin = self.admin();
         let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
         for (key, value) in config {
             topic = topic.set(key, value);
@@ -203,6 +200,26 @@ impl Services {
         for result in results {
             result.expect("topic created");
         }
+    }
+
+    /// Deletes a topic (the test broker has no AlterConfigs: a topic is altered by deleting
+    /// it and creating it again).
+    pub async fn delete_topic(&self, name: &str) {
+        let results = self
+            .admin()
+            .delete_topics(&[name], &AdminOptions::new())
+            .await
+            .expect("deleting a topic");
+        for result in results {
+            result.expect("topic deleted");
+        }
+    }
+
+    fn admin(&self) -> AdminClient<DefaultClientContext> {
+        ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("an admin client")
     }
 
     /// A configuration file for the service, in `dir`.

@@ -18,7 +18,7 @@ use callscore_telemetry::{Check, Health, Limits, Metrics, Status, Telemetry};
 use callscore_worker::{CancellationToken, Counted, Policy, RetryPolicy, Worker};
 
 use super::config::Config;
-use super::sweeper::Sweeper;
+use super::sweeper::{Sweeper, elected};
 
 /// How often readiness is checked.
 const PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -168,7 +168,15 @@ pub(super) async fn run(
         return Ok(());
     };
     let store = Arc::new(store);
-    super::topics::check(&config, &telemetry, super::topics::Breach::Refuse).await?;
+    let checker = super::topics::Checker::Serve;
+    let found = super::topics::check(&config, &telemetry, checker).await?;
+    tokio::spawn(super::topics::watch(
+        config.clone(),
+        telemetry.clone(),
+        checker,
+        found,
+        shutdown.clone(),
+    ));
     let properties = config.properties();
     let sink = Arc::new(crate::privacy::sink(&config)?);
     telemetry.check(Check::Group, false, Status::Joining);
@@ -197,8 +205,13 @@ pub(super) async fn run(
                 .cloned()
                 .unwrap_or_default();
             Some(
-                Election::join(&properties["consumer"], &format!("{group}.sweeper"), topic)
-                    .context("cannot join the sweeper's election")?,
+                Election::join(
+                    &properties["consumer"],
+                    &format!("{group}.sweeper"),
+                    topic,
+                    elected(&telemetry),
+                )
+                .context("cannot join the sweeper's election")?,
             )
         }
         _ => None,

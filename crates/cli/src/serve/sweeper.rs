@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callscore_kafka::{Election, KafkaSink};
+use callscore_kafka::{Election, KafkaSink, Membership, MembershipObserver};
 use callscore_pipeline::audit::AuditOrigin;
 use callscore_pipeline::{Keyring, RetentionConfig};
 use callscore_s3::S3Store;
@@ -16,6 +16,30 @@ use callscore_worker::CancellationToken;
 
 /// How often every instance reads the keyring again.
 const KEYRING_RELOAD: Duration = Duration::from_secs(60);
+
+/// What the election's changes of membership show: `callscore_sweeper_leader`, the count of
+/// assignments, and a log line each time this instance takes or loses the lead.
+pub(super) fn elected(telemetry: &Telemetry) -> MembershipObserver {
+    let metrics = telemetry.metrics().clone();
+    Box::new(move |change| {
+        let leads = match change {
+            Membership::Assigned { leads } => {
+                metrics.sweeper_assignments.inc();
+                leads
+            }
+            Membership::Revoked => false,
+        };
+        let led = metrics.sweeper_leader.get() == 1;
+        metrics.sweeper_leader.set(i64::from(leads));
+        if leads != led {
+            if leads {
+                tracing::info!("the sweeper's election: this instance leads and runs the sweeps");
+            } else {
+                tracing::info!("the sweeper's election: this instance no longer leads");
+            }
+        }
+    })
+}
 
 /// What the sweeper works with.
 pub(super) struct Sweeper {

@@ -1,13 +1,15 @@
 //! The start-up check that no topic keeps callers' data longer than the retention callscore
 //! promises: the recordings topic (the audio and the caller's number), the dead-letter topic
-//! (the audio) and the contact topic (the number); and that the topics an erasure tombstones
-//! are compacted, so that a tombstone removes what it names.
+//! (the audio), the contact topic (the number) and, for `serve-privacy`, the privacy requests
+//! topic (requests by number); and that the topics an erasure tombstones are compacted, so
+//! that a tombstone removes what it names.
 
 use std::time::Duration;
 
 use callscore_kafka::topics::{DescribeError, Keeping};
 use callscore_pipeline::fewest_days;
 use callscore_telemetry::Telemetry;
+use callscore_worker::CancellationToken;
 
 use super::config::Config;
 
@@ -30,8 +32,8 @@ struct Promise {
     carries: &'static str,
 }
 
-/// The topics that carry callers' data, each with the most it may keep it.
-fn promises(config: &Config) -> Vec<Promise> {
+/// The topics that carry callers' data that `checker` uses, each with the most it may keep it.
+fn promises(config: &Config, checker: Checker) -> Vec<Promise> {
     let (days, from) = config.retention.shortest();
     let kafka = &config.kafka;
     let mut promises = vec![
@@ -60,6 +62,18 @@ fn promises(config: &Config) -> Vec<Promise> {
             days: fewest_days(config.retention.contact_requests),
             from: "retention.contact_requests".into(),
             carries: "callers' numbers",
+        });
+    }
+    if checker == Checker::ServePrivacy
+        && let Some(topic) = &kafka.privacy_requests_topic
+    {
+        promises.push(Promise {
+            setting: "kafka.privacy_requests_topic",
+            client: "consumer",
+            topic: topic.clone(),
+            days: fewest_days(config.retention.privacy_requests),
+            from: "retention.privacy_requests".into(),
+            carries: "privacy requests, those by number with the caller's number",
         });
     }
     promises
@@ -138,74 +152,155 @@ fn not_compacted(settings: &[&'static str], found: &[Keeping]) -> Vec<String> {
         .collect()
 }
 
-/// What to do where a topic keeps callers' data longer than promised.
+/// The service that checks: which topics it holds, and what it does where one keeps callers'
+/// data longer than promised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Breach {
-    /// Refuse to run (`serve`: it would add to the topics).
-    Refuse,
-    /// Run, and name the breach as a limitation (`serve-privacy`: refusing would hold up
-    /// callers' erasures).
-    Report,
+pub(crate) enum Checker {
+    /// `serve` holds the recordings, dead-letter and contact topics and refuses to run on a
+    /// breach: it would add to them.
+    Serve,
+    /// `serve-privacy` also holds its requests topic, and names each breach as a limitation:
+    /// refusing would hold up callers' erasures.
+    ServePrivacy,
 }
 
-/// Refuses to run (or reports, as `breach` says) where a topic keeps callers' data longer
+/// What one look at the topics found, each problem in the words `/readyz` lists.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Findings {
+    /// How many topics that carry callers' data the broker described.
+    checked: usize,
+    /// Topics that keep callers' data longer than promised.
+    too_long: Vec<String>,
+    /// Topics the broker would not describe.
+    unchecked: Vec<String>,
+    /// Tombstoned topics that are not compacted.
+    not_compacted: Vec<String>,
+}
+
+impl Findings {
+    /// Every problem with its kind: the log line's message and the metric's label.
+    fn problems(&self) -> impl Iterator<Item = (&'static str, &'static str, &String)> {
+        let kinds = [
+            (
+                "keeps_too_long",
+                "topic keeps callers' data too long",
+                &self.too_long,
+            ),
+            ("unchecked", "topic retention unchecked", &self.unchecked),
+            ("not_compacted", "topic not compacted", &self.not_compacted),
+        ];
+        kinds
+            .into_iter()
+            .flat_map(|(kind, what, texts)| texts.iter().map(move |text| (kind, what, text)))
+    }
+}
+
+/// Asks the broker how the topics `checker` holds keep their messages.
+async fn look(config: &Config, checker: Checker) -> Findings {
+    // at once: where the broker does not answer, each waits out its timeout
+    let ((checked, kept, unchecked), not_compacted) =
+        tokio::join!(describe_promised(config, checker), tombstone_gaps(config));
+    Findings {
+        checked: checked.len(),
+        too_long: broken(&checked, &kept),
+        unchecked,
+        not_compacted,
+    }
+}
+
+/// Shows `found` on `/readyz` (in place of the last look's), in `callscore_topic_problems` and
+/// in the log: each problem `before` did not have, and a breach that has ended.
+fn report(telemetry: &Telemetry, found: &Findings, before: Option<&Findings>) {
+    let old = before.map(|b| b.problems().map(|(_, _, text)| text).collect::<Vec<_>>());
+    let mut counts = [
+        ("keeps_too_long", 0i64),
+        ("unchecked", 0),
+        ("not_compacted", 0),
+    ];
+    for (kind, what, text) in found.problems() {
+        if let Some((_, count)) = counts.iter_mut().find(|(k, _)| *k == kind) {
+            *count += 1;
+        }
+        if old.as_ref().is_none_or(|old| !old.contains(&text)) {
+            tracing::warn!(limitation = %text, "{what}");
+        }
+    }
+    let metrics = telemetry.metrics();
+    for (kind, count) in counts {
+        metrics.topic_problems.with_label_values(&[kind]).set(count);
+    }
+    telemetry.health().limitations_from(
+        "topics",
+        found.problems().map(|(_, _, text)| text.clone()).collect(),
+    );
+    let was_breached = before.is_none_or(|b| !b.too_long.is_empty());
+    if found.too_long.is_empty() && found.checked > 0 && was_breached {
+        tracing::info!(
+            topics = found.checked,
+            "every topic that carries callers' data keeps it no longer than the retention promises"
+        );
+    }
+}
+
+/// Refuses to run (or reports, as `checker` does) where a topic keeps callers' data longer
 /// than promised. Where the broker cannot say (no `DescribeConfigs` permission, say), the
 /// service runs and reports the gap as a limitation on `/readyz` and in the log; so it does
 /// for a tombstoned topic that is not compacted.
 pub(crate) async fn check(
     config: &Config,
     telemetry: &Telemetry,
-    breach: Breach,
-) -> anyhow::Result<()> {
-    let limitation = |what: &str, text: String| {
-        tracing::warn!(limitation = %text, "{what}");
-        telemetry.health().limitation(text);
-    };
-    let cannot_tell = |setting: &str, error: &DescribeError| {
-        limitation(
-            "topic retention unchecked",
-            format!(
-                "the broker did not say how long {setting} keeps its messages ({error}): grant \
-                 DescribeConfigs on it, or check by hand that it keeps them no longer than the \
-                 retention promises"
-            ),
-        );
-    };
-    // at once: where the broker does not answer, each waits out its timeout
-    let ((checked, kept), gaps) = tokio::join!(
-        describe_promised(config, cannot_tell),
-        tombstone_gaps(config)
-    );
-    for gap in gaps {
-        limitation("topic not compacted", gap);
-    }
-    let problems = broken(&checked, &kept);
-    match breach {
-        _ if problems.is_empty() => tracing::info!(
-            topics = checked.len(),
-            "every topic that carries callers' data keeps it no longer than the retention promises"
-        ),
-        Breach::Report => {
-            for problem in problems {
-                limitation("topic keeps callers' data too long", problem);
-            }
-        }
-        Breach::Refuse => anyhow::bail!(
+    checker: Checker,
+) -> anyhow::Result<Findings> {
+    let found = look(config, checker).await;
+    if checker == Checker::Serve && !found.too_long.is_empty() {
+        anyhow::bail!(
             "a topic keeps callers' data longer than the retention promises: {}",
-            problems.join("; ")
-        ),
+            found.too_long.join("; ")
+        );
     }
-    Ok(())
+    report(telemetry, &found, None);
+    Ok(found)
 }
 
-/// The promised topics the broker described, each with what it said; `cannot_tell` hears of
-/// the others.
+/// Looks at the topics again every `service.topic_check_interval_s` until `stop`: a topic
+/// altered after start-up, or one the broker could not describe then, is found. A breach
+/// found now is reported, not refused, by `serve` too: the service is running, and the alert
+/// on `callscore_topic_problems` calls an operator (a restart would refuse).
+pub(crate) async fn watch(
+    config: Config,
+    telemetry: Telemetry,
+    checker: Checker,
+    first: Findings,
+    stop: CancellationToken,
+) {
+    let every = Duration::from_secs(config.service.topic_check_interval_s);
+    let mut last = first;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let found = look(&config, checker).await;
+        report(&telemetry, &found, Some(&last));
+        last = found;
+    }
+}
+
+/// The promised topics the broker described, each with what it said, and what keeps the
+/// others unchecked.
 async fn describe_promised(
     config: &Config,
-    cannot_tell: impl Fn(&str, &DescribeError),
-) -> (Vec<Promise>, Vec<Keeping>) {
+    checker: Checker,
+) -> (Vec<Promise>, Vec<Keeping>, Vec<String>) {
+    let cannot_tell = |setting: &str, error: &DescribeError| {
+        format!(
+            "the broker did not say how long {setting} keeps its messages ({error}): grant \
+             DescribeConfigs on it, or check by hand that it keeps them no longer than the \
+             retention promises"
+        )
+    };
     let properties = config.properties();
-    let all = promises(config);
+    let all = promises(config, checker);
     let describe = |client: &'static str| {
         let promises: Vec<Promise> = all.iter().filter(|p| p.client == client).cloned().collect();
         let properties = &properties[client];
@@ -219,12 +314,13 @@ async fn describe_promised(
     let (consumer, producer) = tokio::join!(describe("consumer"), describe("producer"));
     let mut checked = Vec::new();
     let mut kept = Vec::new();
+    let mut unchecked = Vec::new();
     for (promises, described) in [consumer, producer] {
         let described = match described {
             Ok(described) => described,
             Err(error) => {
                 for promise in &promises {
-                    cannot_tell(promise.setting, &error);
+                    unchecked.push(cannot_tell(promise.setting, &error));
                 }
                 continue;
             }
@@ -235,11 +331,11 @@ async fn describe_promised(
                     checked.push(promise);
                     kept.push(keeping);
                 }
-                Err(error) => cannot_tell(promise.setting, &error),
+                Err(error) => unchecked.push(cannot_tell(promise.setting, &error)),
             }
         }
     }
-    (checked, kept)
+    (checked, kept, unchecked)
 }
 
 /// What an erasure cannot remove from the tombstoned topics the broker describes.
@@ -311,6 +407,38 @@ mod tests {
     }
 
     #[test]
+    fn each_look_replaces_the_last_ones_limitations_and_counts() {
+        let metrics = std::sync::Arc::new(callscore_telemetry::Metrics::new("test"));
+        let health = std::sync::Arc::new(callscore_telemetry::Health::new());
+        let telemetry = Telemetry::new(
+            std::sync::Arc::clone(&metrics),
+            std::sync::Arc::clone(&health),
+        );
+        health.limitation("the store cannot tag");
+        let count = |problem: &str| metrics.topic_problems.with_label_values(&[problem]).get();
+        let first = Findings {
+            checked: 3,
+            too_long: vec!["kafka.dead_letter_topic never deletes its messages".into()],
+            unchecked: vec!["kafka.contact_topic: no answer".into()],
+            not_compacted: Vec::new(),
+        };
+        report(&telemetry, &first, None);
+        assert_eq!(health.readiness().limitations.len(), 3);
+        assert_eq!((count("keeps_too_long"), count("unchecked")), (1, 1));
+        let second = Findings {
+            checked: 4,
+            ..Findings::default()
+        };
+        report(&telemetry, &second, Some(&first));
+        assert_eq!(
+            health.readiness().limitations,
+            ["the store cannot tag"],
+            "the topics' limitations go, the others stay"
+        );
+        assert_eq!((count("keeps_too_long"), count("unchecked")), (0, 0));
+    }
+
+    #[test]
     fn a_tombstoned_topic_that_is_not_compacted_is_a_limitation() {
         let found = [
             Keeping::from_entries([("cleanup.policy", Some("compact"))]),
@@ -336,31 +464,39 @@ mod tests {
     fn the_recordings_and_dead_letters_are_held_to_the_shortest_class_and_contacts_to_their_own() {
         let config = Config::parse(
             "[kafka]\nrecordings_topic = \"r\"\nscores_topic = \"s\"\ndead_letter_topic = \"d\"\n\
-             contact_topic = \"c\"\n[kafka.common]\n\"bootstrap.servers\" = \"127.0.0.1:9092\"\n\
+             contact_topic = \"c\"\nprivacy_requests_topic = \"p\"\n[kafka.common]\n\"bootstrap.servers\" = \"127.0.0.1:9092\"\n\
              [kafka.consumer]\n\"group.id\" = \"g\"\n[s3]\nbucket = \"audio\"\n\
              [surveys]\nfiles = [\"nps.toml\"]\n[pseudonym]\nkey_id = \"k\"\n\
-             [retention]\ncontact_requests = \"3 weeks\"\n\
+             [retention]\ncontact_requests = \"3 weeks\"\nprivacy_requests = \"2 weeks\"\n\
              [retention.tenants.globex]\nrespondent = \"6 months\"\n\
              non_respondent = \"14 days\"\nconsented_contact = \"12 months\"\n",
             &[],
         )
         .expect("a valid configuration");
-        let found: Vec<_> = promises(&config)
-            .into_iter()
-            .map(|p| (p.setting, p.days, p.from))
-            .collect();
+        let found = |checker| -> Vec<_> {
+            promises(&config, checker)
+                .into_iter()
+                .map(|p| (p.setting, p.days, p.from))
+                .collect()
+        };
         let shortest = "retention.tenants.globex.non_respondent".to_string();
-        assert_eq!(
-            found,
-            [
-                ("kafka.recordings_topic", 14, shortest.clone()),
-                ("kafka.dead_letter_topic", 14, shortest),
-                (
-                    "kafka.contact_topic",
-                    21,
-                    "retention.contact_requests".into()
-                ),
-            ]
-        );
+        let serve = [
+            ("kafka.recordings_topic", 14, shortest.clone()),
+            ("kafka.dead_letter_topic", 14, shortest),
+            (
+                "kafka.contact_topic",
+                21,
+                "retention.contact_requests".into(),
+            ),
+        ];
+        assert_eq!(found(Checker::Serve), serve);
+        // the privacy service also holds the topic its requests (some by number) arrive on
+        let mut privacy = serve.to_vec();
+        privacy.push((
+            "kafka.privacy_requests_topic",
+            14,
+            "retention.privacy_requests".into(),
+        ));
+        assert_eq!(found(Checker::ServePrivacy), privacy);
     }
 }
