@@ -11,7 +11,7 @@
 use callscore_cli::config::Config;
 
 /// Where the marked value goes: secrets in their place, and in places that are validated.
-const TARGETS: [&str; 10] = [
+const TARGETS: [&str; 13] = [
     "CALLSCORE__KAFKA__COMMON__SASL_PASSWORD",
     "CALLSCORE__KAFKA__RECORDINGS_TOPIC",
     "CALLSCORE__KAFKA__COMMON__BOOTSTRAP_SERVERS",
@@ -22,6 +22,9 @@ const TARGETS: [&str; 10] = [
     "CALLSCORE__SERVICE__METRICS_ADDR",
     "CALLSCORE__RETENTION__DEFAULT__RESPONDENT",
     "CALLSCORE__PSEUDONYM__KEY_ID",
+    "CALLSCORE__RETENTION__PRIVACY_REQUESTS",
+    "CALLSCORE__SERVICE__TOPIC_CHECK_INTERVAL_S",
+    "CALLSCORE__NUMBERS__COUNTRY_CODE",
 ];
 /// The marked value: no setting's name or rule contains it.
 const MARK: &str = "Zq7xSECRETxVw";

@@ -559,7 +559,7 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
             && instances.iter().filter(|s| leads(s)).count() == 1),
         "the election settles with one leader of two"
     );
-    let settled: Vec<f64> = instances.iter().map(|s| assignments(s)).collect();
+    let settled: Vec<f64> = instances.iter().map(&assignments).collect();
     services.produce(&old).await;
     // stored, then swept
     let swept = |instances: &[Service]| instances.iter().map(deleted).sum::<f64>() > 0.0;
@@ -578,7 +578,7 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
         .expect("one instance leads");
     let other = 1 - leader;
     assert_eq!(
-        instances.iter().map(|s| assignments(s)).collect::<Vec<_>>(),
+        instances.iter().map(assignments).collect::<Vec<_>>(),
         settled,
         "no rebalance while the backfill was swept"
     );

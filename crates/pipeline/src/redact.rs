@@ -12,8 +12,9 @@
 //! - any run of at least [`MIN_BARE_DIGITS`] digits (a national or international number
 //!   without `+`; dates, times and sizes have shorter runs);
 //! - any formatting of a number the caller of [`redact_known`] knows, matched digit by digit
-//!   on its last eight digits, so that its national and international forms
-//!   are found alike.
+//!   on its last eight digits (fewer, down to six, for a number short enough that its
+//!   subscriber part may have fewer), so that its national and international forms are found
+//!   alike.
 
 use std::borrow::Cow;
 
@@ -31,6 +32,40 @@ const MIN_KNOWN_DIGITS: usize = 6;
 /// A known number is searched for by its last eight digits: the subscriber part, which every
 /// way of writing it shares, whatever prefix (`+31`, `0031`, the trunk `0`) comes before.
 const KNOWN_TAIL_DIGITS: usize = 8;
+/// The longest country code: the digits after a `+` or an international prefix that another
+/// way of writing the number may lack.
+const LONGEST_COUNTRY_CODE: usize = 3;
+
+/// The digits a known number is searched for by: its last [`KNOWN_TAIL_DIGITS`], or fewer
+/// (not under [`MIN_KNOWN_DIGITS`]) where what is left of it once the longest prefix its way of
+/// writing may carry is taken off is shorter: a country of seven-digit numbers (Iceland's
+/// `+354 555 1234`, written `555 1234` at home) would otherwise be searched for with a digit of
+/// its country code or trunk prefix that the other forms lack. `None` for too few digits.
+fn known_tail(number: &str) -> Option<String> {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < MIN_KNOWN_DIGITS {
+        return None;
+    }
+    let prefix = if number.trim_start().starts_with('+') {
+        LONGEST_COUNTRY_CODE
+    } else if digits.starts_with("011") {
+        // North America's international prefix (or a trunk 0 and a national 11…)
+        3 + LONGEST_COUNTRY_CODE
+    } else if digits.starts_with("00") {
+        2 + LONGEST_COUNTRY_CODE
+    } else if digits.starts_with('0') {
+        // a trunk prefix
+        1
+    } else {
+        // international without `+`, or national without its trunk prefix
+        LONGEST_COUNTRY_CODE
+    };
+    let tail = digits
+        .len()
+        .saturating_sub(prefix)
+        .clamp(MIN_KNOWN_DIGITS, KNOWN_TAIL_DIGITS);
+    Some(digits[digits.len() - tail..].to_string())
+}
 
 fn is_separator(c: char) -> bool {
     matches!(c, ' ' | '-' | '.' | '(' | ')' | '/')
@@ -95,12 +130,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// `text` with everything that looks like a phone number masked, and every formatting of the
 /// `known` numbers too (the recording's caller and called numbers, say).
 pub fn redact_known<'a>(text: &'a str, known: &[&str]) -> Cow<'a, str> {
-    let known: Vec<String> = known
-        .iter()
-        .map(|n| n.chars().filter(char::is_ascii_digit).collect::<String>())
-        .filter(|d| d.len() >= MIN_KNOWN_DIGITS)
-        .map(|d| d[d.len().saturating_sub(KNOWN_TAIL_DIGITS)..].to_string())
-        .collect();
+    let known: Vec<String> = known.iter().filter_map(|n| known_tail(n)).collect();
     let masked: Vec<Span> = spans(text)
         .into_iter()
         .filter(|span| {
@@ -232,6 +262,26 @@ mod tests {
         );
         // too short to search for without masking unrelated text
         assert_eq!(redact_known("room 123", &["123"]), "room 123");
+        // a country of short numbers (Iceland: +354 and seven digits, no trunk prefix; and one
+        // with a trunk prefix): the last eight digits of one form hold a digit of the country
+        // code or the trunk prefix, which the others lack
+        for (known, text) in [
+            ("+354 555 1234", "agent note: 555-1234 called back"),
+            ("00354 5551234", "agent note: 555-1234 called back"),
+            ("0555 1234", "agent note: 99-555-1234 called back"),
+            ("+99 555 1234", "agent note: 0555 1234 called back"),
+        ] {
+            assert!(
+                redact_known(text, &[known]).contains(MASK),
+                "{known} in {text}: {}",
+                redact_known(text, &[known])
+            );
+        }
+        // a long number is still searched for by eight digits: seven of them are not it
+        assert_eq!(
+            redact_known("ticket 5550001", &["+31 20 555 0001"]),
+            "ticket 5550001"
+        );
     }
 
     #[test]
