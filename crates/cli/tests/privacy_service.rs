@@ -544,8 +544,8 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
             &[],
         )
     };
-    // the first instance alone leads; the second's join may move the lead, which is the
-    // election's right: what must hold is that once it settles one instance sweeps
+    // the first instance alone leads; the second's join leaves the lead where it is (a scale-out
+    // does not move the sweeps), and once the election settles one instance sweeps
     let mut instances = vec![launch("a")];
     instances[0].wait_ready(READY);
     assert!(
@@ -576,6 +576,10 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
     let leader = (0..2)
         .find(|&i| leads(&instances[i]))
         .expect("one instance leads");
+    assert_eq!(
+        leader, 0,
+        "the lead stays where it was when another instance joins"
+    );
     let other = 1 - leader;
     assert_eq!(
         instances.iter().map(assignments).collect::<Vec<_>>(),

@@ -1,7 +1,9 @@
 //! [`Election`]: one instance of many does a job (the retention sweep), chosen by Kafka's own
 //! group membership: every instance joins the group `GROUP.sweeper` on the audit topic, and
 //! the one assigned partition 0 leads. When it stops or dies, the group gives the partition to
-//! another within a session timeout. The members consume nothing: their assignment is paused
+//! another within a session timeout; the assignment is sticky, so an instance that joins
+//! leaves the lead where it is (on an audit topic of one partition; with more, the partition
+//! may move when the group rebalances them). The members consume nothing: their assignment is paused
 //! as it arrives.
 
 use std::collections::BTreeMap;
@@ -105,6 +107,9 @@ impl Election {
         }
         client
             .set("group.id", group)
+            // sticky: an instance that joins (a scale-out) leaves the lead where it is, rather
+            // than taking it half the time by the order of its random member id
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false");
         let leading = Arc::new(AtomicBool::new(false));
