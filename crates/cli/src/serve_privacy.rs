@@ -134,15 +134,13 @@ async fn serve(
     let Some(store) = crate::serve::connect_store(&config, &telemetry, &shutdown).await else {
         return Ok(());
     };
-    let checker = crate::serve::Checker::ServePrivacy;
-    let found = crate::serve::check_topics(&config, &telemetry, checker).await?;
-    tokio::spawn(crate::serve::watch_topics(
-        config.clone(),
-        telemetry.clone(),
-        checker,
-        found,
-        shutdown.clone(),
-    ));
+    crate::serve::hold_topics(
+        &config,
+        &telemetry,
+        crate::serve::Checker::ServePrivacy,
+        &shutdown,
+    )
+    .await?;
     let sink = Arc::new(crate::privacy::sink(&config)?);
     let mut properties = config.properties()["consumer"].clone();
     let group = properties.get("group.id").cloned().unwrap_or_default();

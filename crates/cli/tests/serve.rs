@@ -559,8 +559,7 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
             ..service::Setup::default()
         },
     );
-    let mut refused = service::Service::start_with_env(
-        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+    let mut refused = common::start_with_env(
         &services,
         &config,
         port,
@@ -658,8 +657,7 @@ async fn the_service_refuses_topics_that_keep_callers_data_longer_than_the_reten
     // as a limitation: an erasure's tombstones would not remove transcripts from it
     services.create_topic("transcripts-not-compacted", 1).await;
     let (config, port) = services.config(dir.path(), "topics", "");
-    let service = service::Service::start_with_env(
-        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+    let service = common::start_with_env(
         &services,
         &config,
         port,
@@ -695,8 +693,7 @@ async fn a_topic_altered_while_the_service_runs_is_found_at_the_next_look() {
     services.create_topic_with(topic, 1, &within).await;
     let dir = tempfile::tempdir().expect("a directory");
     let (config, port) = services.config(dir.path(), "altered", "");
-    let service = service::Service::start_with_env(
-        std::path::Path::new(env!("CARGO_BIN_EXE_callscore")),
+    let service = common::start_with_env(
         &services,
         &config,
         port,

@@ -6,7 +6,7 @@ mod service;
 mod sweeper;
 mod topics;
 
-pub(crate) use topics::{Checker, check as check_topics, watch as watch_topics};
+pub(crate) use topics::{Checker, hold as hold_topics};
 
 pub(crate) use service::{connect_store, on_signal, pseudonyms};
 

@@ -168,15 +168,13 @@ pub(super) async fn run(
         return Ok(());
     };
     let store = Arc::new(store);
-    let checker = super::topics::Checker::Serve;
-    let found = super::topics::check(&config, &telemetry, checker).await?;
-    tokio::spawn(super::topics::watch(
-        config.clone(),
-        telemetry.clone(),
-        checker,
-        found,
-        shutdown.clone(),
-    ));
+    super::topics::hold(
+        &config,
+        &telemetry,
+        super::topics::Checker::Serve,
+        &shutdown,
+    )
+    .await?;
     let properties = config.properties();
     let sink = Arc::new(crate::privacy::sink(&config)?);
     telemetry.check(Check::Group, false, Status::Joining);

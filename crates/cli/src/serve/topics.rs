@@ -166,7 +166,7 @@ pub(crate) enum Checker {
 
 /// What one look at the topics found, each problem in the words `/readyz` lists.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Findings {
+struct Findings {
     /// How many topics that carry callers' data the broker described.
     checked: usize,
     /// Topics that keep callers' data longer than promised.
@@ -243,14 +243,16 @@ fn report(telemetry: &Telemetry, found: &Findings, before: Option<&Findings>) {
 }
 
 /// Refuses to run (or reports, as `checker` does) where a topic keeps callers' data longer
-/// than promised. Where the broker cannot say (no `DescribeConfigs` permission, say), the
-/// service runs and reports the gap as a limitation on `/readyz` and in the log; so it does
-/// for a tombstoned topic that is not compacted.
-pub(crate) async fn check(
+/// than promised, then keeps looking (see [`watch`]) until `stop`. Where the broker cannot say
+/// (no `DescribeConfigs` permission, say), the service runs and reports the gap as a
+/// limitation on `/readyz` and in the log; so it does for a tombstoned topic that is not
+/// compacted.
+pub(crate) async fn hold(
     config: &Config,
     telemetry: &Telemetry,
     checker: Checker,
-) -> anyhow::Result<Findings> {
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
     let found = look(config, checker).await;
     if checker == Checker::Serve && !found.too_long.is_empty() {
         anyhow::bail!(
@@ -259,14 +261,21 @@ pub(crate) async fn check(
         );
     }
     report(telemetry, &found, None);
-    Ok(found)
+    tokio::spawn(watch(
+        config.clone(),
+        telemetry.clone(),
+        checker,
+        found,
+        stop.clone(),
+    ));
+    Ok(())
 }
 
 /// Looks at the topics again every `service.topic_check_interval_s` until `stop`: a topic
 /// altered after start-up, or one the broker could not describe then, is found. A breach
 /// found now is reported, not refused, by `serve` too: the service is running, and the alert
 /// on `callscore_topic_problems` calls an operator (a restart would refuse).
-pub(crate) async fn watch(
+async fn watch(
     config: Config,
     telemetry: Telemetry,
     checker: Checker,
