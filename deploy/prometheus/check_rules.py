@@ -25,6 +25,7 @@ EXPECTED = {
     "CallscoreStoreUnavailable", "CallscoreBrokerUnavailable", "CallscoreNotReady",
     "CallscoreBlocked", "CallscoreErrorRate", "CallscoreRebalanceStorm", "CallscoreDown",
     "CallscoreRetentionSweepStale", "CallscoreTopicKeepsCallersDataTooLong",
+    "CallscoreTopicRetentionUnchecked",
 }
 RUNBOOK = "https://example.invalid/callscore/docs/sre.md#{}"
 
