@@ -28,11 +28,14 @@ retry() { # retry N COMMAND...: until it succeeds, at most N times a second apar
 # Recordings and dead letters carry audio and phone numbers: keep them days, not months
 # (7 + 1 days, within the shortest retention of any class; callscore serve refuses to start
 # on a topic that keeps them longer).
+# The audit topic has one partition: serve's sweeper is led by the instance given partition 0
+# of it, and with one partition a scale-out leaves the lead where it is (with more, the
+# partition moves to an instance that joins, and the sweeps with it).
 topics=(
   "recordings 12 max.message.bytes=16777216,retention.ms=604800000,segment.ms=86400000"
   "scores 12 cleanup.policy=compact"
   "recordings-dlq 3 max.message.bytes=16777216,retention.ms=604800000,segment.ms=86400000"
-  "audit 3 retention.ms=31536000000"
+  "audit 1 retention.ms=31536000000"
   "contact 3 cleanup.policy=[compact,delete],retention.ms=2505600000,segment.ms=86400000"
   "transcription-requests 3 cleanup.policy=compact"
   "transcripts 3 cleanup.policy=compact"
