@@ -602,4 +602,47 @@ async fn serve_sweeps_on_schedule_from_one_elected_instance() {
             .iter()
             .any(|r| r.json()["command"] == "callscore serve")
     );
+    assert!(
+        !survivor.log_text().contains(MANY_PARTITIONS),
+        "no warning on an audit topic of one partition"
+    );
+}
+
+/// What the election logs when the audit topic has more than one partition.
+const MANY_PARTITIONS: &str = "the audit topic has more than one partition";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_warns_when_the_sweepers_election_runs_on_an_audit_topic_of_several_partitions() {
+    let _turn = TURN.lock().await;
+    let services = Services::start(1).await;
+    // with three partitions, a joining instance is given partition 0 and the lead with it
+    let wide = "callscore-audit-wide";
+    services.create_topic(wide, 3).await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let (config, port) = services.config_with(
+        dir.path(),
+        &Setup {
+            group: "wide-audit",
+            extra: "[sweeper]\nenabled = true\ninterval_s = 3600\n",
+            ..Setup::default()
+        },
+    );
+    let service = Service::start_with_env(
+        binary(),
+        &services,
+        &config,
+        port,
+        &dir.path().join("serve.log"),
+        &[("CALLSCORE__KAFKA__AUDIT_TOPIC", wide)],
+    );
+    service.wait_ready(READY);
+    assert!(
+        wait_for(DONE, || service.log_text().contains(MANY_PARTITIONS)),
+        "the election warns of the audit topic's partitions"
+    );
+    assert!(
+        wait_for(DONE, || service.metric("callscore_sweeper_leader", &[])
+            == 1.0),
+        "and still leads on its own"
+    );
 }

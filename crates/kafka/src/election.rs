@@ -2,9 +2,9 @@
 //! group membership: every instance joins the group `GROUP.sweeper` on the audit topic, and
 //! the one assigned partition 0 leads. When it stops or dies, the group gives the partition to
 //! another within a session timeout; the assignment is sticky, so an instance that joins
-//! leaves the lead where it is (on an audit topic of one partition; with more, the partition
-//! may move when the group rebalances them). The members consume nothing: their assignment is paused
-//! as it arrives.
+//! leaves the lead where it is (on an audit topic of one partition; with more, partition 0
+//! moves to an instance that joins, and the election warns of it). The members consume
+//! nothing: their assignment is paused as it arrives.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +32,30 @@ pub enum Membership {
     },
     /// A rebalance took partition 0 from this member: it no longer leads.
     Revoked,
+}
+
+/// How long the election waits for the topic's metadata when it joins.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Warns when the election's topic has more than one partition: an instance that joins is then
+/// given some, partition 0 among them, and takes the lead (and the sweeps) at each scale-out.
+fn warn_of_partitions<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str) {
+    let partitions = consumer
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .ok()
+        .and_then(|m| {
+            m.topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .map(|t| t.partitions().len())
+        });
+    if let Some(partitions) = partitions.filter(|&n| n > 1) {
+        tracing::warn!(
+            partitions,
+            "the sweeper's election: the audit topic has more than one partition, so the lead \
+             moves to an instance that joins; give the topic one partition"
+        );
+    }
 }
 
 /// Called on the election's own thread at each change of membership; must not block.
@@ -126,9 +150,11 @@ impl Election {
         let stop = Arc::new(AtomicBool::new(false));
         let poller = {
             let stop = Arc::clone(&stop);
+            let topic = topic.to_string();
             std::thread::Builder::new()
                 .name("kafka-election".into())
                 .spawn(move || {
+                    warn_of_partitions(&consumer, &topic);
                     let mut said: Option<(String, std::time::Instant)> = None;
                     while !stop.load(Ordering::Relaxed) {
                         // serves the group; the paused partitions deliver nothing
